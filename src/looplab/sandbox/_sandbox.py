@@ -1,0 +1,213 @@
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+LAUNCHER = Path(__file__).with_name("_launcher.py")
+RESULT_KINDS = ("ok", "error", "timeout", "memory", "killed", "output_limit")
+BWRAP_MISSING = ("bubblewrap is not installed, so generated code cannot be isolated; install it with "
+                 "`apt-get install bubblewrap`, or pass --unsafe-no-sandbox to run with resource limits only")
+
+
+class SandboxUnavailable(RuntimeError):
+    """The sandbox cannot run on this machine (bubblewrap missing or failing)."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    timeout: float = 10.0          # wall-clock seconds
+    cpu_seconds: int = 10
+    memory_mb: int = 1024          # address space
+    processes: int = 32
+    file_size_mb: int = 16         # largest file the program may write
+    tmp_mb: int = 64               # size of its private /tmp
+    output_bytes: int = 1_000_000  # captured stdout + stderr
+
+
+@dataclass(frozen=True)
+class ExecResult:
+    kind: str                 # one of RESULT_KINDS
+    exit_code: int | None     # None when killed by a signal
+    signal: int | None
+    stdout: str
+    stderr: str
+    traceback: str            # the program's last traceback, if it raised
+    duration: float           # wall seconds
+    isolation: str            # "bubblewrap" or "unsafe-no-sandbox"
+
+    @property
+    def ok(self) -> bool:
+        return self.kind == "ok"
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2)
+
+
+def _last_traceback(stderr: str) -> str:
+    start = stderr.rfind("Traceback (most recent call last):")
+    return stderr[start:].strip() if start >= 0 else ""
+
+
+class Sandbox:
+    """Runs untrusted Python in a subprocess: bubblewrap namespaces plus resource limits.
+
+    Inside: no network, the system and Python read-only, a private writable /tmp, no view of
+    the user's files; CPU, memory, process and file-size rlimits; a wall-clock timeout; capped
+    output. `unsafe_no_sandbox=True` keeps the limits but drops the isolation.
+    """
+
+    def __init__(self, limits: Limits = Limits(), *, unsafe_no_sandbox: bool = False):
+        self.limits = limits
+        self.isolation = "unsafe-no-sandbox" if unsafe_no_sandbox else "bubblewrap"
+        self._bwrap = None if unsafe_no_sandbox else shutil.which("bwrap")
+        if not unsafe_no_sandbox and self._bwrap is None:
+            raise SandboxUnavailable(BWRAP_MISSING)
+        self._python = sys.executable
+
+    def with_limits(self, **changes) -> Sandbox:
+        clone = Sandbox.__new__(Sandbox)
+        clone.__dict__.update(self.__dict__)
+        clone.limits = replace(self.limits, **changes)
+        return clone
+
+    def _command(self, workdir: Path, filename: str) -> list[str]:
+        lim = self.limits
+        # RLIMIT_NPROC never binds a process whose real user is root, and a user namespace would map
+        # the sandbox user back to root. So as root: no user namespace, and the launcher switches to
+        # an unused uid of its own, whose process count starts at zero.
+        drop_to = secrets.randbelow(1 << 20) + (1 << 20) if os.geteuid() == 0 else -1
+        launcher_args = [str(lim.cpu_seconds), str(lim.memory_mb << 20), str(lim.processes),
+                         str(lim.file_size_mb << 20), str(drop_to)]
+        if self._bwrap is None:
+            return [self._python, "-I", str(LAUNCHER), *launcher_args, str(workdir / filename)]
+        cmd = [self._bwrap, "--die-with-parent", "--new-session", "--unshare-pid", "--unshare-net",
+               "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
+        if drop_to >= 0:
+            cmd += ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+        else:
+            cmd += ["--unshare-user"]
+        cmd += ["--ro-bind", "/usr", "/usr"]
+        for link in ("bin", "lib", "lib64", "sbin"):
+            target = Path("/") / link
+            if target.is_symlink():
+                cmd += ["--symlink", os.readlink(target), str(target)]
+            elif target.is_dir():
+                cmd += ["--ro-bind", str(target), str(target)]
+        made: set[str] = set()
+        for prefix in sorted({sys.base_prefix, sys.prefix}):
+            if prefix.startswith("/usr/"):
+                continue
+            # bubblewrap makes missing parents 0700; the sandbox user must be able to pass through
+            for parent in reversed(Path(prefix).parents[:-1]):
+                if str(parent) not in made:
+                    made.add(str(parent))
+                    cmd += ["--perms", "0755", "--dir", str(parent)]
+            cmd += ["--ro-bind", prefix, prefix]
+        cmd += ["--ro-bind", str(LAUNCHER), "/sandbox/_launcher.py",
+                "--ro-bind", str(workdir / filename), f"/sandbox/{filename}",
+                "--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--size", str(lim.tmp_mb << 20), "--tmpfs", "/tmp",
+                "--chdir", "/tmp", "--setenv", "HOME", "/tmp", "--setenv", "PYTHONDONTWRITEBYTECODE", "1",
+                self._python, "-I", "/sandbox/_launcher.py", *launcher_args, f"/sandbox/{filename}"]
+        return cmd
+
+    def run(self, code: str, *, filename: str = "main.py", stdin: str = "") -> ExecResult:
+        """Run `code` as a Python program and report what happened; never raises for program behaviour."""
+        lim = self.limits
+        with tempfile.TemporaryDirectory(prefix="looplab-sandbox-") as tmp:
+            workdir = Path(tmp)
+            (workdir / filename).write_text(code)
+            # Without bubblewrap the program runs here as an unprivileged user, so it needs write access.
+            os.chmod(workdir, 0o1777 if self._bwrap is None else 0o755)
+            os.chmod(workdir / filename, 0o644)
+            env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": str(workdir)}
+            start = time.monotonic()
+            proc = subprocess.Popen(self._command(workdir, filename), stdin=subprocess.PIPE,
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=workdir,
+                                    env=env, start_new_session=True)
+            out, err, reason = self._collect(proc, stdin.encode(), start)
+            duration = time.monotonic() - start
+        return self._result(proc.returncode, out, err, reason, duration)
+
+    def _collect(self, proc: subprocess.Popen, stdin: bytes, start: float) -> tuple[bytes, bytes, str]:
+        """Read both pipes until exit, the wall-clock deadline or the output cap."""
+        try:
+            proc.stdin.write(stdin)
+        except BrokenPipeError:
+            pass
+        proc.stdin.close()
+        chunks = {proc.stdout: bytearray(), proc.stderr: bytearray()}
+        selector = selectors.DefaultSelector()
+        for pipe in chunks:
+            selector.register(pipe, selectors.EVENT_READ)
+        deadline = start + self.limits.timeout
+        reason = ""
+        while selector.get_map():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                reason = "timeout"
+                break
+            for key, _ in selector.select(timeout=min(left, 0.5)):
+                data = os.read(key.fd, 65536)
+                if not data:
+                    selector.unregister(key.fileobj)
+                    continue
+                chunks[key.fileobj] += data
+            if sum(len(c) for c in chunks.values()) > self.limits.output_bytes:
+                reason = "output_limit"
+                break
+        selector.close()
+        if reason:
+            self._kill(proc)
+        try:
+            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            reason = "timeout"
+            self._kill(proc)
+            proc.wait()
+        cap = self.limits.output_bytes
+        return bytes(chunks[proc.stdout][:cap]), bytes(chunks[proc.stderr][:cap]), reason
+
+    @staticmethod
+    def _kill(proc: subprocess.Popen) -> None:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)  # bubblewrap's death takes its pid namespace with it
+        except ProcessLookupError:
+            pass
+
+    def _result(self, returncode: int, out: bytes, err: bytes, reason: str, duration: float) -> ExecResult:
+        stdout = out.decode("utf-8", "replace")
+        stderr = err.decode("utf-8", "replace")
+        tb = _last_traceback(stderr)
+        sig = None
+        exit_code: int | None = returncode
+        if returncode < 0:
+            sig, exit_code = -returncode, None
+        elif self._bwrap is not None and returncode > 128:  # bubblewrap reports a signal as 128 + n
+            sig, exit_code = returncode - 128, None
+        if reason:
+            kind = reason
+        elif sig in (signal.SIGXCPU, signal.SIGKILL) and duration >= self.limits.cpu_seconds * 0.9:
+            kind = "timeout"
+        elif sig == signal.SIGXFSZ:
+            kind = "output_limit"
+        elif sig is not None:
+            kind = "killed"
+        elif tb and tb.splitlines()[-1].startswith("MemoryError"):
+            kind = "memory"
+        elif exit_code == 0:
+            kind = "ok"
+        else:
+            kind = "error"
+        if self._bwrap is not None and exit_code == 1 and stderr.startswith("bwrap:") and not stdout:
+            raise SandboxUnavailable(f"bubblewrap could not start the sandbox: {stderr.strip()}")
+        return ExecResult(kind, exit_code, sig, stdout, stderr, tb, round(duration, 4), self.isolation)
