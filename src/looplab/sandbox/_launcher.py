@@ -1,17 +1,18 @@
 """Runs inside the sandbox: apply resource limits, then run the program and print a clean traceback.
 
 Limits are set here, after bubblewrap created its namespaces, so the process limit counts only
-the processes inside the sandbox. This file must stay standard-library only.
+the processes inside the sandbox. Python starts with -S (no site: half of its start-up time), so
+the site-packages directories arrive as arguments. Standard library only; imports are kept few.
 """
 import os
 import resource
 import sys
-import traceback
 
 
 def main() -> None:
     cpu, memory, processes, file_size, uid = (int(x) for x in sys.argv[1:6])
     path = sys.argv[6]
+    sys.path.extend(p for p in sys.argv[7:] if p)
     with open(path) as f:  # read before switching user: the program file belongs to the caller
         source = f.read()
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))  # SIGXCPU first, SIGKILL a second later
@@ -30,6 +31,8 @@ def main() -> None:
     except SystemExit:
         raise
     except BaseException as error:  # report anything the program raised, minus this launcher's frame
+        import traceback
+
         report = traceback.TracebackException.from_exception(error)
         report.stack = traceback.StackSummary.from_list(
             [frame for frame in report.stack if frame.filename != __file__])

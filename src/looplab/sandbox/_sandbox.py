@@ -2,10 +2,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import selectors
 import secrets
 import shutil
 import signal
+import site
 import subprocess
 import sys
 import tempfile
@@ -55,7 +57,14 @@ class ExecResult:
 
 def _last_traceback(stderr: str) -> str:
     start = stderr.rfind("Traceback (most recent call last):")
-    return stderr[start:].strip() if start >= 0 else ""
+    if start >= 0:
+        return stderr[start:].strip()
+    # A SyntaxError is printed without the header: just the location and the error line.
+    lines = stderr.strip().splitlines()
+    if lines and re.match(r"[\w.]+(Error|Exception)\b", lines[-1]):
+        start = max((i for i, line in enumerate(lines) if line.startswith("  File ")), default=len(lines) - 1)
+        return "\n".join(lines[start:])
+    return ""
 
 
 class Sandbox:
@@ -85,11 +94,12 @@ class Sandbox:
         # RLIMIT_NPROC never binds a process whose real user is root, and a user namespace would map
         # the sandbox user back to root. So as root: no user namespace, and the launcher switches to
         # an unused uid of its own, whose process count starts at zero.
-        drop_to = secrets.randbelow(1 << 20) + (1 << 20) if os.geteuid() == 0 else -1
+        drop_to = secrets.randbelow(1 << 20) + (1 << 20) if os.geteuid() == 0 and self._bwrap else -1
         launcher_args = [str(lim.cpu_seconds), str(lim.memory_mb << 20), str(lim.processes),
                          str(lim.file_size_mb << 20), str(drop_to)]
+        site_dirs = [p for p in site.getsitepackages() if os.path.isdir(p)]
         if self._bwrap is None:
-            return [self._python, "-I", str(LAUNCHER), *launcher_args, str(workdir / filename)]
+            return [self._python, "-I", "-S", str(LAUNCHER), *launcher_args, str(workdir / filename), *site_dirs]
         cmd = [self._bwrap, "--die-with-parent", "--new-session", "--unshare-pid", "--unshare-net",
                "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
         if drop_to >= 0:
@@ -117,7 +127,7 @@ class Sandbox:
                 "--ro-bind", str(workdir / filename), f"/sandbox/{filename}",
                 "--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--size", str(lim.tmp_mb << 20), "--tmpfs", "/tmp",
                 "--chdir", "/tmp", "--setenv", "HOME", "/tmp", "--setenv", "PYTHONDONTWRITEBYTECODE", "1",
-                self._python, "-I", "/sandbox/_launcher.py", *launcher_args, f"/sandbox/{filename}"]
+                self._python, "-I", "-S", "/sandbox/_launcher.py", *launcher_args, f"/sandbox/{filename}", *site_dirs]
         return cmd
 
     def run(self, code: str, *, filename: str = "main.py", stdin: str = "") -> ExecResult:
@@ -126,8 +136,7 @@ class Sandbox:
         with tempfile.TemporaryDirectory(prefix="looplab-sandbox-") as tmp:
             workdir = Path(tmp)
             (workdir / filename).write_text(code)
-            # Without bubblewrap the program runs here as an unprivileged user, so it needs write access.
-            os.chmod(workdir, 0o1777 if self._bwrap is None else 0o755)
+            os.chmod(workdir, 0o755)
             os.chmod(workdir / filename, 0o644)
             env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": str(workdir)}
             start = time.monotonic()
@@ -154,8 +163,13 @@ class Sandbox:
         while selector.get_map():
             left = deadline - time.monotonic()
             if left <= 0:
-                reason = "timeout"
+                if proc.poll() is None:
+                    reason = "timeout"
                 break
+            if proc.poll() is not None:
+                # The program is gone; a leftover child may hold the pipes open, so read only what
+                # is already there.
+                deadline = min(deadline, time.monotonic() + 0.2)
             for key, _ in selector.select(timeout=min(left, 0.5)):
                 data = os.read(key.fd, 65536)
                 if not data:
@@ -166,8 +180,7 @@ class Sandbox:
                 reason = "output_limit"
                 break
         selector.close()
-        if reason:
-            self._kill(proc)
+        self._kill(proc)  # reason or not: no process of the program may outlive its run
         try:
             proc.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:

@@ -168,7 +168,7 @@ def _input_output(text: str, name: str) -> list[Example]:
         expected = _value_prefix(" ".join(match.group(2).split()))
         call = f"{name}({_as_arguments(args)})"
         if expected is not None and _calls(call, name):
-            found.append(Example(call, expected, match.group(0).strip()))
+            found.append(Example(ast.unparse(_parse(call)), expected, match.group(0).strip()))
     pattern = re.compile(r"For\s+(.+?)\s*the (?:output|result) should be\s+(.+)", re.I)
     for line in text.splitlines():
         match = pattern.search(line)
@@ -179,7 +179,7 @@ def _input_output(text: str, name: str) -> list[Example]:
         for keep in range(len(pieces), 0, -1):  # drop trailing prose after the arguments
             call = f"{name}({_as_arguments(','.join(pieces[:keep]))})"
             if _calls(call, name):
-                found.append(Example(call, expected, line.strip()))
+                found.append(Example(ast.unparse(_parse(call)), expected, line.strip()))
                 break
     return found
 

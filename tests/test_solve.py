@@ -1,0 +1,192 @@
+"""Policy control flow, honest scoring, budgets and resume, with the scripted model."""
+import json
+
+import pytest
+
+from looplab.feedback import ExampleChecks, HiddenScorer
+from looplab.models import Budget, Meter, ModelError, ModelUnavailable, ScriptedModel
+from looplab.runs import RunError, RunStore
+from looplab.solve import PolicyConfig, build_program, extract_code, solve_tasks
+from looplab.tasks import CodeTask, HiddenTest, Problem, extract_examples
+
+PROMPT = 'def add(a, b):\n    """Add two numbers.\n    >>> add(1, 2)\n    3\n    >>> add(2, 2)\n    4\n    """\n'
+HIDDEN = "def check(f):\n    assert f(5, 7) == 12\n    assert f(-1, 1) == 0\n"
+WRONG = "Here you go:\n```python\ndef add(a, b):\n    return a - b\n```"
+OVERFIT = "```python\ndef add(a, b):\n    return {(1, 2): 3, (2, 2): 4}[(a, b)]\n```"
+RIGHT = "```python\ndef add(a, b):\n    return a + b\n```"
+
+
+def problems(count=1):
+    return [Problem(CodeTask(f"add/{i}", PROMPT, "add", tuple(extract_examples(PROMPT, "add"))),
+                    HiddenTest(HIDDEN, "add")) for i in range(count)]
+
+
+class Counting(ScriptedModel):
+    """Scripted replies that also remember every request."""
+
+    def __init__(self, replies):
+        super().__init__(replies)
+        self.requests = []
+
+    def complete(self, messages, **kwargs):
+        self.requests.append((messages, kwargs))
+        return super().complete(messages, **kwargs)
+
+
+def solve(tmp_path, config, model, tasks=None, **kwargs):
+    with RunStore(tmp_path / "run") as store:
+        report = solve_tasks(tasks or problems(), config, model=model, store=store,
+                             feedback=ExampleChecks(kwargs.pop("sandbox")), scorer=HiddenScorer(kwargs.pop("scorer_sandbox")),
+                             **kwargs)
+        calls = store.db.execute("SELECT task_id, seq, messages, params FROM calls ORDER BY id").fetchall()
+        outcomes = {r["task_id"]: dict(r) for r in store.db.execute("SELECT * FROM outcomes")}
+        steps = store.db.execute("SELECT task_id, step, kind, parent FROM steps ORDER BY id").fetchall()
+        return report, [dict(c) for c in calls], outcomes, [dict(s) for s in steps]
+
+
+@pytest.fixture
+def run(tmp_path, sandbox):
+    def runner(config, model, **kwargs):
+        return solve(tmp_path, config, model, sandbox=sandbox, scorer_sandbox=sandbox, **kwargs)
+    return runner
+
+
+def test_extract_code_prefers_the_block_defining_the_function():
+    reply = "```python\nimport math\n```\ntext\n```python\ndef add(a, b):\n    return a + b\n```\n```\nadd(1, 2)\n```"
+    assert extract_code(reply, "add") == "def add(a, b):\n    return a + b"
+    assert extract_code("```python\ndef add(a, b):\n    return 1", "add") == "def add(a, b):\n    return 1"
+    assert extract_code("    return a + b", "add") == "    return a + b"
+
+
+def test_program_keeps_the_prompts_helpers_and_accepts_a_bare_body():
+    task = problems()[0].task
+    assert build_program(task, "def add(a, b):\n    return a + b").startswith(PROMPT.rstrip())
+    assert build_program(task, "    return a + b").endswith('"""\n    return a + b\n')
+
+
+def test_single_makes_one_greedy_call(run):
+    report, calls, outcomes, steps = run(PolicyConfig("single"), Counting([RIGHT]))
+    assert len(calls) == 1 and json.loads(calls[0]["params"])["temperature"] == 0.0
+    assert outcomes["add/0"]["passed_visible"] == 1 and outcomes["add/0"]["passed_hidden"] == 1
+    assert [s["kind"] for s in steps] == ["initial"]
+
+
+def test_best_of_n_stops_at_the_first_sample_passing_all_visible_checks(run):
+    model = Counting([WRONG, WRONG, RIGHT, RIGHT])
+    _, calls, outcomes, steps = run(PolicyConfig("best-of-n", n=4), model)
+    params = [json.loads(c["params"]) for c in calls]
+    assert [p["temperature"] for p in params] == [0.0, 0.8, 0.8]
+    assert [p["sample"] for p in params] == [0, 1, 2]
+    assert len({kw["seed"] for _, kw in model.requests}) == 3  # samples stay distinct
+    assert outcomes["add/0"]["passed_hidden"] == 1
+
+
+def test_best_of_n_keeps_the_sample_passing_most_checks(run):
+    half = "```python\ndef add(a, b):\n    return 3\n```"  # passes add(1, 2) only
+    _, calls, outcomes, _ = run(PolicyConfig("best-of-n", n=3), Counting([WRONG, half, WRONG]))
+    assert len(calls) == 3
+    assert outcomes["add/0"]["visible_score"] == 0.5
+    assert "return 3" in outcomes["add/0"]["answer"]
+
+
+def test_refine_feeds_back_the_failing_call_and_stops_when_visible_checks_pass(run):
+    def reply(messages):
+        return RIGHT if "add(1, 2) should return 3, but returned -1" in messages[-1]["content"] else WRONG
+    _, calls, outcomes, steps = run(PolicyConfig("refine", rounds=3), Counting(reply))
+    assert len(calls) == 2
+    revision = json.loads(calls[1]["messages"])
+    assert revision[2] == {"role": "assistant", "content": "```python\ndef add(a, b):\n    return a - b\n```"}
+    assert [(s["kind"], s["parent"]) for s in steps] == [("initial", None), ("revision", 0)]
+    assert outcomes["add/0"]["passed_hidden"] == 1
+
+
+def test_refine_samples_once_greedy_revisions_repeat(run):
+    _, calls, outcomes, steps = run(PolicyConfig("refine", rounds=3, temperature=0.7), Counting([WRONG]))
+    assert [json.loads(c["params"])["temperature"] for c in calls] == [0.0, 0.0, 0.7, 0.7]
+    assert len(steps) == 4 and outcomes["add/0"]["passed_visible"] == 0
+
+
+def test_visible_and_hidden_results_are_recorded_apart(run):
+    _, _, outcomes, _ = run(PolicyConfig("single"), Counting([OVERFIT]))
+    outcome = outcomes["add/0"]
+    assert outcome["passed_visible"] == 1 and outcome["passed_hidden"] == 0
+    assert json.loads(outcome["hidden_result"])["kind"] == "error"
+
+
+def test_hidden_tests_never_reach_the_model(run):
+    def reply(messages):
+        assert "f(5, 7)" not in json.dumps(messages)
+        return WRONG
+    _, calls, _, _ = run(PolicyConfig("refine", rounds=2), Counting(reply))
+    assert all("f(5, 7)" not in c["messages"] for c in calls)
+
+
+@pytest.mark.parametrize("strategy", ["single", "best-of-n", "refine"])
+def test_no_policy_exceeds_its_task_token_budget(run, strategy):
+    budget = 150
+    _, calls, outcomes, _ = run(PolicyConfig(strategy, n=8, rounds=8), Counting([WRONG]), tasks=problems(3),
+                                task_budget=Budget(tokens=budget))
+    for outcome in outcomes.values():
+        assert 0 < outcome["tokens"] <= budget
+    if strategy != "single":
+        assert len(calls) < 3 * 9  # the budget, not n or k, ended each task
+
+
+def test_run_budget_stops_the_run_and_a_rerun_continues(tmp_path, sandbox):
+    model = Counting([RIGHT])
+    report, calls, outcomes, _ = solve(tmp_path, PolicyConfig("single"), model, tasks=problems(4),
+                                       run_meter=Meter(Budget(calls=2)), sandbox=sandbox, scorer_sandbox=sandbox)
+    assert len(outcomes) == 2 and "run budget" in report.stopped
+    report, calls, outcomes, _ = solve(tmp_path, PolicyConfig("single"), model, tasks=problems(4),
+                                       sandbox=sandbox, scorer_sandbox=sandbox)
+    assert report.skipped == 2 and len(outcomes) == 4 and len(model.requests) == 4
+
+
+def test_interrupted_task_resumes_without_repeating_finished_calls(tmp_path, sandbox):
+    class Interrupting(Counting):
+        def complete(self, messages, **kwargs):
+            if len(self.requests) == 2:
+                raise KeyboardInterrupt
+            return super().complete(messages, **kwargs)
+
+    config = PolicyConfig("refine", rounds=3)
+    with pytest.raises(KeyboardInterrupt):
+        solve(tmp_path, config, Interrupting([WRONG]), sandbox=sandbox, scorer_sandbox=sandbox)
+    again = Counting([WRONG])
+    _, calls, outcomes, steps = solve(tmp_path, config, again, sandbox=sandbox, scorer_sandbox=sandbox)
+    assert len(again.requests) == 2  # calls 0 and 1 were replayed from the record
+    assert len(calls) == 4 and [s["step"] for s in steps] == [0, 1, 2, 3]
+    assert outcomes["add/0"]["calls"] == 4
+
+
+def test_resume_refuses_changed_settings(tmp_path, sandbox):
+    solve(tmp_path, PolicyConfig("refine", rounds=1), Counting([WRONG]), sandbox=sandbox, scorer_sandbox=sandbox)
+    with pytest.raises(RunError, match="other settings"):
+        solve(tmp_path, PolicyConfig("refine", rounds=1, max_tokens=5), Counting([WRONG]),
+              sandbox=sandbox, scorer_sandbox=sandbox)
+
+
+def test_unreachable_model_stops_the_run_and_leaves_tasks_for_resume(tmp_path, sandbox):
+    class Down(ScriptedModel):
+        def complete(self, messages, **kwargs):
+            raise ModelUnavailable("server down")
+
+    report, _, outcomes, _ = solve(tmp_path, PolicyConfig("single"), Down([""]), tasks=problems(5),
+                                   sandbox=sandbox, scorer_sandbox=sandbox)
+    assert "unreachable" in report.stopped and len(report.outcomes) == 3 and outcomes == {}
+    report, _, outcomes, _ = solve(tmp_path, PolicyConfig("single"), Counting([RIGHT]), tasks=problems(5),
+                                   sandbox=sandbox, scorer_sandbox=sandbox)
+    assert len(outcomes) == 5 and report.stopped is None
+
+
+def test_a_failing_request_is_recorded_and_the_run_goes_on(run):
+    class Refusing(Counting):
+        def complete(self, messages, **kwargs):
+            if len(self.requests) == 0:
+                self.requests.append(None)
+                raise ModelError("prompt too long")
+            return super().complete(messages, **kwargs)
+
+    report, _, outcomes, _ = run(PolicyConfig("single"), Refusing([RIGHT]), tasks=problems(2))
+    assert outcomes["add/0"]["error"] == "prompt too long" and outcomes["add/0"]["passed_hidden"] == 0
+    assert outcomes["add/1"]["passed_hidden"] == 1 and report.stopped is None
