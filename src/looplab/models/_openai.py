@@ -9,6 +9,31 @@ from ._base import Completion, Message, ModelError, ModelUnavailable, Usage
 RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
 
 
+def post_with_retries(http: httpx.Client, url: str, body: dict, *, max_retries: int = 5,
+                      backoff: float = 1.0) -> httpx.Response:
+    """POST JSON; retry transient failures (429, 5xx, timeouts, dropped connections) with
+    exponential backoff, raise ModelUnavailable when they persist and ModelError on a refusal."""
+    problem = ""
+    for attempt in range(max_retries + 1):
+        if attempt:
+            time.sleep(backoff * 2 ** (attempt - 1))
+        try:
+            response = http.post(url, json=body)
+        except httpx.TimeoutException:
+            problem = f"timed out after {http.timeout.read}s"
+            continue
+        except httpx.TransportError as e:
+            problem = f"connection failed ({type(e).__name__}: {e})"
+            continue
+        if response.status_code in RETRY_STATUS:
+            problem = f"HTTP {response.status_code}: {response.text[:200]}"
+            continue
+        if response.status_code >= 400:
+            raise ModelError(f"{url} refused the request with HTTP {response.status_code}: {response.text[:300]}")
+        return response
+    raise ModelUnavailable(f"{url} failed {max_retries + 1} times; last: {problem}")
+
+
 class OpenAIModel:
     """Any server speaking the OpenAI chat-completions API (vLLM, llama.cpp server, Ollama, hosted APIs).
 
@@ -37,28 +62,10 @@ class OpenAIModel:
                 "max_tokens": max_tokens}
         if seed is not None:
             body["seed"] = seed
-        url = f"{self.base_url}/chat/completions"
         start = time.perf_counter()
-        problem = ""
-        for attempt in range(self.max_retries + 1):
-            if attempt:
-                time.sleep(self.backoff * 2 ** (attempt - 1))
-            try:
-                response = self._http.post(url, json=body)
-            except httpx.TimeoutException:
-                problem = f"timed out after {self._http.timeout.read}s"
-                continue
-            except httpx.TransportError as e:
-                problem = f"connection failed ({type(e).__name__}: {e})"
-                continue
-            if response.status_code in RETRY_STATUS:
-                problem = f"HTTP {response.status_code}: {response.text[:200]}"
-                continue
-            if response.status_code >= 400:
-                raise ModelError(f"{url} refused the request with HTTP {response.status_code}: "
-                                 f"{response.text[:300]}")
-            return self._parse(response, time.perf_counter() - start)
-        raise ModelUnavailable(f"{url} failed {self.max_retries + 1} times; last: {problem}")
+        response = post_with_retries(self._http, f"{self.base_url}/chat/completions", body,
+                                     max_retries=self.max_retries, backoff=self.backoff)
+        return self._parse(response, time.perf_counter() - start)
 
     def _parse(self, response: httpx.Response, latency: float) -> Completion:
         try:

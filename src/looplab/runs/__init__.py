@@ -1,0 +1,5 @@
+"""The run record: a directory with run.sqlite (WAL) and summary.json; resumable."""
+from ._recorder import TaskRecorder
+from ._store import RecordedCall, RunError, RunStore
+
+__all__ = ["RecordedCall", "RunError", "RunStore", "TaskRecorder"]
