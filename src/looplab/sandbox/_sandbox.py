@@ -113,7 +113,10 @@ class Sandbox:
                 cmd += ["--symlink", os.readlink(target), str(target)]
             elif target.is_dir():
                 cmd += ["--ro-bind", str(target), str(target)]
-        made: set[str] = set()
+        # The private /tmp comes first so that a Python installed under /tmp is bound on top of it.
+        cmd += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--size", str(lim.tmp_mb << 20),
+                "--tmpfs", "/tmp"]
+        made = {"/tmp"}
         for prefix in sorted({sys.base_prefix, sys.prefix}):
             if prefix.startswith("/usr/"):
                 continue
@@ -125,7 +128,6 @@ class Sandbox:
             cmd += ["--ro-bind", prefix, prefix]
         cmd += ["--ro-bind", str(LAUNCHER), "/sandbox/_launcher.py",
                 "--ro-bind", str(workdir / filename), f"/sandbox/{filename}",
-                "--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--size", str(lim.tmp_mb << 20), "--tmpfs", "/tmp",
                 "--chdir", "/tmp", "--setenv", "HOME", "/tmp", "--setenv", "PYTHONDONTWRITEBYTECODE", "1",
                 self._python, "-I", "-S", "/sandbox/_launcher.py", *launcher_args, f"/sandbox/{filename}", *site_dirs]
         return cmd
