@@ -40,9 +40,9 @@ class ChatServer:
                 if server.fail_next:
                     self._send(server.fail_next.pop(0), {"error": "injected failure"})
                     return
+                server.requests.append(body)  # counted on arrival, so a request in flight is counted too
                 if server.delay:
                     threading.Event().wait(server.delay)
-                server.requests.append(body)
                 text = server.reply(body["messages"])
                 prompt = sum(len(m["content"].split()) for m in body["messages"])
                 self._send(200, {"choices": [{"message": {"role": "assistant", "content": text},
