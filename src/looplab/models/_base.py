@@ -46,8 +46,10 @@ class Model(Protocol):
 
     name: str
 
-    def complete(self, messages: list[Message], *, temperature: float = 0.0,
-                 max_tokens: int = 512, seed: int | None = None) -> Completion: ...
+    def complete(self, messages: list[Message], *, temperature: float = 0.0, max_tokens: int = 512,
+                 seed: int | None = None, json_schema: dict | None = None) -> Completion:
+        """`json_schema` asks for JSON of that shape; backends that can constrain decoding do."""
+        ...
 
     def count_tokens(self, messages: list[Message]) -> int:
         """An upper estimate of the prompt tokens these messages cost, used to enforce budgets."""

@@ -34,16 +34,18 @@ class LlamaModel:
                       for m in messages)
         return content + TEMPLATE_TOKENS_PER_MESSAGE * len(messages) + TEMPLATE_TOKENS_FIXED
 
-    def complete(self, messages: list[Message], *, temperature: float = 0.0,
-                 max_tokens: int = 512, seed: int | None = None) -> Completion:
+    def complete(self, messages: list[Message], *, temperature: float = 0.0, max_tokens: int = 512,
+                 seed: int | None = None, json_schema: dict | None = None) -> Completion:
         room = self.n_ctx - self.count_tokens(messages)
         if room < 16:
             raise ModelError(f"the prompt does not fit in the model's context window of {self.n_ctx} tokens")
         start = time.perf_counter()
         try:
+            # A JSON schema becomes a grammar that constrains decoding.
+            response_format = {"type": "json_object", "schema": json_schema} if json_schema else None
             out = self._llm.create_chat_completion(
                 messages=messages, temperature=temperature, max_tokens=min(max_tokens, room),
-                seed=seed if seed is not None else 0)
+                seed=seed if seed is not None else 0, response_format=response_format)
         except ValueError as e:  # llama.cpp reports context overflow this way
             raise ModelError(str(e)) from e
         choice = out["choices"][0]

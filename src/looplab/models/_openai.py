@@ -56,12 +56,15 @@ class OpenAIModel:
         # tokenizers produce for English and code, plus the chat template's per-message tokens.
         return sum(len(m["content"].encode()) // 2 + 8 for m in messages) + 8
 
-    def complete(self, messages: list[Message], *, temperature: float = 0.0,
-                 max_tokens: int = 512, seed: int | None = None) -> Completion:
+    def complete(self, messages: list[Message], *, temperature: float = 0.0, max_tokens: int = 512,
+                 seed: int | None = None, json_schema: dict | None = None) -> Completion:
         body = {"model": self.model, "messages": messages, "temperature": temperature,
                 "max_tokens": max_tokens}
         if seed is not None:
             body["seed"] = seed
+        if json_schema is not None:
+            body["response_format"] = {"type": "json_schema",
+                                       "json_schema": {"name": "reply", "schema": json_schema}}
         start = time.perf_counter()
         response = post_with_retries(self._http, f"{self.base_url}/chat/completions", body,
                                      max_retries=self.max_retries, backoff=self.backoff)

@@ -36,8 +36,8 @@ class ScriptedModel:
     def count_tokens(self, messages: list[Message]) -> int:
         return sum(_words(m["content"]) + 2 for m in messages)
 
-    def complete(self, messages: list[Message], *, temperature: float = 0.0,
-                 max_tokens: int = 512, seed: int | None = None) -> Completion:
+    def complete(self, messages: list[Message], *, temperature: float = 0.0, max_tokens: int = 512,
+                 seed: int | None = None, json_schema: dict | None = None) -> Completion:
         start = time.perf_counter()
         if callable(self._replies):
             text = self._replies(messages)

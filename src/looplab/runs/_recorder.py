@@ -25,9 +25,11 @@ class TaskRecorder:
         self._step = 0
 
     def generate(self, messages: list[Message], *, temperature: float = 0.0, max_tokens: int = 512,
-                 sample: int = 0) -> Completion:
+                 sample: int = 0, json_schema: dict | None = None) -> Completion:
         allowed = self.meter.reserve(self.model.count_tokens(messages), max_tokens)
         params = {"temperature": temperature, "max_tokens": allowed, "sample": sample}
+        if json_schema is not None:
+            params["json_schema"] = json_schema
         key = hashlib.sha256(json.dumps([self.model.name, messages, params]).encode()).hexdigest()
         recorded = self.store.recorded_call(self.policy, self.task_id, self._seq)
         if recorded is not None:
@@ -38,7 +40,8 @@ class TaskRecorder:
                                     recorded.latency, recorded.finish_reason)
         else:
             seed = int(key[:8], 16)  # distinct per sample, identical on replay
-            completion = self.model.complete(messages, temperature=temperature, max_tokens=allowed, seed=seed)
+            completion = self.model.complete(messages, temperature=temperature, max_tokens=allowed, seed=seed,
+                                             json_schema=json_schema)
             self.store.add_call(self.policy, self.task_id, self._seq, key, self.model.name, messages, params,
                                 completion.text, completion.finish_reason, completion.usage.prompt_tokens,
                                 completion.usage.completion_tokens, round(completion.latency, 4))

@@ -1,0 +1,234 @@
+"""The grow loop: reason -> extract a local graph -> merge and resolve -> next question, resumable."""
+from __future__ import annotations
+
+import csv
+import json
+import math
+import random
+import sqlite3
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
+
+import networkx as nx
+import numpy as np
+
+from ..models import BudgetExceeded, Meter, Model, ModelError
+from ..models._embed import Embedder
+from ..runs import RunError, RunStore, TaskRecorder
+from . import _prompts as prompts
+from ._graph import merge_local, save_graphml
+from ._metrics import COLUMNS, GrowthState, measure, state_of
+from ._parse import GRAPH_SCHEMA, GraphParseError, LocalGraph, parse_graph
+from ._resolve import DEFAULT_THRESHOLD, EntityResolver, Resolution
+
+NEXT_POLICIES = ("newest", "frontier", "bridge", "random")
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS grow_iterations (
+    iteration INTEGER PRIMARY KEY, question TEXT NOT NULL, answer TEXT, local_graph TEXT, status TEXT NOT NULL,
+    reason TEXT, parse_failures INTEGER NOT NULL, first_try_parsed INTEGER NOT NULL, added TEXT NOT NULL,
+    next_question TEXT NOT NULL, question_source TEXT NOT NULL, metrics TEXT NOT NULL, seconds REAL NOT NULL,
+    created REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS grow_resolutions (
+    iteration INTEGER NOT NULL, name TEXT NOT NULL, node TEXT NOT NULL, method TEXT NOT NULL, similarity REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS grow_vectors (node TEXT PRIMARY KEY, iteration INTEGER NOT NULL, vector BLOB NOT NULL);
+"""
+
+
+@dataclass(frozen=True)
+class GrowConfig:
+    question: str
+    topic: str | None = None
+    next_policy: str = "newest"
+    threshold: float = DEFAULT_THRESHOLD
+    seed: int = 0
+    reason_tokens: int = 600
+    extract_tokens: int = 800
+
+
+@dataclass
+class IterationResult:
+    iteration: int
+    status: str                # "ok" or "skipped"
+    added: list[str]
+    metrics: dict
+    seconds: float
+    reason: str | None = None
+
+
+class GrowRun:
+    """One grow run in a run directory. Iterations are atomic: each commits its record, graph,
+    snapshot and metrics together, and a re-run rebuilds the graph from the record exactly."""
+
+    def __init__(self, store: RunStore, config: GrowConfig, model: Model, embedder: Embedder, *,
+                 snapshot_every: int = 1, run_meter: Meter | None = None):
+        if config.next_policy not in NEXT_POLICIES:
+            raise RunError(f"unknown --next {config.next_policy!r}; choose from {', '.join(NEXT_POLICIES)}")
+        self.store = store
+        self.config = config
+        self.model = model
+        self.embedder = embedder
+        self.snapshot_every = snapshot_every
+        self.run_meter = run_meter or Meter()
+        self.db = store.db
+        self.db.executescript(SCHEMA)
+        recorded = store.meta("grow")
+        settings = {**asdict(config), "model": model.name, "embedder": embedder.name}
+        if recorded is None:
+            store.set_meta("grow", settings)
+        elif recorded != settings:
+            raise RunError(f"{store.dir} holds a grow run with other settings ({recorded}); use a new --run-dir")
+        (store.dir / "graphs").mkdir(exist_ok=True)
+        self.graph = nx.DiGraph()
+        self.resolver = EntityResolver(embedder, config.threshold)
+        self.community: dict = {}
+        self._rebuild()
+
+    # ---- state ---------------------------------------------------------------------------------
+    def _rebuild(self) -> None:
+        """Replay finished iterations: the same local graphs through the same resolutions."""
+        for node, vector in self.db.execute("SELECT node, vector FROM grow_vectors ORDER BY rowid"):
+            self.resolver.add(node, np.frombuffer(vector, dtype=np.float32))
+        rows = self.db.execute("SELECT iteration, local_graph, next_question FROM grow_iterations "
+                               "WHERE status = 'ok' ORDER BY iteration").fetchall()
+        for row in rows:
+            data = json.loads(row["local_graph"])
+            local = LocalGraph({n["id"]: n["type"] for n in data["nodes"]},
+                               [(e["source"], e["target"], e["relation"]) for e in data["edges"]])
+            resolutions = [Resolution(r["name"], r["node"], r["method"], r["similarity"]) for r in self.db.execute(
+                "SELECT name, node, method, similarity FROM grow_resolutions WHERE iteration = ?", (row["iteration"],))]
+            for r in resolutions:
+                if r.method == "embedding":
+                    self.resolver._remember(r.name, r.node)
+            merge_local(self.graph, local, resolutions, row["iteration"])
+        if len(self.graph):
+            from ._metrics import _to_igraph, louvain, undirected_view
+
+            g, names = _to_igraph(undirected_view(self.graph))
+            self.community = dict(zip(names, louvain(g, self.config.seed)))
+
+    def finished(self) -> int:
+        return self.db.execute("SELECT COALESCE(MAX(iteration), 0) FROM grow_iterations").fetchone()[0]
+
+    def next_question(self) -> str:
+        row = self.db.execute("SELECT next_question FROM grow_iterations ORDER BY iteration DESC LIMIT 1").fetchone()
+        return row["next_question"] if row else self.config.question
+
+    # ---- one iteration -------------------------------------------------------------------------
+    def run(self, iterations: int, on_iteration: Callable[[IterationResult], None] | None = None) -> list[IterationResult]:
+        results = []
+        state = state_of(self.graph)
+        while self.finished() < iterations:
+            result, state = self._iterate(self.finished() + 1, state)
+            results.append(result)
+            if on_iteration:
+                on_iteration(result)
+        return results
+
+    def _iterate(self, iteration: int, before: GrowthState) -> tuple[IterationResult, GrowthState]:
+        start = time.monotonic()
+        question = self.next_question()
+        recorder = TaskRecorder(self.store, "grow", f"iteration-{iteration}", self.model, Meter(parent=self.run_meter))
+        cfg = self.config
+        answer = recorder.generate(prompts.reason_messages(question, cfg.topic), temperature=0.0,
+                                   max_tokens=cfg.reason_tokens).text
+        local, reply, failures, reason = None, "", 0, None
+        messages = prompts.extract_messages(answer)
+        for attempt in range(2):  # one retry with the parse error as feedback
+            reply = recorder.generate(messages, temperature=0.0, max_tokens=cfg.extract_tokens,
+                                      json_schema=GRAPH_SCHEMA).text
+            try:
+                local = parse_graph(reply)
+                break
+            except GraphParseError as e:
+                failures += 1
+                reason = str(e)
+                messages = prompts.retry_messages(answer, reply, reason)
+        resolutions, new_vectors, added = [], {}, []
+        if local is not None:
+            names = list(local.nodes)
+            resolutions, new_vectors = self.resolver.resolve(names)
+            added = merge_local(self.graph, local, resolutions, iteration)
+        merges = sum(1 for r in resolutions if r.method != "new")
+        row, after, community = measure(self.graph, iteration, before, merges=merges, parse_failures=failures,
+                                        seed=cfg.seed)
+        self.community = community
+        focus = self._focus(added, resolutions, iteration)
+        next_question, source = question, "repeat"
+        if focus:
+            proposed = recorder.generate(prompts.next_question_messages(focus, cfg.topic), temperature=0.7,
+                                         max_tokens=120).text.strip().strip('"')
+            if proposed and any(f.lower() in proposed.lower() for f in focus):
+                next_question, source = proposed, "model"
+            else:
+                next_question, source = prompts.fallback_question(focus, cfg.topic), "template"
+        seconds = time.monotonic() - start
+        status = "ok" if local is not None else "skipped"
+        with self.db:  # one transaction: the iteration is recorded whole or not at all
+            self.db.execute("BEGIN")
+            self.db.execute(
+                "INSERT INTO grow_iterations VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (iteration, question, answer, json.dumps(local.as_dict()) if local else None, status,
+                 None if local else reason, failures, int(failures == 0), json.dumps(added), next_question, source,
+                 json.dumps(row), round(seconds, 3), time.time()))
+            self.db.executemany("INSERT INTO grow_resolutions VALUES (?,?,?,?,?)",
+                                [(iteration, r.name, r.node, r.method, r.similarity) for r in resolutions])
+            self.db.executemany("INSERT INTO grow_vectors VALUES (?,?,?)",
+                                [(node, iteration, np.asarray(v, dtype=np.float32).tobytes())
+                                 for node, v in new_vectors.items()])
+        self._save(iteration)
+        return IterationResult(iteration, status, added, row, seconds, None if local else reason), after
+
+    def _focus(self, added: list[str], resolutions: list[Resolution], iteration: int) -> list[str]:
+        """The concepts the next question is about, by the configured policy."""
+        if not len(self.graph):
+            return []
+        rng = random.Random(self.config.seed * 1_000_003 + iteration)
+        policy = self.config.next_policy
+        if policy == "newest":
+            # After an iteration that added nothing (or was skipped), the graph's newest concepts.
+            return (added or list(dict.fromkeys(r.node for r in resolutions)) or list(self.graph)[-5:])[:5]
+        if policy == "frontier":
+            degrees = dict(self.graph.degree())
+            low = min(degrees.values())
+            return rng.sample(sorted(n for n, d in degrees.items() if d == low), 1)
+        if policy == "bridge":
+            view = self.graph.to_undirected(as_view=True)
+            spread = {n: len({self.community[m] for m in view.neighbors(n)}) for n in view}
+            best = max(spread.values())
+            if best < 2:
+                return rng.sample(sorted(self.graph), 1)
+            bridge = rng.choice(sorted(n for n, s in spread.items() if s == best))
+            other = sorted(m for m in view.neighbors(bridge) if self.community[m] != self.community[bridge])
+            return [bridge, rng.choice(other)]
+        return rng.sample(sorted(self.graph), 1)
+
+    # ---- files ---------------------------------------------------------------------------------
+    def _save(self, iteration: int) -> None:
+        save_graphml(self.graph, self.store.dir / "graph.graphml", self.community)
+        if iteration % self.snapshot_every == 0:
+            save_graphml(self.graph, self.store.dir / "graphs" / f"graph_{iteration:04d}.graphml", self.community)
+        self.write_metrics_csv()
+
+    def write_metrics_csv(self) -> Path:
+        path = self.store.dir / "metrics.csv"
+        partial = path.with_suffix(".partial")
+        with open(partial, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=COLUMNS)
+            writer.writeheader()
+            for (metrics,) in self.db.execute("SELECT metrics FROM grow_iterations ORDER BY iteration"):
+                writer.writerow({k: ("" if isinstance(v, float) and math.isnan(v) else v)
+                                 for k, v in json.loads(metrics).items()})
+        partial.replace(path)
+        return path
+
+    def summary(self) -> dict:
+        rows = self.db.execute("SELECT status, first_try_parsed, seconds, metrics FROM grow_iterations "
+                               "ORDER BY iteration").fetchall()
+        if not rows:
+            return {"iterations": 0}
+        return {"iterations": len(rows), "skipped": sum(r["status"] != "ok" for r in rows),
+                "first_try_parse_rate": round(sum(r["first_try_parsed"] for r in rows) / len(rows), 4),
+                "seconds_per_iteration": round(sum(r["seconds"] for r in rows) / len(rows), 2),
+                "final": json.loads(rows[-1]["metrics"])}

@@ -1,0 +1,56 @@
+"""What the grow loop asks the model."""
+from __future__ import annotations
+
+REASON_SYSTEM = ("You are a creative scientist. Think the question through step by step, then write a clear "
+                 "answer. End with the key concepts you used and how each relates to the others.")
+
+EXTRACT_SYSTEM = ("You turn scientific text into a knowledge graph. Reply with JSON only, of exactly this shape: "
+                  '{"nodes": [{"id": ..., "type": ...}], "edges": [{"source": ..., "target": ..., "relation": ...}]}. '
+                  "Node ids are the concepts of the text, one to four words each. Every edge links two node ids "
+                  "with a short verb phrase saying how they relate.")
+
+# A worked example from another field, so the model copies the form and not the content.
+EXAMPLE_TEXT = ("Volcanic ash weathers into fertile soil rich in minerals such as potassium, which raises crop "
+                "yields on the slopes of volcanoes.")
+EXAMPLE_GRAPH = (
+    '{"nodes": [{"id": "volcanic ash", "type": "material"}, {"id": "fertile soil", "type": "material"}, '
+    '{"id": "potassium", "type": "element"}, {"id": "crop yields", "type": "outcome"}], '
+    '"edges": [{"source": "volcanic ash", "target": "fertile soil", "relation": "weathers into"}, '
+    '{"source": "fertile soil", "target": "potassium", "relation": "is rich in"}, '
+    '{"source": "potassium", "target": "crop yields", "relation": "raises"}]}')
+
+NEXT_SYSTEM = "You ask one creative, specific follow-up research question."
+
+
+def reason_messages(question: str, topic: str | None) -> list[dict]:
+    context = f"Broad topic: {topic}.\n\n" if topic else ""
+    return [{"role": "system", "content": REASON_SYSTEM}, {"role": "user", "content": context + question}]
+
+
+def extract_messages(answer: str) -> list[dict]:
+    ask = "\n\nExtract the concepts and their relations as JSON."
+    return [{"role": "system", "content": EXTRACT_SYSTEM},
+            {"role": "user", "content": f"Text:\n{EXAMPLE_TEXT}{ask}"},
+            {"role": "assistant", "content": EXAMPLE_GRAPH},
+            {"role": "user", "content": f"Text:\n{answer}{ask}"}]
+
+
+def retry_messages(answer: str, reply: str, error: str) -> list[dict]:
+    """The extraction's own feedback loop: show the model why its reply could not be read."""
+    return extract_messages(answer) + [
+        {"role": "assistant", "content": reply},
+        {"role": "user", "content": f"That reply could not be used: {error}. Reply again with only the JSON "
+                                    'object, with "nodes" and "edges" lists as described.'}]
+
+
+def next_question_messages(focus: list[str], topic: str | None) -> list[dict]:
+    about = f" within the broad topic of {topic}" if topic else ""
+    return [{"role": "system", "content": NEXT_SYSTEM},
+            {"role": "user", "content": f"Concepts: {', '.join(focus)}.\nWrite one creative follow-up question that "
+                                        f"explores a new idea about at least one of these concepts{about}. Name the "
+                                        "concept in the question. Reply with the question only."}]
+
+
+def fallback_question(focus: list[str], topic: str | None) -> str:
+    about = f" in {topic}" if topic else ""
+    return f"Discuss an interesting new idea about {focus[0]}{about}."

@@ -1,0 +1,240 @@
+"""grow: parsing, entity resolution, merging, metrics against networkx/powerlaw, the loop, resume."""
+import csv
+import json
+import math
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import networkx as nx
+import numpy as np
+import pytest
+
+from grow_fakes import fake_reply
+from looplab.cli import main
+from looplab.grow import (DEFAULT_THRESHOLD, EntityResolver, GraphParseError, GrowConfig, GrowRun, LocalGraph,
+                          load_graphml, merge_local, normalize_name, parse_graph)
+from looplab.grow._resolve import choose_threshold, load_pairs, pair_scores
+from looplab.models import ScriptedModel
+from looplab.models._embed import MiniLMEmbedder
+from looplab.runs import RunError, RunStore
+
+SEED_QUESTION = "Discuss an interesting idea in bio-inspired materials science."
+
+
+@pytest.fixture(scope="module")
+def embedder():
+    return MiniLMEmbedder()
+
+
+def test_parse_reads_json_inside_text_and_fences():
+    reply = 'Sure! Here it is:\n```json\n{"nodes": [{"id": "silk"}], "edges": []}\n```\nHope it helps.'
+    assert parse_graph(reply).nodes == {"silk": ""}
+    bare = 'The graph {"nodes": [{"id": "a", "type": "t"}], "edges": [{"source": "a", "target": "b", "relation": "r"}]} ok'
+    graph = parse_graph(bare)
+    assert graph.nodes == {"a": "t", "b": ""} and graph.edges == [("a", "b", "r")]
+
+
+def test_parse_drops_invalid_items_with_reasons():
+    reply = json.dumps({"nodes": [{"id": "silk"}, {"id": ""}, {"name": "x"}, "bone"],
+                        "edges": [{"source": "silk", "target": "bone", "relation": "like"},
+                                  {"source": "silk", "target": "bone", "relation": "like"},
+                                  {"source": "silk", "target": 3, "relation": "r"}, "junk"]})
+    graph = parse_graph(reply)
+    assert graph.nodes == {"silk": "", "bone": ""}
+    assert graph.edges == [("silk", "bone", "like")]
+    assert len(graph.dropped) == 4 and any("needs source, target and relation" in d for d in graph.dropped)
+
+
+@pytest.mark.parametrize("reply", ["no json at all", '{"nodes": "silk"}', '{"nodes": [], "edges": []}', "{broken"])
+def test_parse_failures_say_why(reply):
+    with pytest.raises(GraphParseError):
+        parse_graph(reply)
+
+
+def test_normalization_folds_spelling_variants():
+    assert normalize_name("Spider-Silks ") == normalize_name("spider silk") == "spidersilk"
+    assert normalize_name("Atomic Force Microscopy (AFM)") == normalize_name("atomic force microscopy")
+    assert normalize_name("analysis") == "analysis" and normalize_name("properties") == "property"
+
+
+def test_minilm_in_numpy_matches_sentence_transformers(embedder):
+    data = Path(__file__).with_name("data")
+    texts = json.loads((data / "minilm_reference.json").read_text())
+    reference = np.load(data / "minilm_reference.npy")
+    assert np.abs(embedder.embed(texts) - reference).max() < 1e-4
+
+
+def test_default_threshold_is_the_measured_choice(embedder):
+    pairs = load_pairs()
+    assert len(pairs) >= 150
+    threshold, precision, recall = choose_threshold(pairs, pair_scores(embedder, pairs))
+    assert threshold == DEFAULT_THRESHOLD
+    assert precision >= 0.95 and recall >= 0.85
+
+
+def test_resolver_merges_synonyms_and_keeps_distinct_concepts_apart(embedder):
+    resolver = EntityResolver(embedder)
+    first, _ = resolver.resolve(["spider silk", "graphene", "atomic force microscopy (AFM)", "type I collagen"])
+    assert all(r.method == "new" for r in first)
+    later, vectors = resolver.resolve(["Spider Silks", "AFM", "carbon nanotubes", "type II collagen", "silk of spiders"])
+    by_name = {r.name: r for r in later}
+    assert by_name["Spider Silks"].node == "spider silk" and by_name["Spider Silks"].method == "name"
+    assert by_name["AFM"].node == "atomic force microscopy (AFM)"
+    assert by_name["carbon nanotubes"].method == "new"
+    assert by_name["type II collagen"].method == "new"  # numbers differ: never merged by embedding
+    assert by_name["silk of spiders"].method == "embedding" and by_name["silk of spiders"].node == "spider silk"
+    assert set(vectors) == {"carbon nanotubes", "type II collagen"} and len(resolver) == 6
+
+
+def test_merge_keeps_one_edge_per_pair_with_its_relations():
+    graph = nx.DiGraph()
+    local = LocalGraph({"silk": "material", "Silks": "", "bone": ""},
+                       [("silk", "bone", "like"), ("Silks", "bone", "like"), ("silk", "bone", "unlike")])
+    from looplab.grow import Resolution
+    resolutions = [Resolution("silk", "silk", "new", 0), Resolution("Silks", "silk", "name", 1.0),
+                   Resolution("bone", "bone", "new", 0)]
+    assert merge_local(graph, local, resolutions, 1) == ["silk", "bone"]
+    assert graph.number_of_edges() == 1 and graph.edges["silk", "bone"]["relation"] == "like | unlike"
+    assert graph.nodes["silk"]["aliases"] == "Silks" and graph.nodes["silk"]["type"] == "material"
+
+
+def grow(run_dir, embedder, iterations, reply=fake_reply, **config):
+    with RunStore(run_dir) as store:
+        run = GrowRun(store, GrowConfig(SEED_QUESTION, **config), ScriptedModel(reply), embedder)
+        run.run(iterations)
+        return run.summary()
+
+
+def test_metrics_equal_networkx_and_powerlaw_on_the_saved_graph(tmp_path, embedder):
+    summary = grow(tmp_path / "run", embedder, 25)
+    with open(tmp_path / "run" / "metrics.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [int(r["iteration"]) for r in rows] == list(range(1, 26))
+    row = {k: float(v) if v else math.nan for k, v in rows[-1].items()}
+    graph = load_graphml(tmp_path / "run" / "graph.graphml")
+    assert row["nodes"] == graph.number_of_nodes() >= 40 and row["edges"] == graph.number_of_edges()
+    view = nx.Graph(graph)
+    view.remove_edges_from(list(nx.selfloop_edges(view)))
+    lcc = view.subgraph(max(nx.connected_components(view), key=len))
+    communities = {}
+    for node, c in graph.nodes(data="community"):
+        communities.setdefault(c, set()).add(node)
+    expected = {
+        "mean_degree": 2 * graph.number_of_edges() / len(graph), "self_loops": nx.number_of_selfloops(graph),
+        "density": nx.density(view), "avg_clustering": nx.average_clustering(view),
+        "transitivity": nx.transitivity(view), "assortativity": nx.degree_assortativity_coefficient(view),
+        "avg_shortest_path": nx.average_shortest_path_length(lcc), "diameter": nx.diameter(lcc),
+        "max_betweenness": max(nx.betweenness_centrality(view).values()),
+        "max_kcore": max(nx.core_number(view).values()),
+        "articulation_points": len(list(nx.articulation_points(view))),
+        "modularity": nx.community.modularity(view, communities.values()), "communities": len(communities),
+        "bridge_nodes": sum(1 for n in view if len({graph.nodes[m]["community"] for m in view[n]}) > 1),
+    }
+    for name, value in expected.items():
+        assert row[name] == pytest.approx(value, abs=1e-9), name
+    import powerlaw
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = powerlaw.Fit([d for _, d in view.degree() if d > 0], discrete=True, verbose=False)
+        llr, p = fit.distribution_compare("power_law", "exponential", normalized_ratio=False)
+    assert row["powerlaw_alpha"] == pytest.approx(fit.power_law.alpha)
+    assert row["powerlaw_xmin"] == fit.power_law.xmin
+    assert row["powerlaw_llr"] == pytest.approx(llr) and row["powerlaw_p"] == pytest.approx(p)
+    assert sum(float(r["merges"]) for r in rows) > 0 and summary["first_try_parse_rate"] == 1.0
+    assert len(list((tmp_path / "run" / "graphs").glob("graph_*.graphml"))) == 25
+
+
+def test_new_hubs_are_counted_once(tmp_path, embedder):
+    grow(tmp_path / "run", embedder, 25)
+    with open(tmp_path / "run" / "metrics.csv") as f:
+        total = sum(int(r["new_hubs"]) for r in csv.DictReader(f))
+    graph = nx.Graph(load_graphml(tmp_path / "run" / "graph.graphml"))
+    graph.remove_edges_from(list(nx.selfloop_edges(graph)))
+    assert total == sum(1 for _, d in graph.degree() if d > 5)
+
+
+def test_malformed_extraction_gets_one_retry_then_the_iteration_is_skipped(tmp_path, embedder):
+    asked = []
+
+    def reply(messages):
+        if messages[0]["content"].startswith("You ask"):
+            asked.append(1)
+            concept = messages[-1]["content"].split("Concepts: ")[1].split(",")[0].split(".")[0]
+            return f"Anything HOPELESS about {concept}?" if len(asked) == 1 else f"What about {concept}?"
+        return fake_reply(messages)
+
+    with RunStore(tmp_path / "run") as store:
+        run = GrowRun(store, GrowConfig("Start BROKEN"), ScriptedModel(reply), embedder)
+        results = run.run(3)
+        rows = store.db.execute("SELECT status, parse_failures, first_try_parsed, reason FROM grow_iterations").fetchall()
+    assert [tuple(r)[:3] for r in rows] == [("ok", 1, 0), ("skipped", 2, 0), ("ok", 0, 1)]
+    assert "could not read a graph" in rows[1]["reason"]
+    assert [r.status for r in results] == ["ok", "skipped", "ok"]
+
+
+@pytest.mark.parametrize("policy", ["frontier", "bridge", "random"])
+def test_next_question_policies_pick_concepts_from_the_graph(tmp_path, embedder, policy):
+    grow(tmp_path / "run", embedder, 6, next_policy=policy)
+    with sqlite3.connect(tmp_path / "run" / "run.sqlite") as db:
+        questions = [q for (q,) in db.execute("SELECT next_question FROM grow_iterations")]
+    graph = load_graphml(tmp_path / "run" / "graph.graphml")
+    names = {n.lower() for n in graph}
+    assert all(any(n in q.lower() for n in names) for q in questions)
+
+
+def test_changed_settings_are_refused(tmp_path, embedder):
+    grow(tmp_path / "run", embedder, 1)
+    with pytest.raises(RunError, match="other settings"):
+        grow(tmp_path / "run", embedder, 2, topic="something else")
+
+
+def test_grow_through_http_server_and_resume_after_kill_9(chat_server, tmp_path):
+    command = [sys.executable, "-m", "looplab.cli", "grow", SEED_QUESTION, "--iterations", "6", "--model", "openai:test"]
+    with chat_server(fake_reply) as server:
+        env = {**os.environ, "OPENAI_BASE_URL": server.url}
+        subprocess.run(command + ["--run-dir", str(tmp_path / "whole")], env=env, check=True, capture_output=True)
+        whole_requests = len(server.requests)
+        extraction = next(r for r in server.requests if r["messages"][0]["content"].startswith("You turn"))
+        assert extraction["response_format"]["type"] == "json_schema"
+        server.requests.clear()
+        server.delay = 0.2
+        proc = subprocess.Popen(command + ["--run-dir", str(tmp_path / "killed")], env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            time.sleep(0.1)
+            try:
+                with sqlite3.connect(tmp_path / "killed" / "run.sqlite") as db:
+                    if db.execute("SELECT COUNT(*) FROM grow_iterations").fetchone()[0] >= 2:
+                        break
+            except sqlite3.OperationalError:
+                pass
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        server.delay = 0
+        subprocess.run(command + ["--run-dir", str(tmp_path / "killed")], env=env, check=True, capture_output=True)
+        with sqlite3.connect(tmp_path / "killed" / "run.sqlite") as db:
+            calls = db.execute("SELECT COUNT(*) FROM calls").fetchone()[0]
+    assert len(server.requests) - calls <= 1  # only a call in flight at the kill was asked twice
+    assert calls == whole_requests
+    whole, resumed = (load_graphml(tmp_path / d / "graph.graphml") for d in ("whole", "killed"))
+    assert nx.utils.graphs_equal(whole, resumed)
+    assert (tmp_path / "whole" / "metrics.csv").read_text() == (tmp_path / "killed" / "metrics.csv").read_text()
+
+
+def test_export_formats(tmp_path, embedder, capsys):
+    grow(tmp_path / "run", embedder, 3)
+    for fmt in ("graphml", "json", "csv"):
+        out = tmp_path / f"g.{fmt}"
+        assert main(["graph", "export", str(tmp_path / "run"), "--format", fmt, "--output", str(out)]) == 0
+    graph = load_graphml(tmp_path / "run" / "graph.graphml")
+    data = json.loads((tmp_path / "g.json").read_text())
+    assert len(data["nodes"]) == len(graph) and len(data["edges"]) == graph.number_of_edges()
+    assert len((tmp_path / "g.csv").read_text().splitlines()) == graph.number_of_edges() + 1
