@@ -33,3 +33,4 @@ test-fast: setup
 bench: setup
 	$(PY) bench/sandbox_overhead.py
 	$(PY) bench/engine_overhead.py
+	$(PY) bench/grow_scale.py

@@ -238,3 +238,43 @@ def test_export_formats(tmp_path, embedder, capsys):
     data = json.loads((tmp_path / "g.json").read_text())
     assert len(data["nodes"]) == len(graph) and len(data["edges"]) == graph.number_of_edges()
     assert len((tmp_path / "g.csv").read_text().splitlines()) == graph.number_of_edges() + 1
+
+
+def test_report_is_one_offline_html_file(tmp_path, embedder):
+    grow(tmp_path / "run", embedder, 8)
+    assert main(["graph", "report", str(tmp_path / "run")]) == 0
+    page = (tmp_path / "run" / "report.html").read_text()
+    assert "http://" not in page and "https://" not in page  # nothing to fetch
+    assert "Table 1" in page and "Power-law α" in page and "Degree distribution" in page
+    for column in ("modularity", "newly_connected_pairs", "parse_failures"):
+        assert f">{column}</text>" in page
+    data = json.loads(page.split('id="graph-data">')[1].split("</script>")[0])
+    assert len(data["nodes"]) == len(load_graphml(tmp_path / "run" / "graph.graphml"))
+
+
+def test_compose_follows_the_longest_path_and_resumes_from_the_record(tmp_path, embedder):
+    from looplab.grow._compose import compose, longest_shortest_path
+
+    grow(tmp_path / "run", embedder, 8)
+    graph = load_graphml(tmp_path / "run" / "graph.graphml")
+    path = longest_shortest_path(graph)
+    view = nx.Graph(graph)
+    lcc = view.subgraph(max(nx.connected_components(view), key=len))
+    assert len(path) - 1 == nx.diameter(lcc) and nx.is_path(view, path)
+
+    class Counting(ScriptedModel):
+        calls = 0
+
+        def complete(self, messages, **kwargs):
+            Counting.calls += 1
+            return super().complete(messages, **kwargs)
+
+    with RunStore(tmp_path / "run") as store:
+        out = compose(store, graph, Counting(lambda m: f"Idea about {m[-1]['content'][:30]}"), path)
+        first = Counting.calls
+        again = compose(store, graph, Counting(lambda m: "different"), path)
+    text = out.read_text()
+    assert first >= 2 * len(path) and Counting.calls == first  # the second run replayed every call
+    assert again.read_text() == text
+    for section in ("## Building blocks", "## Pairwise synergies along the path", "## Bridge synergies", "## Synthesis"):
+        assert section in text

@@ -87,8 +87,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--run-dir", required=True)
     _add_model_args(p)
 
-    p = sub.add_parser("graph", help="inspect a grown graph: export")
+    p = sub.add_parser("graph", help="inspect a grown graph: report, export, compose")
     graph_sub = p.add_subparsers(dest="graph_command", required=True)
+    q = graph_sub.add_parser("report", help="write report.html: metrics, degree distribution, hubs, an interactive view")
+    q.add_argument("run_dir")
+    q = graph_sub.add_parser("compose", help="compositional reasoning along the longest path, or from one concept to another")
+    q.add_argument("run_dir")
+    q.add_argument("--from", dest="source", help="first concept (with --to)")
+    q.add_argument("--to", dest="target", help="last concept (with --from)")
+    _add_model_args(q)
     q = graph_sub.add_parser("export", help="write the graph as GraphML, node-link JSON or a CSV edge list")
     q.add_argument("run_dir")
     q.add_argument("--format", choices=["graphml", "json", "csv"], default="graphml")
@@ -305,7 +312,33 @@ def cmd_graph(args) -> int:
     source = Path(args.run_dir) / "graph.graphml"
     if not source.is_file():
         raise RunError(f"{args.run_dir} has no graph.graphml; grow one first with looplab grow")
-    if args.graph_command == "export":
+    if args.graph_command == "report":
+        from .report import graph_report
+
+        console.print(f"Wrote {graph_report(args.run_dir)} (opens offline in any browser)")
+    elif args.graph_command == "compose":
+        import networkx as nx
+
+        from .grow._compose import compose, find_concept, longest_shortest_path
+
+        graph = load_graphml(source)
+        if bool(args.source) != bool(args.target):
+            raise RunError("give both --from and --to, or neither (then the longest path is used)")
+        if args.source:
+            a, b = find_concept(graph, args.source), find_concept(graph, args.target)
+            try:
+                path = nx.shortest_path(graph.to_undirected(as_view=True), a, b)
+            except nx.NetworkXNoPath:
+                raise RunError(f"{a!r} and {b!r} are not connected in the graph") from None
+        else:
+            path = longest_shortest_path(graph)
+        console.print(f"Path of {len(path)} concepts: {' -> '.join(path)}")
+        with console.status("loading the model"):
+            model = load_model(args.model, base_url=args.base_url)
+        with RunStore(args.run_dir) as store, console.status("composing"):
+            out = compose(store, graph, model, path)
+        console.print(f"Wrote {out}")
+    elif args.graph_command == "export":
         ext = {"graphml": "graphml", "json": "json", "csv": "csv"}[args.format]
         output = args.output or Path(args.run_dir) / f"graph_export.{ext}"
         export_graph(load_graphml(source), output, args.format)

@@ -228,7 +228,8 @@ class GrowRun:
                                "ORDER BY iteration").fetchall()
         if not rows:
             return {"iterations": 0}
-        return {"iterations": len(rows), "skipped": sum(r["status"] != "ok" for r in rows),
+        return {"question": self.config.question, "model": self.model.name, "iterations": len(rows),
+                "skipped": sum(r["status"] != "ok" for r in rows),
                 "first_try_parse_rate": round(sum(r["first_try_parsed"] for r in rows) / len(rows), 4),
                 "seconds_per_iteration": round(sum(r["seconds"] for r in rows) / len(rows), 2),
                 "final": json.loads(rows[-1]["metrics"])}

@@ -61,6 +61,10 @@ class MiniLMEmbedder:
         self._layers = config["num_hidden_layers"]
         self._eps = config["layer_norm_eps"]
         self._w = load_file(folder / "model.safetensors")
+        for name in [n for n in self._w if n.endswith("dense.weight") or n.endswith(("query.weight", "key.weight",
+                                                                                  "value.weight"))]:
+            # Transposed and contiguous once, so every product below is a plain BLAS call.
+            self._w[name] = np.ascontiguousarray(self._w[name].T)
         self._tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self._tokenizer.enable_truncation(max_length)
         self._tokenizer.enable_padding(pad_id=config["pad_token_id"])
@@ -87,7 +91,8 @@ class MiniLMEmbedder:
             p = f"encoder.layer.{i}."
 
             def dense(h, name):
-                return h @ w[p + name + ".weight"].T + w[p + name + ".bias"]
+                flat = h.reshape(-1, h.shape[-1]) @ w[p + name + ".weight"] + w[p + name + ".bias"]
+                return flat.reshape(*h.shape[:-1], -1)
 
             def split(h):
                 return h.reshape(batch, length, self._heads, head).transpose(0, 2, 1, 3)

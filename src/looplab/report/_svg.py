@@ -1,0 +1,86 @@
+"""Tiny SVG charts for offline reports: no JavaScript libraries, no network."""
+from __future__ import annotations
+
+import html
+import math
+
+
+def _ticks(low: float, high: float, count: int = 4) -> list[float]:
+    if high <= low:
+        return [low]
+    step = (high - low) / count
+    return [low + i * step for i in range(count + 1)]
+
+
+def _fmt(value: float) -> str:
+    if value == 0 or 0.01 <= abs(value) < 10000:
+        return f"{value:.3g}"
+    return f"{value:.1e}"
+
+
+def line_chart(title: str, xs: list[float], ys: list[float], *, width: int = 300, height: int = 170) -> str:
+    """A line chart of ys over xs; NaN points are left out."""
+    points = [(x, y) for x, y in zip(xs, ys) if y is not None and not math.isnan(y)]
+    left, bottom, top, right = 44, 24, 22, 10
+    body = [f'<text x="{width / 2}" y="14" text-anchor="middle" class="title">{html.escape(title)}</text>']
+    if points:
+        x0, x1 = min(p[0] for p in points), max(p[0] for p in points)
+        y0, y1 = min(p[1] for p in points), max(p[1] for p in points)
+        if y0 == y1:
+            y0, y1 = y0 - 1, y1 + 1
+        if x0 == x1:
+            x1 = x0 + 1
+
+        def sx(x):
+            return left + (x - x0) / (x1 - x0) * (width - left - right)
+
+        def sy(y):
+            return height - bottom - (y - y0) / (y1 - y0) * (height - bottom - top)
+
+        for t in _ticks(y0, y1):
+            body.append(f'<line x1="{left}" x2="{width - right}" y1="{sy(t):.1f}" y2="{sy(t):.1f}" class="grid"/>'
+                        f'<text x="{left - 4}" y="{sy(t) + 3:.1f}" text-anchor="end">{_fmt(t)}</text>')
+        for t in _ticks(x0, x1):
+            body.append(f'<text x="{sx(t):.1f}" y="{height - 8}" text-anchor="middle">{_fmt(t)}</text>')
+        path = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in points)
+        body.append(f'<polyline points="{path}" class="line"/>')
+    else:
+        body.append(f'<text x="{width / 2}" y="{height / 2}" text-anchor="middle">no values</text>')
+    return f'<svg width="{width}" height="{height}" class="chart">{"".join(body)}</svg>'
+
+
+def loglog_chart(title: str, series: list[tuple[str, list[tuple[float, float]], str]], *,
+                 width: int = 420, height: int = 300, x_label: str = "", y_label: str = "") -> str:
+    """Several series of positive (x, y) points on log-log axes; style 'dots' or 'line'."""
+    pts = [p for _, points, _ in series for p in points if p[0] > 0 and p[1] > 0]
+    left, bottom, top, right = 52, 36, 22, 12
+    body = [f'<text x="{width / 2}" y="14" text-anchor="middle" class="title">{html.escape(title)}</text>']
+    if pts:
+        lx0, lx1 = math.floor(math.log10(min(p[0] for p in pts))), math.ceil(math.log10(max(p[0] for p in pts)))
+        ly0, ly1 = math.floor(math.log10(min(p[1] for p in pts))), math.ceil(math.log10(max(p[1] for p in pts)))
+        lx1, ly1 = max(lx1, lx0 + 1), max(ly1, ly0 + 1)
+
+        def sx(x):
+            return left + (math.log10(x) - lx0) / (lx1 - lx0) * (width - left - right)
+
+        def sy(y):
+            return height - bottom - (math.log10(y) - ly0) / (ly1 - ly0) * (height - bottom - top)
+
+        for e in range(lx0, lx1 + 1):
+            body.append(f'<line y1="{top}" y2="{height - bottom}" x1="{sx(10 ** e):.1f}" x2="{sx(10 ** e):.1f}" '
+                        f'class="grid"/><text x="{sx(10 ** e):.1f}" y="{height - bottom + 14}" '
+                        f'text-anchor="middle">1e{e}</text>')
+        for e in range(ly0, ly1 + 1):
+            body.append(f'<line x1="{left}" x2="{width - right}" y1="{sy(10 ** e):.1f}" y2="{sy(10 ** e):.1f}" '
+                        f'class="grid"/><text x="{left - 4}" y="{sy(10 ** e) + 3:.1f}" text-anchor="end">1e{e}</text>')
+        for name, points, style in series:
+            points = [p for p in points if p[0] > 0 and p[1] > 0]
+            if style == "line" and points:
+                body.append('<polyline class="fit" points="' +
+                            " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in points) + '"/>')
+            else:
+                body.extend(f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="2.2" class="dot"/>' for x, y in points)
+        body.append(f'<text x="{width / 2}" y="{height - 4}" text-anchor="middle">{html.escape(x_label)}</text>')
+        body.append(f'<text x="12" y="{height / 2}" transform="rotate(-90 12 {height / 2})" '
+                    f'text-anchor="middle">{html.escape(y_label)}</text>')
+    return f'<svg width="{width}" height="{height}" class="chart">{"".join(body)}</svg>'
