@@ -19,7 +19,7 @@ from ..models._embed import Embedder
 from ..runs import RunError, RunStore, TaskRecorder
 from . import _prompts as prompts
 from ._graph import merge_local, save_graphml
-from ._metrics import COLUMNS, GrowthState, measure, state_of
+from ._metrics import COLUMNS, GrowthState, communities, measure, state_of
 from ._parse import GRAPH_SCHEMA, GraphParseError, LocalGraph, parse_graph
 from ._resolve import DEFAULT_THRESHOLD, EntityResolver, Resolution
 
@@ -90,7 +90,7 @@ class GrowRun:
         """Replay finished iterations: the same local graphs through the same resolutions."""
         for node, vector in self.db.execute("SELECT node, vector FROM grow_vectors ORDER BY rowid"):
             self.resolver.add(node, np.frombuffer(vector, dtype=np.float32))
-        rows = self.db.execute("SELECT iteration, local_graph, next_question FROM grow_iterations "
+        rows = self.db.execute("SELECT iteration, local_graph FROM grow_iterations "
                                "WHERE status = 'ok' ORDER BY iteration").fetchall()
         for row in rows:
             data = json.loads(row["local_graph"])
@@ -102,11 +102,7 @@ class GrowRun:
                 if r.method == "embedding":
                     self.resolver._remember(r.name, r.node)
             merge_local(self.graph, local, resolutions, row["iteration"])
-        if len(self.graph):
-            from ._metrics import _to_igraph, louvain, undirected_view
-
-            g, names = _to_igraph(undirected_view(self.graph))
-            self.community = dict(zip(names, louvain(g, self.config.seed)))
+        self.community = communities(self.graph, self.config.seed)
 
     def finished(self) -> int:
         return self.db.execute("SELECT COALESCE(MAX(iteration), 0) FROM grow_iterations").fetchone()[0]

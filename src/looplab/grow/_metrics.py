@@ -61,6 +61,12 @@ def louvain(g: ig.Graph, seed: int) -> list[int]:
         ig.set_random_number_generator(random)
 
 
+def communities(graph: nx.DiGraph, seed: int = 0) -> dict:
+    """Each node's Louvain community, as `measure` computes it."""
+    g, names = _to_igraph(undirected_view(graph))
+    return dict(zip(names, louvain(g, seed)))
+
+
 def _path_metrics(lcc: ig.Graph, seed: int) -> tuple[float, int]:
     n = lcc.vcount()
     if n < 2:

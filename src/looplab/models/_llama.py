@@ -26,8 +26,10 @@ class LlamaModel:
         self.name = name
         self.path = path
         self.n_ctx = n_ctx
-        self._llm = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=n_threads or os.cpu_count(),
-                          verbose=False, seed=0)
+        # LOOPLAB_THREADS lets two runs share a small machine without oversubscribing it
+        # (llama.cpp's threads spin; more threads than cores slows everything to a crawl).
+        threads = n_threads or int(os.environ.get("LOOPLAB_THREADS", 0)) or os.cpu_count()
+        self._llm = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=threads, verbose=False, seed=0)
 
     def count_tokens(self, messages: list[Message]) -> int:
         content = sum(len(self._llm.tokenize(m["content"].encode(), add_bos=False, special=True))
