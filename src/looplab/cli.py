@@ -339,8 +339,7 @@ def cmd_graph(args) -> int:
             out = compose(store, graph, model, path)
         console.print(f"Wrote {out}")
     elif args.graph_command == "export":
-        ext = {"graphml": "graphml", "json": "json", "csv": "csv"}[args.format]
-        output = args.output or Path(args.run_dir) / f"graph_export.{ext}"
+        output = args.output or Path(args.run_dir) / f"graph_export.{args.format}"
         export_graph(load_graphml(source), output, args.format)
         console.print(f"Wrote {output}")
     return 0

@@ -82,12 +82,11 @@ class Sandbox:
         if not unsafe_no_sandbox and self._bwrap is None:
             raise SandboxUnavailable(BWRAP_MISSING)
         self._python = sys.executable
+        # Python starts with -S in the sandbox; the launcher puts these back on sys.path.
+        self._site_dirs = [p for p in site.getsitepackages() if os.path.isdir(p)]
 
     def with_limits(self, **changes) -> Sandbox:
-        clone = Sandbox.__new__(Sandbox)
-        clone.__dict__.update(self.__dict__)
-        clone.limits = replace(self.limits, **changes)
-        return clone
+        return Sandbox(replace(self.limits, **changes), unsafe_no_sandbox=self._bwrap is None)
 
     def _command(self, workdir: Path, filename: str) -> list[str]:
         lim = self.limits
@@ -97,9 +96,8 @@ class Sandbox:
         drop_to = secrets.randbelow(1 << 20) + (1 << 20) if os.geteuid() == 0 and self._bwrap else -1
         launcher_args = [str(lim.cpu_seconds), str(lim.memory_mb << 20), str(lim.processes),
                          str(lim.file_size_mb << 20), str(drop_to)]
-        site_dirs = [p for p in site.getsitepackages() if os.path.isdir(p)]
         if self._bwrap is None:
-            return [self._python, "-I", "-S", str(LAUNCHER), *launcher_args, str(workdir / filename), *site_dirs]
+            return [self._python, "-I", "-S", str(LAUNCHER), *launcher_args, str(workdir / filename), *self._site_dirs]
         cmd = [self._bwrap, "--die-with-parent", "--new-session", "--unshare-pid", "--unshare-net",
                "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
         if drop_to >= 0:
@@ -129,7 +127,8 @@ class Sandbox:
         cmd += ["--ro-bind", str(LAUNCHER), "/sandbox/_launcher.py",
                 "--ro-bind", str(workdir / filename), f"/sandbox/{filename}",
                 "--chdir", "/tmp", "--setenv", "HOME", "/tmp", "--setenv", "PYTHONDONTWRITEBYTECODE", "1",
-                self._python, "-I", "-S", "/sandbox/_launcher.py", *launcher_args, f"/sandbox/{filename}", *site_dirs]
+                self._python, "-I", "-S", "/sandbox/_launcher.py", *launcher_args, f"/sandbox/{filename}",
+                *self._site_dirs]
         return cmd
 
     def run(self, code: str, *, filename: str = "main.py", stdin: str = "") -> ExecResult:
