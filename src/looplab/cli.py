@@ -298,7 +298,7 @@ def cmd_grow(args) -> int:
         (store.dir / "grow_summary.json").write_text(json.dumps(summary, indent=2))
     final = summary.get("final", {})
     Console().print(f"{summary['iterations']} iterations; {final.get('nodes', 0)} nodes, {final.get('edges', 0)} edges, "
-                    f"modularity {final.get('modularity', 0):.3f}; first-try parse rate "
+                    f"modularity {final.get('modularity') or 0:.3f}; first-try parse rate "
                     f"{summary.get('first_try_parse_rate', 0):.0%}; {summary.get('seconds_per_iteration', 0)} s per "
                     f"iteration.\nGraph: {Path(args.run_dir) / 'graph.graphml'}, metrics: "
                     f"{Path(args.run_dir) / 'metrics.csv'}")

@@ -36,6 +36,11 @@ CREATE TABLE IF NOT EXISTS grow_vectors (node TEXT PRIMARY KEY, iteration INTEGE
 """
 
 
+def _json_safe(row: dict) -> dict:
+    """NaN (a metric undefined on this graph) as null, so the record stays standard JSON."""
+    return {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in row.items()}
+
+
 @dataclass(frozen=True)
 class GrowConfig:
     question: str
@@ -167,7 +172,7 @@ class GrowRun:
                 "INSERT INTO grow_iterations VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (iteration, question, answer, json.dumps(local.as_dict()) if local else None, status,
                  None if local else reason, failures, int(failures == 0), json.dumps(added), next_question, source,
-                 json.dumps(row), round(seconds, 3), time.time()))
+                 json.dumps(_json_safe(row)), round(seconds, 3), time.time()))
             self.db.executemany("INSERT INTO grow_resolutions VALUES (?,?,?,?,?)",
                                 [(iteration, r.name, r.node, r.method, r.similarity) for r in resolutions])
             self.db.executemany("INSERT INTO grow_vectors VALUES (?,?,?)",
@@ -214,7 +219,7 @@ class GrowRun:
             writer = csv.DictWriter(f, fieldnames=COLUMNS)
             writer.writeheader()
             for (metrics,) in self.db.execute("SELECT metrics FROM grow_iterations ORDER BY iteration"):
-                writer.writerow({k: ("" if isinstance(v, float) and math.isnan(v) else v)
+                writer.writerow({k: "" if v is None or (isinstance(v, float) and math.isnan(v)) else v
                                  for k, v in json.loads(metrics).items()})
         partial.replace(path)
         return path
