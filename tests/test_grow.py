@@ -50,6 +50,15 @@ def test_parse_drops_invalid_items_with_reasons():
     assert len(graph.dropped) == 4 and any("needs source, target and relation" in d for d in graph.dropped)
 
 
+def test_parse_salvages_complete_objects_from_cut_off_json():
+    reply = ('{"nodes": [{"id": "silk", "type": "material"}, {"id": "bone"}, {"id": "bone"}, {"id": "gra'
+             '"edges": [{"source": "silk", "target": "bone", "relation": "tougher than"}, {"source": "silk", "ta')
+    graph = parse_graph(reply)
+    assert graph.nodes == {"silk": "material", "bone": ""}
+    assert graph.edges == [("silk", "bone", "tougher than")]
+    assert "cut off" in graph.dropped[0]
+
+
 @pytest.mark.parametrize("reply", ["no json at all", '{"nodes": "silk"}', '{"nodes": [], "edges": []}', "{broken"])
 def test_parse_failures_say_why(reply):
     with pytest.raises(GraphParseError):

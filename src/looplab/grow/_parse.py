@@ -65,6 +65,22 @@ def _json_candidates(text: str):
                 yield text[start:i + 1]
 
 
+def _salvage(text: str) -> dict | None:
+    """The complete `{...}` node and edge objects of a reply whose JSON as a whole is broken,
+    typically cut off at the token limit after the model began repeating itself."""
+    nodes, edges = [], []
+    for chunk in re.findall(r"\{[^{}]*\}", text):
+        try:
+            item = json.loads(chunk)
+        except ValueError:
+            continue
+        if isinstance(item, dict) and "id" in item:
+            nodes.append(item)
+        elif isinstance(item, dict) and {"source", "target", "relation"} <= item.keys():
+            edges.append(item)
+    return {"nodes": nodes, "edges": edges} if nodes or edges else None
+
+
 def _clean_name(value) -> str | None:
     if not isinstance(value, str):
         return None
@@ -85,10 +101,16 @@ def parse_graph(text: str) -> LocalGraph:
             data = value
             break
         errors.append("a JSON object without 'nodes' or 'edges'")
+    salvaged = False
+    if data is None:
+        data = _salvage(text)
+        salvaged = data is not None
     if data is None:
         reason = errors[0] if errors else "no JSON object found"
         raise GraphParseError(f"could not read a graph from the reply: {reason}")
     graph = LocalGraph()
+    if salvaged:
+        graph.dropped.append("the JSON was cut off or broken; kept its complete node and edge objects")
     nodes = data.get("nodes", [])
     edges = data.get("edges", [])
     if not isinstance(nodes, list) or not isinstance(edges, list):
