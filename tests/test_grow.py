@@ -287,3 +287,20 @@ def test_compose_follows_the_longest_path_and_resumes_from_the_record(tmp_path, 
     assert again.read_text() == text
     for section in ("## Building blocks", "## Pairwise synergies along the path", "## Bridge synergies", "## Synthesis"):
         assert section in text
+
+
+def test_a_graph_that_stops_growing_does_not_trap_the_questions(tmp_path, embedder):
+    constant = json.dumps({"nodes": [{"id": n} for n in ("silk", "bone", "nacre", "wood", "chitin")],
+                           "edges": [{"source": a, "target": b, "relation": "inspires"}
+                                     for a, b in (("silk", "bone"), ("bone", "nacre"), ("nacre", "wood"),
+                                                  ("wood", "chitin"))]})
+
+    def reply(messages):
+        if messages[0]["content"].startswith("You turn"):
+            return constant
+        return fake_reply(messages)
+
+    grow(tmp_path / "run", embedder, 8, reply=reply)
+    with sqlite3.connect(tmp_path / "run" / "run.sqlite") as db:
+        questions = [q for (q,) in db.execute("SELECT next_question FROM grow_iterations WHERE iteration > 1")]
+    assert len(set(questions)) >= 3

@@ -155,7 +155,7 @@ class GrowRun:
         row, after, community = measure(self.graph, iteration, before, merges=merges, parse_failures=failures,
                                         seed=cfg.seed)
         self.community = community
-        focus = self._focus(added, resolutions, iteration)
+        focus = self._focus(added, iteration)
         next_question, source = question, "repeat"
         if focus:
             proposed = recorder.generate(prompts.next_question_messages(focus, cfg.topic), temperature=0.7,
@@ -181,15 +181,18 @@ class GrowRun:
         self._save(iteration)
         return IterationResult(iteration, status, added, row, seconds, None if local else reason), after
 
-    def _focus(self, added: list[str], resolutions: list[Resolution], iteration: int) -> list[str]:
+    def _focus(self, added: list[str], iteration: int) -> list[str]:
         """The concepts the next question is about, by the configured policy."""
         if not len(self.graph):
             return []
         rng = random.Random(self.config.seed * 1_000_003 + iteration)
         policy = self.config.next_policy
         if policy == "newest":
-            # After an iteration that added nothing (or was skipped), the graph's newest concepts.
-            return (added or list(dict.fromkeys(r.node for r in resolutions)) or list(self.graph)[-5:])[:5]
+            if added:
+                return added[:5]
+            # Nothing new this time: asking about the same concepts again would repeat the same
+            # question forever, so move to the least-connected concepts instead.
+            policy = "frontier"
         if policy == "frontier":
             degrees = dict(self.graph.degree())
             low = min(degrees.values())

@@ -39,7 +39,9 @@ class TaskRecorder:
             completion = Completion(recorded.response, Usage(recorded.prompt_tokens, recorded.completion_tokens),
                                     recorded.latency, recorded.finish_reason)
         else:
-            seed = int(key[:8], 16)  # distinct per sample, identical on replay
+            # Distinct for every call of the run (the same prompt in two iterations samples afresh),
+            # and identical on replay.
+            seed = int(hashlib.sha256(f"{self.policy}|{self.task_id}|{self._seq}|{key}".encode()).hexdigest()[:8], 16)
             completion = self.model.complete(messages, temperature=temperature, max_tokens=allowed, seed=seed,
                                              json_schema=json_schema)
             self.store.add_call(self.policy, self.task_id, self._seq, key, self.model.name, messages, params,
