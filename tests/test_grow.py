@@ -303,4 +303,4 @@ def test_a_graph_that_stops_growing_does_not_trap_the_questions(tmp_path, embedd
     grow(tmp_path / "run", embedder, 8, reply=reply)
     with sqlite3.connect(tmp_path / "run" / "run.sqlite") as db:
         questions = [q for (q,) in db.execute("SELECT next_question FROM grow_iterations WHERE iteration > 1")]
-    assert len(set(questions)) >= 3
+    assert len(set(questions)) > 1  # the two low-degree ends of the chain take turns
