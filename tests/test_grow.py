@@ -32,8 +32,10 @@ def embedder():
 
 
 def test_parse_reads_json_inside_text_and_fences():
-    reply = 'Sure! Here it is:\n```json\n{"nodes": [{"id": "silk"}], "edges": []}\n```\nHope it helps.'
-    assert parse_graph(reply).nodes == {"silk": ""}
+    reply = ('Sure! Here it is:\n```json\n{"nodes": [{"id": "silk"}, {"id": "web"}, {"id": "alone"}], '
+             '"edges": [{"source": "silk", "target": "web", "relation": "spun into"}]}\n```\nHope it helps.')
+    graph = parse_graph(reply)
+    assert graph.nodes == {"silk": "", "web": ""} and graph.dropped == ["node 'alone': no edge links it"]
     bare = 'The graph {"nodes": [{"id": "a", "type": "t"}], "edges": [{"source": "a", "target": "b", "relation": "r"}]} ok'
     graph = parse_graph(bare)
     assert graph.nodes == {"a": "t", "b": ""} and graph.edges == [("a", "b", "r")]
@@ -57,6 +59,8 @@ def test_parse_salvages_complete_objects_from_cut_off_json():
     assert graph.nodes == {"silk": "material", "bone": ""}
     assert graph.edges == [("silk", "bone", "tougher than")]
     assert "cut off" in graph.dropped[0]
+    with pytest.raises(GraphParseError, match="no valid edges"):  # nodes alone make no graph
+        parse_graph('{"nodes": [{"id": "silk"}, {"id": "bone"}, {"id": "bo')
 
 
 @pytest.mark.parametrize("reply", ["no json at all", '{"nodes": "silk"}', '{"nodes": [], "edges": []}', "{broken"])

@@ -5,14 +5,18 @@ import json
 import re
 from dataclasses import dataclass, field
 
+# Caps in the schema end a small model's repetition loops: constrained decoding closes the list.
+MAX_NODES = 24
+MAX_EDGES = 36
+
 GRAPH_SCHEMA = {
     "type": "object",
     "properties": {
-        "nodes": {"type": "array", "items": {
+        "nodes": {"type": "array", "maxItems": MAX_NODES, "items": {
             "type": "object",
             "properties": {"id": {"type": "string"}, "type": {"type": "string"}},
             "required": ["id"]}},
-        "edges": {"type": "array", "items": {
+        "edges": {"type": "array", "maxItems": MAX_EDGES, "items": {
             "type": "object",
             "properties": {"source": {"type": "string"}, "target": {"type": "string"},
                            "relation": {"type": "string"}},
@@ -138,6 +142,10 @@ def parse_graph(text: str) -> LocalGraph:
         if (source, target, relation) not in seen:
             seen.add((source, target, relation))
             graph.edges.append((source, target, relation))
+    linked = {name for edge in graph.edges for name in edge[:2]}
+    for name in [n for n in graph.nodes if n not in linked]:
+        del graph.nodes[name]  # a concept with no relation would only add an isolated node
+        graph.dropped.append(f"node {name!r}: no edge links it")
     if not graph.nodes:
-        raise GraphParseError("the graph has no valid nodes")
+        raise GraphParseError("the graph has no valid edges between concepts")
     return graph
