@@ -54,7 +54,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--strategy", default="single", choices=sorted(POLICIES))
     p.add_argument("--n", type=int, default=4, help="best-of-n: samples per task (default 4)")
     p.add_argument("--rounds", type=int, default=3, help="refine: revisions after the first attempt (default 3)")
-    p.add_argument("--temperature", type=float, default=0.8, help="sampling temperature of best-of-n samples after the first, and of refine once stuck (default 0.8)")
+    p.add_argument("--temperature", type=float, default=0.8,
+                   help="sampling temperature of best-of-n samples after the first, and of refine once stuck (default 0.8)")
     p.add_argument("--max-tokens", type=int, default=768, help="per model reply (default 768)")
     p.add_argument("--task-tokens", type=int, help="token budget per task")
     p.add_argument("--task-calls", type=int, help="call budget per task")
