@@ -15,7 +15,7 @@ import numpy as np
 
 from looplab.grow import EntityResolver, GrowthState, LocalGraph, measure, merge_local
 from looplab.grow._metrics import state_of
-from looplab.models._embed import MiniLMEmbedder
+from looplab.models import MiniLMEmbedder
 
 ITERATIONS = 1000
 MEASURED = 20  # the last iterations, timed in full

@@ -20,7 +20,7 @@ from looplab.grow import (DEFAULT_THRESHOLD, EntityResolver, GraphParseError, Gr
                           load_graphml, merge_local, normalize_name, parse_graph)
 from looplab.grow._resolve import choose_threshold, load_pairs, pair_scores
 from looplab.models import ScriptedModel
-from looplab.models._embed import MiniLMEmbedder
+from looplab.models import MiniLMEmbedder
 from looplab.runs import RunError, RunStore
 
 SEED_QUESTION = "Discuss an interesting idea in bio-inspired materials science."

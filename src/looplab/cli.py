@@ -255,7 +255,7 @@ def cmd_models(args) -> int:
 
 
 def _embedder(spec: str, base_url: str | None):
-    from .models._embed import MiniLMEmbedder, OpenAIEmbedder
+    from .models import MiniLMEmbedder, OpenAIEmbedder
 
     if spec == "minilm":
         return MiniLMEmbedder()

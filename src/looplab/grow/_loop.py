@@ -14,8 +14,7 @@ from typing import Callable
 import networkx as nx
 import numpy as np
 
-from ..models import BudgetExceeded, Meter, Model, ModelError
-from ..models._embed import Embedder
+from ..models import Embedder, Meter, Model
 from ..runs import RunError, RunStore, TaskRecorder
 from . import _prompts as prompts
 from ._graph import merge_local, save_graphml
@@ -105,7 +104,7 @@ class GrowRun:
                 "SELECT name, node, method, similarity FROM grow_resolutions WHERE iteration = ?", (row["iteration"],))]
             for r in resolutions:
                 if r.method == "embedding":
-                    self.resolver._remember(r.name, r.node)
+                    self.resolver.alias(r.name, r.node)
             merge_local(self.graph, local, resolutions, row["iteration"])
         self.community = communities(self.graph, self.config.seed)
 

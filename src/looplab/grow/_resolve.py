@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..models._embed import Embedder
+from ..models import Embedder
 
 # Chosen on data/concept_pairs.tsv (221 labeled pairs: 103 same, 118 different) with
 # all-MiniLM-L6-v2 by `choose_threshold`: the best F1 among thresholds with precision >= 0.95.
@@ -90,9 +90,10 @@ class EntityResolver:
             self._vectors = grown
         self._vectors[len(self.nodes)] = vector
         self.nodes.append(node)
-        self._remember(node, node)
+        self.alias(node, node)
 
-    def _remember(self, name: str, node: str) -> None:
+    def alias(self, name: str, node: str) -> None:
+        """Let `name` (and an abbreviation it ends with) resolve to `node` from now on."""
         self.key_to_node.setdefault(normalize_name(name), node)
         short = abbreviation(name)
         if short:
@@ -119,7 +120,7 @@ class EntityResolver:
             numbers = _numbers(name)
             if best is not None and similarity >= self.threshold and not (
                     numbers and _numbers(best) and numbers != _numbers(best)):
-                self._remember(name, best)
+                self.alias(name, best)
                 out.append(Resolution(name, best, "embedding", round(similarity, 4)))
             else:
                 self.add(name, vector)

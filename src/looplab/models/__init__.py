@@ -1,9 +1,10 @@
 """How looplab talks to language models: one protocol, several backends, usage and budgets."""
 from ._base import BudgetExceeded, Completion, Message, Model, ModelError, ModelUnavailable, Usage
 from ._budget import Budget, Meter
+from ._embed import Embedder, MiniLMEmbedder, OpenAIEmbedder
 from ._openai import OpenAIModel
 from ._resolve import load_model
 from ._scripted import ScriptedModel
 
-__all__ = ["Budget", "BudgetExceeded", "Completion", "Message", "Meter", "Model", "ModelError",
-           "ModelUnavailable", "OpenAIModel", "ScriptedModel", "Usage", "load_model"]
+__all__ = ["Budget", "BudgetExceeded", "Completion", "Embedder", "Message", "Meter", "MiniLMEmbedder", "Model",
+           "ModelError", "ModelUnavailable", "OpenAIEmbedder", "OpenAIModel", "ScriptedModel", "Usage", "load_model"]
