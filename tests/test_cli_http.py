@@ -6,7 +6,6 @@ import sqlite3
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 from looplab.cli import main
 from looplab.tasks import canonical_solution

@@ -5,7 +5,6 @@ import csv
 import json
 import math
 import random
-import sqlite3
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path

@@ -8,7 +8,6 @@ import html
 import json
 import math
 import random
-import warnings
 from pathlib import Path
 
 import igraph as ig

@@ -133,7 +133,6 @@ class Sandbox:
 
     def run(self, code: str, *, filename: str = "main.py", stdin: str = "") -> ExecResult:
         """Run `code` as a Python program and report what happened; never raises for program behaviour."""
-        lim = self.limits
         with tempfile.TemporaryDirectory(prefix="looplab-sandbox-") as tmp:
             workdir = Path(tmp)
             (workdir / filename).write_text(code)
