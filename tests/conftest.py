@@ -73,3 +73,13 @@ class ChatServer:
 @pytest.fixture
 def chat_server():
     return ChatServer
+
+
+@pytest.fixture
+def run(tmp_path, sandbox):
+    """Runs a policy over tasks in a fresh run store: (report, calls, outcomes, steps)."""
+    from solve_fakes import solve
+
+    def runner(config, model, **kwargs):
+        return solve(tmp_path, config, model, sandbox=sandbox, scorer_sandbox=sandbox, **kwargs)
+    return runner

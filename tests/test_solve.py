@@ -2,53 +2,11 @@
 import json
 
 import pytest
+from solve_fakes import OVERFIT, PROMPT, RIGHT, WRONG, Counting, problems, solve
 
-from looplab.feedback import ExampleChecks, HiddenScorer
 from looplab.models import Budget, Meter, ModelError, ModelUnavailable, ScriptedModel
-from looplab.runs import RunError, RunStore
-from looplab.solve import PolicyConfig, build_program, extract_code, solve_tasks
-from looplab.tasks import CodeTask, HiddenTest, Problem, extract_examples
-
-PROMPT = 'def add(a, b):\n    """Add two numbers.\n    >>> add(1, 2)\n    3\n    >>> add(2, 2)\n    4\n    """\n'
-HIDDEN = "def check(f):\n    assert f(5, 7) == 12\n    assert f(-1, 1) == 0\n"
-WRONG = "Here you go:\n```python\ndef add(a, b):\n    return a - b\n```"
-OVERFIT = "```python\ndef add(a, b):\n    return {(1, 2): 3, (2, 2): 4}[(a, b)]\n```"
-RIGHT = "```python\ndef add(a, b):\n    return a + b\n```"
-
-
-def problems(count=1):
-    return [Problem(CodeTask(f"add/{i}", PROMPT, "add", tuple(extract_examples(PROMPT, "add"))),
-                    HiddenTest(HIDDEN, "add")) for i in range(count)]
-
-
-class Counting(ScriptedModel):
-    """Scripted replies that also remember every request."""
-
-    def __init__(self, replies):
-        super().__init__(replies)
-        self.requests = []
-
-    def complete(self, messages, **kwargs):
-        self.requests.append((messages, kwargs))
-        return super().complete(messages, **kwargs)
-
-
-def solve(tmp_path, config, model, tasks=None, **kwargs):
-    with RunStore(tmp_path / "run") as store:
-        report = solve_tasks(tasks or problems(), config, model=model, store=store,
-                             feedback=ExampleChecks(kwargs.pop("sandbox")), scorer=HiddenScorer(kwargs.pop("scorer_sandbox")),
-                             **kwargs)
-        calls = store.db.execute("SELECT task_id, seq, messages, params FROM calls ORDER BY id").fetchall()
-        outcomes = {r["task_id"]: dict(r) for r in store.db.execute("SELECT * FROM outcomes")}
-        steps = store.db.execute("SELECT task_id, step, kind, parent FROM steps ORDER BY id").fetchall()
-        return report, [dict(c) for c in calls], outcomes, [dict(s) for s in steps]
-
-
-@pytest.fixture
-def run(tmp_path, sandbox):
-    def runner(config, model, **kwargs):
-        return solve(tmp_path, config, model, sandbox=sandbox, scorer_sandbox=sandbox, **kwargs)
-    return runner
+from looplab.runs import RunError
+from looplab.solve import PolicyConfig, build_program, extract_code
 
 
 def test_extract_code_prefers_the_block_defining_the_function():
@@ -100,10 +58,14 @@ def test_refine_feeds_back_the_failing_call_and_stops_when_visible_checks_pass(r
     assert outcomes["add/0"]["passed_hidden"] == 1
 
 
-def test_refine_samples_once_greedy_revisions_repeat(run):
+def test_refine_rewrites_from_the_feedback_alone_once_revisions_repeat(run):
     _, calls, outcomes, steps = run(PolicyConfig("refine", rounds=3, temperature=0.7), Counting([WRONG]))
     assert [json.loads(c["params"])["temperature"] for c in calls] == [0.0, 0.0, 0.7, 0.7]
-    assert len(steps) == 4 and outcomes["add/0"]["passed_visible"] == 0
+    assert [s["kind"] for s in steps] == ["initial", "revision", "rewrite", "rewrite"]
+    rewrite = json.loads(calls[2]["messages"])
+    assert len(rewrite) == 2 and "return a - b" not in rewrite[1]["content"]  # the failed code is not shown
+    assert "add(1, 2) should return 3, but returned -1" in rewrite[1]["content"]
+    assert outcomes["add/0"]["passed_visible"] == 0
 
 
 def test_visible_and_hidden_results_are_recorded_apart(run):
@@ -122,7 +84,7 @@ def test_hidden_tests_never_reach_the_model(run):
 
 
 @pytest.mark.parametrize("strategy", ["single", "best-of-n", "refine"])
-def test_no_policy_exceeds_its_task_token_budget(run, strategy):
+def test_these_policies_stop_at_their_task_token_budget(run, strategy):
     budget = 150
     _, calls, outcomes, _ = run(PolicyConfig(strategy, n=8, rounds=8), Counting([WRONG]), tasks=problems(3),
                                 task_budget=Budget(tokens=budget))

@@ -23,6 +23,8 @@ from .tasks import TaskError, load_humaneval
 
 console = Console(stderr=True)
 USER_ERRORS = (ModelError, RunError, SandboxUnavailable, TaskError)
+COMPARE_ROUNDS = 8     # compare: rounds high enough that the token budget, not the count, ends a policy
+COMPARE_SAMPLES = 64   # compare: best-of-n's samples, likewise
 
 
 def _add_model_args(p: argparse.ArgumentParser) -> None:
@@ -42,6 +44,21 @@ def _sandbox(args) -> Sandbox:
     return Sandbox(limits, unsafe_no_sandbox=args.unsafe_no_sandbox)
 
 
+def _add_policy_args(p: argparse.ArgumentParser, *, rounds: int, budget_required: bool = False) -> None:
+    p.add_argument("--n", type=int, default=4,
+                   help="best-of-n: samples; iad: candidates per round; evolve: population; tree: strategies; "
+                        "mcts: children per expansion (default 4)")
+    p.add_argument("--rounds", type=int, default=rounds,
+                   help="refine, try-again, reflexion: rounds after the first attempt; iad: refinement rounds; "
+                        f"evolve: generations; tree: refinement depth; mcts: iterations (default {rounds})")
+    p.add_argument("--temperature", type=float, default=0.8, help="whenever a policy samples (default 0.8)")
+    p.add_argument("--max-tokens", type=int, default=768, help="per code reply (default 768)")
+    p.add_argument("--generated-tests", action="store_true",
+                   help="also check candidates against tests the model writes (they may be wrong; never scored)")
+    p.add_argument("--budget-tokens", type=int, required=budget_required,
+                   help="token budget per task (prompt and completion); every policy stops at it")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="looplab", description="Feedback loops around language models.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -51,19 +68,33 @@ def _parser() -> argparse.ArgumentParser:
     which = p.add_mutually_exclusive_group()
     which.add_argument("--limit", type=int, help="the first N tasks")
     which.add_argument("--ids", help="comma-separated task ids, e.g. HumanEval/0,HumanEval/7 or 0,7")
-    p.add_argument("--strategy", default="single", choices=sorted(POLICIES))
-    p.add_argument("--n", type=int, default=4, help="best-of-n: samples per task (default 4)")
-    p.add_argument("--rounds", type=int, default=3, help="refine: revisions after the first attempt (default 3)")
-    p.add_argument("--temperature", type=float, default=0.8,
-                   help="sampling temperature of best-of-n samples after the first, and of refine once stuck (default 0.8)")
-    p.add_argument("--max-tokens", type=int, default=768, help="per model reply (default 768)")
-    p.add_argument("--task-tokens", type=int, help="token budget per task")
-    p.add_argument("--task-calls", type=int, help="call budget per task")
+    p.add_argument("--strategy", default="single", choices=list(POLICIES))
+    _add_policy_args(p, rounds=3)
+    p.add_argument("--budget-calls", type=int, help="call budget per task")
     p.add_argument("--run-tokens", type=int, help="token budget for the whole run")
     p.add_argument("--run-calls", type=int, help="call budget for the whole run")
     p.add_argument("--run-dir", required=True, help="where the record goes; the same DIR again resumes")
     _add_model_args(p)
     _add_sandbox_args(p, 10.0)
+
+    p = sub.add_parser("compare", help="run several policies on the same tasks at one token budget and compare them")
+    p.add_argument("--tasks", default="humaneval", choices=["humaneval"])
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--limit", type=int, help="the first N tasks")
+    which.add_argument("--ids", help="comma-separated task ids")
+    p.add_argument("--policies", default=",".join(POLICIES),
+                   help=f"comma-separated, from {', '.join(POLICIES)}; add +tests to a name to give that policy "
+                        "tests the model writes itself, e.g. tree+tests (default: all, without)")
+    _add_policy_args(p, rounds=COMPARE_ROUNDS, budget_required=True)
+    p.add_argument("--run-dir", required=True, help="where the record goes; the same DIR again resumes")
+    _add_model_args(p)
+    _add_sandbox_args(p, 10.0)
+
+    p = sub.add_parser("show", help="print one task's trajectory or search tree from a run record")
+    p.add_argument("run_dir")
+    p.add_argument("task_id", help="e.g. HumanEval/10 or 10")
+    p.add_argument("--policy", help="only this policy (default: every policy that ran the task)")
+    p.add_argument("--full", action="store_true", help="print whole candidates and feedback, not their first lines")
 
     p = sub.add_parser("exec", help="run a Python file in the sandbox and print the result as JSON")
     p.add_argument("file", type=Path)
@@ -175,11 +206,78 @@ def _print_summary(summary: dict, run_dir: str) -> None:
 
 def cmd_solve(args) -> int:
     config = PolicyConfig(args.strategy, n=args.n, rounds=args.rounds, temperature=args.temperature,
-                          max_tokens=args.max_tokens)
+                          max_tokens=args.max_tokens, generated_tests=args.generated_tests)
     summary = _run_policies([config], _load_problems(args), args,
-                            task_budget=Budget(args.task_calls, args.task_tokens),
+                            task_budget=Budget(args.budget_calls, args.budget_tokens),
                             run_budget=Budget(args.run_calls, args.run_tokens))
     _print_summary(summary, args.run_dir)
+    return 0
+
+
+def _policy_configs(spec: str, args) -> list[PolicyConfig]:
+    configs = []
+    for item in (part.strip() for part in spec.split(",")):
+        if not item:
+            continue
+        strategy, tests = (item[:-len("+tests")], True) if item.endswith("+tests") else (item, False)
+        if strategy not in POLICIES:
+            raise TaskError(f"unknown policy {strategy!r}; choose from {', '.join(POLICIES)}")
+        # best-of-n samples until the budget ends: it is the reference at every spend.
+        n = COMPARE_SAMPLES if strategy == "best-of-n" else args.n
+        configs.append(PolicyConfig(strategy, n=n, rounds=args.rounds, temperature=args.temperature,
+                                    max_tokens=args.max_tokens, generated_tests=tests or args.generated_tests))
+    if not configs:
+        raise TaskError("--policies names no policy")
+    return configs
+
+
+def cmd_compare(args) -> int:
+    from .report import write_comparison
+    from .solve import HiddenCache, at_tokens, curve
+
+    configs = _policy_configs(args.policies, args)
+    problems = _load_problems(args)
+    summary = _run_policies(configs, problems, args, task_budget=Budget(tokens=args.budget_tokens))
+    with RunStore(args.run_dir) as store:
+        hidden = HiddenCache(store, HiddenScorer(_sandbox(args)))
+        names = [c.name for c in configs]
+        curves = [curve(store, name, problems, args.budget_tokens, hidden) for name in names]
+        reference = next((c for c in curves if c.policy.startswith("best-of-n")), None)
+        rows = []
+        for config, c in zip(configs, curves):
+            s = summary["policies"][config.name]
+            if s["tasks"] < len(problems):
+                console.print(f"[yellow]{config.name} finished {s['tasks']} of {len(problems)} tasks; "
+                              "re-run to complete the comparison")
+            mean_tokens = s["tokens"] / s["tasks"] if s["tasks"] else 0.0
+            rows.append({"policy": config.name, "tasks": s["tasks"], "pass_at_1": c.pass_at_1[-1],
+                         "mean_tokens": round(mean_tokens, 1),
+                         "mean_calls": round(s["calls"] / s["tasks"], 2) if s["tasks"] else 0.0,
+                         "wall_seconds": s["wall_seconds"],
+                         "best_of_n_at_equal_tokens": at_tokens(reference, mean_tokens) if reference else None,
+                         **store.generated_test_stats(config.name)})
+        csv_path, html_path = write_comparison(args.run_dir, rows, curves, reference.policy if reference else None,
+                                               model=summary["model"], budget=args.budget_tokens)
+    table = Table(title=f"{len(problems)} HumanEval tasks, budget {args.budget_tokens} tokens per task")
+    for column in ("policy", "pass@1 (hidden)", "best-of-N, same tokens", "mean tokens", "mean calls", "wall s"):
+        table.add_column(column, justify="left" if column == "policy" else "right")
+    for r in rows:
+        reference_cell = f"{100 * r['best_of_n_at_equal_tokens']:.1f}%" if r["best_of_n_at_equal_tokens"] is not None else "-"
+        table.add_row(r["policy"], f"{100 * r['pass_at_1']:.1f}%", reference_cell, f"{r['mean_tokens']:.0f}",
+                      f"{r['mean_calls']:.1f}", f"{r['wall_seconds']:.0f}")
+    Console().print(table)
+    console.print(f"Wrote {csv_path} and {html_path}")
+    return 0
+
+
+def cmd_show(args) -> int:
+    from .runs import show_task
+
+    task_id = args.task_id if not args.task_id.isdigit() else f"HumanEval/{args.task_id}"
+    run_dir = Path(args.run_dir)
+    if not (run_dir / "run.sqlite").exists():
+        raise RunError(f"{run_dir} holds no run record (run.sqlite)")
+    Console().print(show_task(run_dir, task_id, policy=args.policy, full=args.full))
     return 0
 
 
@@ -346,7 +444,7 @@ def cmd_graph(args) -> int:
     return 0
 
 
-COMMANDS = {"solve": cmd_solve, "demo": cmd_demo, "exec": cmd_exec, "models": cmd_models, "grow": cmd_grow,
+COMMANDS = {"solve": cmd_solve, "compare": cmd_compare, "show": cmd_show, "demo": cmd_demo, "exec": cmd_exec, "models": cmd_models, "grow": cmd_grow,
             "graph": cmd_graph}
 
 

@@ -1,9 +1,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
 from ..sandbox import ExecResult, Sandbox
-from ..tasks import CodeTask
+from ..tasks import CodeTask, Example
 from ._base import Feedback
 
 MARK = "@@looplab-check@@ "
@@ -59,13 +60,16 @@ class ExampleChecks:
     def __init__(self, sandbox: Sandbox):
         self.sandbox = sandbox
 
-    def program(self, task: CodeTask, candidate: str) -> str:
-        checks = [(e.call, e.expected) for e in task.examples]
+    def program(self, task: CodeTask, candidate: str, examples: Sequence[Example]) -> str:
+        checks = [(e.call, e.expected) for e in examples]
         return candidate + _RUNNER % {"mark": MARK, "shown": MAX_SHOWN, "checks": checks,
                                       "entry": task.entry_point}
 
-    def evaluate(self, task: CodeTask, candidate: str) -> Feedback:
-        result = self.sandbox.run(self.program(task, candidate))
+    def evaluate(self, task: CodeTask, candidate: str, examples: Sequence[Example] | None = None,
+                 label: str = "docstring examples") -> Feedback:
+        """Checks `examples` (the task's own by default); `label` names them in the feedback text."""
+        examples = task.examples if examples is None else examples
+        result = self.sandbox.run(self.program(task, candidate, examples))
         rows, missing = [], None
         for line in result.stdout.splitlines():
             if line.startswith(MARK):
@@ -74,27 +78,27 @@ class ExampleChecks:
                     missing = row["missing"]
                 else:
                     rows.append(row)
-        total = len(task.examples)
+        total = len(examples)
         passed = sum(1 for r in rows if r["ok"])
         details = {"total": total, "passed": passed, "run": result.kind, "checks": rows}
         if missing:
             text = f"The code does not define a function named `{missing}`."
             return Feedback(0.0, False, text, details)
         if len(rows) < total or (result.kind != "ok" and not rows):
-            text = self._crash_text(task, result, len(rows))
+            text = self._crash_text(examples, result, len(rows))
             if rows:
-                text = self._check_text(task, rows) + "\n" + text
+                text = self._check_text(examples, rows, label) + "\n" + text
             return Feedback(passed / total if total else 0.0, False, text, details)
         if total == 0:
-            return Feedback(1.0, True, "The code runs; the docstring has no examples to check.", details)
-        return Feedback(passed / total, passed == total, self._check_text(task, rows), details)
+            return Feedback(1.0, True, f"The code runs; there are no {label} to check.", details)
+        return Feedback(passed / total, passed == total, self._check_text(examples, rows, label), details)
 
     @staticmethod
-    def _check_text(task: CodeTask, rows: list[dict]) -> str:
+    def _check_text(examples: Sequence[Example], rows: list[dict], label: str) -> str:
         failed = [r for r in rows if not r["ok"]]
-        lines = [f"{len(rows) - len(failed)} of {len(task.examples)} docstring examples pass."]
+        lines = [f"{len(rows) - len(failed)} of {len(examples)} {label} pass."]
         for row in failed:
-            example = task.examples[row["i"]]
+            example = examples[row["i"]]
             if "error" in row:
                 lines.append(f"- {example.call} should return {example.expected}, but raised {row['error']}")
             else:
@@ -102,9 +106,9 @@ class ExampleChecks:
         return "\n".join(lines)
 
     @staticmethod
-    def _crash_text(task: CodeTask, result: ExecResult, finished: int) -> str:
+    def _crash_text(examples: Sequence[Example], result: ExecResult, finished: int) -> str:
         if result.kind == "timeout":
-            where = (f" while running {task.examples[finished].call}" if finished < len(task.examples) else "")
+            where = (f" while running {examples[finished].call}" if finished < len(examples) else "")
             return f"The program did not finish within the time limit{where}; look for an infinite loop."
         if result.kind == "memory":
             return "The program ran out of memory."

@@ -26,7 +26,8 @@ class Meter:
         self.calls = 0
         self.tokens = 0
 
-    def reserve(self, prompt_tokens: int, max_tokens: int) -> int:
+    def reserve(self, prompt_tokens: int, max_tokens: int, min_reply: int = 1) -> int:
+        """`min_reply`: refuse when less room than this is left (a cut-off reply would be wasted)."""
         allowed = max_tokens
         meter: Meter | None = self
         while meter is not None:
@@ -35,7 +36,7 @@ class Meter:
                 raise BudgetExceeded(f"call budget of {b.calls} reached", meter)
             if b.tokens is not None:
                 room = b.tokens - meter.tokens - prompt_tokens
-                if room < 1:
+                if room < min_reply:
                     raise BudgetExceeded(
                         f"token budget of {b.tokens} reached ({meter.tokens} used, next prompt ~{prompt_tokens})",
                         meter)

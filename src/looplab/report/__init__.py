@@ -1,4 +1,5 @@
 """Static, offline HTML reports."""
+from ._compare_report import write_comparison
 from ._graph_report import graph_report
 
-__all__ = ["graph_report"]
+__all__ = ["graph_report", "write_comparison"]

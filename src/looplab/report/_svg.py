@@ -84,3 +84,42 @@ def loglog_chart(title: str, series: list[tuple[str, list[tuple[float, float]], 
         body.append(f'<text x="12" y="{height / 2}" transform="rotate(-90 12 {height / 2})" '
                     f'text-anchor="middle">{html.escape(y_label)}</text>')
     return f'<svg width="{width}" height="{height}" class="chart">{"".join(body)}</svg>'
+
+
+PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#7f7f7f"]
+
+
+def curves_chart(title: str, series: list[tuple[str, list[tuple[float, float]], bool]], *, width: int = 640,
+                 height: int = 400, x_label: str = "", y_label: str = "") -> str:
+    """Several (name, points, dashed) step curves on linear axes, with a legend."""
+    pts = [p for _, points, _ in series for p in points]
+    left, bottom, top, right = 52, 40, 24, 190
+    body = [f'<text x="{(width - right) / 2}" y="15" text-anchor="middle" class="title">{html.escape(title)}</text>']
+    if pts:
+        x1 = max(p[0] for p in pts) or 1.0
+        y1 = max(max(p[1] for p in pts), 1e-9)
+
+        def sx(x):
+            return left + x / x1 * (width - left - right)
+
+        def sy(y):
+            return height - bottom - y / y1 * (height - bottom - top)
+
+        for t in _ticks(0, y1):
+            body.append(f'<line x1="{left}" x2="{width - right}" y1="{sy(t):.1f}" y2="{sy(t):.1f}" class="grid"/>'
+                        f'<text x="{left - 4}" y="{sy(t) + 3:.1f}" text-anchor="end">{_fmt(t)}</text>')
+        for t in _ticks(0, x1):
+            body.append(f'<text x="{sx(t):.1f}" y="{height - bottom + 14}" text-anchor="middle">{_fmt(t)}</text>')
+        for i, (name, points, dashed) in enumerate(series):
+            colour = PALETTE[i % len(PALETTE)]
+            dash = ' stroke-dasharray="6 4"' if dashed else ""
+            path = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in points)
+            body.append(f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="2"{dash}/>')
+            ly = top + 16 * i + 8
+            body.append(f'<line x1="{width - right + 12}" x2="{width - right + 36}" y1="{ly}" y2="{ly}" '
+                        f'stroke="{colour}" stroke-width="2"{dash}/><text x="{width - right + 42}" y="{ly + 4}">'
+                        f'{html.escape(name)}</text>')
+        body.append(f'<text x="{(width - right) / 2}" y="{height - 6}" text-anchor="middle">{html.escape(x_label)}</text>')
+        body.append(f'<text x="12" y="{height / 2}" transform="rotate(-90 12 {height / 2})" '
+                    f'text-anchor="middle">{html.escape(y_label)}</text>')
+    return f'<svg width="{width}" height="{height}" class="chart">{"".join(body)}</svg>'

@@ -12,7 +12,10 @@ class TaskRecorder:
     """Everything one task of one policy does, on the record.
 
     `generate` checks the budget before every call, replays a call that a previous (interrupted)
-    run already finished, and records a new one the moment it returns.
+    run already finished, and records a new one the moment it returns. A greedy request that
+    another policy of the run already made (the same first prompt, typically) is answered from
+    the record: greedy decoding would return the same reply. It is still charged in full, and its
+    recorded latency counts towards `reused_seconds`, so costs stay those of a standalone run.
     """
 
     def __init__(self, store: RunStore, policy: str, task_id: str, model: Model, meter: Meter):
@@ -23,10 +26,12 @@ class TaskRecorder:
         self.meter = meter
         self._seq = 0
         self._step = 0
+        self.reused_seconds = 0.0
 
     def generate(self, messages: list[Message], *, temperature: float = 0.0, max_tokens: int = 512,
-                 sample: int = 0, json_schema: dict | None = None) -> Completion:
-        allowed = self.meter.reserve(self.model.count_tokens(messages), max_tokens)
+                 sample: int = 0, json_schema: dict | None = None, min_reply: int = 64) -> Completion:
+        allowed = self.meter.reserve(self.model.count_tokens(messages), max_tokens,
+                                     min_reply=min(min_reply, max_tokens))
         params = {"temperature": temperature, "max_tokens": allowed, "sample": sample}
         if json_schema is not None:
             params["json_schema"] = json_schema
@@ -38,6 +43,13 @@ class TaskRecorder:
                                  "(model or prompts changed); use a new --run-dir")
             completion = Completion(recorded.response, Usage(recorded.prompt_tokens, recorded.completion_tokens),
                                     recorded.latency, recorded.finish_reason)
+        elif temperature == 0 and (shared := self.store.greedy_call(self.task_id, key)) is not None:
+            completion = Completion(shared.response, Usage(shared.prompt_tokens, shared.completion_tokens),
+                                    shared.latency, shared.finish_reason)
+            self.reused_seconds += shared.latency
+            self.store.add_call(self.policy, self.task_id, self._seq, key, self.model.name, messages,
+                                {**params, "reused": True}, completion.text, completion.finish_reason,
+                                shared.prompt_tokens, shared.completion_tokens, shared.latency)
         else:
             # Distinct for every call of the run (the same prompt in two iterations samples afresh),
             # and identical on replay.
@@ -59,6 +71,9 @@ class TaskRecorder:
         self.store.add_step(self.policy, self.task_id, step, kind, candidate, parent,
                             self.meter.tokens, self.meter.calls)
         if feedback is not None:
-            self.store.add_feedback(self.policy, self.task_id, step, source, feedback.score, feedback.passed,
-                                    feedback.text, feedback.details)
+            self.record_feedback(step, feedback, source=source)
         return step
+
+    def record_feedback(self, step: int, feedback: Feedback, *, source: str = "visible") -> None:
+        self.store.add_feedback(self.policy, self.task_id, step, source, feedback.score, feedback.passed,
+                                feedback.text, feedback.details)

@@ -17,6 +17,7 @@ CREATE TABLE IF NOT EXISTS calls (
     response TEXT NOT NULL, finish_reason TEXT NOT NULL, prompt_tokens INTEGER NOT NULL,
     completion_tokens INTEGER NOT NULL, latency REAL NOT NULL, created REAL NOT NULL,
     UNIQUE (policy, task_id, seq));
+CREATE INDEX IF NOT EXISTS calls_by_key ON calls (key);
 CREATE TABLE IF NOT EXISTS steps (
     id INTEGER PRIMARY KEY, policy TEXT NOT NULL, task_id TEXT NOT NULL, step INTEGER NOT NULL,
     kind TEXT NOT NULL, candidate TEXT NOT NULL, parent INTEGER, tokens INTEGER NOT NULL,
@@ -108,6 +109,14 @@ class RunStore:
             "WHERE policy = ? AND task_id = ? AND seq = ?", (policy, task_id, seq)).fetchone()
         return RecordedCall(*row) if row else None
 
+    def greedy_call(self, task_id: str, key: str) -> RecordedCall | None:
+        """A call with this content key made for this task at temperature 0 by any policy of the run."""
+        row = self.db.execute(
+            "SELECT key, response, finish_reason, prompt_tokens, completion_tokens, latency FROM calls "
+            "WHERE key = ? AND task_id = ? AND json_extract(params, '$.temperature') = 0 LIMIT 1",
+            (key, task_id)).fetchone()
+        return RecordedCall(*row) if row else None
+
     def add_call(self, policy: str, task_id: str, seq: int, key: str, model: str, messages: list,
                  params: dict, response: str, finish_reason: str, prompt_tokens: int,
                  completion_tokens: int, latency: float) -> None:
@@ -148,6 +157,20 @@ class RunStore:
             "INSERT OR REPLACE INTO outcomes VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (policy, task_id, status, answer, int(passed_visible), visible_score, int(passed_hidden),
              json.dumps(hidden_result), tokens, calls, seconds, error, time.time()))
+
+    def generated_test_stats(self, policy: str) -> dict:
+        """How a policy's generated tests relate to the hidden ones (scorer's record): the share of
+        generated tests the reference solution passes, and how often "passes every generated test"
+        agreed with the hidden verdict on the answer. None when the policy wrote no tests."""
+        rows = self.db.execute(
+            "SELECT json_extract(hidden_result, '$.generated_tests') FROM outcomes WHERE policy = ?"
+            " AND json_extract(hidden_result, '$.generated_tests') IS NOT NULL", (policy,)).fetchall()
+        stats = [json.loads(r[0]) for r in rows]
+        judged = [s for s in stats if s["correct"] is not None]
+        tests = sum(s["count"] for s in judged)
+        return {"generated_tests_correct": round(sum(s["correct"] for s in judged) / tests, 4) if tests else None,
+                "generated_verdict_agreement":
+                    round(sum(s["verdict_agrees"] for s in stats) / len(stats), 4) if stats else None}
 
     def used(self) -> tuple[int, int]:
         """Tokens and calls of every finished task, to restart a run budget where it stood."""

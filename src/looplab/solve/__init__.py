@@ -1,8 +1,10 @@
 """Inference-time loops with verifiers over code tasks."""
 from ._code import build_program, extract_code
+from ._compare import Curve, HiddenCache, at_tokens, curve, trajectories
+from ._config import PolicyConfig
 from ._context import Attempt, SolveContext
-from ._engine import SolveReport, TaskOutcome, solve_tasks
-from ._policies import POLICIES, PolicyConfig
+from ._engine import POLICIES, SolveReport, TaskOutcome, solve_tasks
+from ._tests import parse_generated_tests
 
-__all__ = ["POLICIES", "Attempt", "PolicyConfig", "SolveContext", "SolveReport", "TaskOutcome",
-           "build_program", "extract_code", "solve_tasks"]
+__all__ = ["POLICIES", "Attempt", "Curve", "HiddenCache", "at_tokens", "curve", "trajectories", "PolicyConfig", "SolveContext", "SolveReport", "TaskOutcome",
+           "build_program", "extract_code", "parse_generated_tests", "solve_tasks"]

@@ -4,12 +4,18 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from ..feedback import FeedbackSource, HiddenScorer
+from ..feedback import ExampleChecks, HiddenScorer
 from ..models import Budget, BudgetExceeded, Meter, Model, ModelError, ModelUnavailable
 from ..runs import RunStore, TaskRecorder
 from ..tasks import Problem
+from ._config import PolicyConfig
 from ._context import SolveContext
-from ._policies import POLICIES, PolicyConfig
+from ._policies import best_of_n, evolve, iad, reflexion, refine, single, try_again
+from ._search import mcts, tree
+
+POLICIES: dict[str, Callable[..., None]] = {
+    "single": single, "best-of-n": best_of_n, "refine": refine, "try-again": try_again, "reflexion": reflexion,
+    "iad": iad, "evolve": evolve, "tree": tree, "mcts": mcts}
 
 # Stop the run after this many tasks in a row found the model server unreachable.
 MAX_UNAVAILABLE_IN_A_ROW = 3
@@ -36,14 +42,16 @@ class SolveReport:
 
 
 def solve_tasks(problems: list[Problem], config: PolicyConfig, *, model: Model, store: RunStore,
-                feedback: FeedbackSource, scorer: HiddenScorer, task_budget: Budget = Budget(),
+                feedback: ExampleChecks, scorer: HiddenScorer, task_budget: Budget = Budget(),
                 run_meter: Meter | None = None,
                 on_task: Callable[[TaskOutcome | None], None] | None = None) -> SolveReport:
     """Run one policy over tasks, recording everything; tasks finished earlier are skipped."""
     if config.strategy not in POLICIES:
         raise ValueError(f"unknown strategy {config.strategy!r}; choose from {', '.join(POLICIES)}")
     policy = POLICIES[config.strategy]
-    store.register_policy(config.name, config.as_dict())
+    # The budget is part of the settings: a resumed policy must keep spending under the same one.
+    store.register_policy(config.name, {**config.as_dict(), "budget_calls": task_budget.calls,
+                                        "budget_tokens": task_budget.tokens})
     done = store.finished(config.name)
     report = SolveReport(config.name)
     unavailable_in_a_row = 0
@@ -56,8 +64,8 @@ def solve_tasks(problems: list[Problem], config: PolicyConfig, *, model: Model, 
             continue
         store.start_task(config.name, task.id)
         meter = Meter(task_budget, parent=run_meter)
-        ctx = SolveContext(task, TaskRecorder(store, config.name, task.id, model, meter), feedback,
-                           config.max_tokens)
+        recorder = TaskRecorder(store, config.name, task.id, model, meter)
+        ctx = SolveContext(task, recorder, feedback, config.max_tokens, config.generated_tests)
         start = time.monotonic()
         status, error = "done", None
         try:
@@ -71,7 +79,7 @@ def solve_tasks(problems: list[Problem], config: PolicyConfig, *, model: Model, 
         except ModelError as e:
             status, error = "error", str(e)
         best = ctx.best
-        seconds = time.monotonic() - start
+        seconds = time.monotonic() - start + recorder.reused_seconds
         if status == "unavailable":
             unavailable_in_a_row += 1
             outcome = TaskOutcome(task.id, status, False, False, meter.tokens, meter.calls, seconds, error)
@@ -86,6 +94,8 @@ def solve_tasks(problems: list[Problem], config: PolicyConfig, *, model: Model, 
         hidden = scorer.score(problem.hidden, best.program) if best else None
         hidden_result = ({"kind": hidden.result.kind, "traceback": hidden.result.traceback[-2000:]}
                          if hidden else {"kind": "no-answer"})
+        if ctx.tests:
+            hidden_result["generated_tests"] = _generated_agreement(problem, ctx, feedback, hidden)
         outcome = TaskOutcome(task.id, status, bool(best and best.feedback.passed), bool(hidden and hidden.passed),
                               meter.tokens, meter.calls, seconds, error)
         store.finish_task(config.name, task.id, status=status, answer=best.program if best else None,
@@ -98,3 +108,15 @@ def solve_tasks(problems: list[Problem], config: PolicyConfig, *, model: Model, 
             on_task(outcome)
     store.write_summary()
     return report
+
+
+def _generated_agreement(problem: Problem, ctx: SolveContext, feedback: ExampleChecks, hidden) -> dict:
+    """For the scorer's record only (after the policy has finished): how the model's own tests
+    relate to the hidden ones. `correct`: tests the reference solution passes; `verdict_agrees`:
+    whether "passes every generated test" and "passes the hidden test" agree on the answer."""
+    best = ctx.best
+    on_reference = feedback.evaluate(ctx.task, problem.hidden.reference, ctx.tests) if problem.hidden.reference else None
+    on_answer = best.generated if best and best.generated else feedback.evaluate(ctx.task, best.program, ctx.tests)
+    return {"count": len(ctx.tests),
+            "correct": on_reference.details["passed"] if on_reference else None,
+            "verdict_agrees": on_answer.passed == bool(hidden and hidden.passed)}

@@ -1,50 +1,22 @@
-"""Solve policies. Each takes a task and a SolveContext and spends model calls on attempts;
-the engine then takes the best attempt by visible score as the answer."""
+"""Solve policies that keep one line of attempts or a population. Each spends model calls on
+attempts through a SolveContext; the engine then takes the best attempt as the answer.
+
+A task's token budget may stop any policy between two calls (BudgetExceeded); whatever was
+attempted by then stays on the record and the best of it is the answer.
+"""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Callable
+import random
+import re
+import zlib
 
-from ..models import Message
 from ..tasks import CodeTask
+from ._config import PolicyConfig
 from ._context import Attempt, SolveContext
+from ._prompts import (crossover_messages, first_messages, mutation_messages, reflection_messages,
+                       reflexion_messages, revision_messages, rewrite_messages, try_again_messages)
 
-SYSTEM = ("You are an expert Python programmer. Complete the function the user gives you. Reply with the "
-          "complete function, including the imports it needs, in one ```python code block and nothing else.")
-
-
-def first_messages(task: CodeTask) -> list[Message]:
-    return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": task.prompt}]
-
-
-def revision_messages(task: CodeTask, attempt: Attempt) -> list[Message]:
-    # Only the latest attempt and its feedback: short prompts keep a small model on track.
-    return [{"role": "system", "content": SYSTEM},
-            {"role": "user", "content": task.prompt},
-            {"role": "assistant", "content": f"```python\n{attempt.code}\n```"},
-            {"role": "user", "content": f"I ran your function and it is not right yet.\n{attempt.feedback.text}\n\n"
-                                        "Fix the function. Reply with the complete corrected function in one "
-                                        "```python code block."}]
-
-
-@dataclass(frozen=True)
-class PolicyConfig:
-    strategy: str = "single"
-    n: int = 4                  # best-of-n: samples
-    rounds: int = 3             # refine: revisions after the first attempt
-    temperature: float = 0.8    # sampling temperature: best-of-n after the first sample; refine once stuck
-    max_tokens: int = 768       # per model reply
-
-    @property
-    def name(self) -> str:
-        if self.strategy == "best-of-n":
-            return f"best-of-n(n={self.n})"
-        if self.strategy == "refine":
-            return f"refine(k={self.rounds})"
-        return self.strategy
-
-    def as_dict(self) -> dict:
-        return asdict(self)
+MAX_LESSONS = 3  # reflections (reflexion) and change notes (evolve) carried into a prompt
 
 
 def single(task: CodeTask, ctx: SolveContext, cfg: PolicyConfig) -> None:
@@ -56,29 +28,160 @@ def best_of_n(task: CodeTask, ctx: SolveContext, cfg: PolicyConfig) -> None:
     """Up to n samples (the first greedy); stops early once one passes every visible example."""
     for i in range(cfg.n):
         temperature = 0.0 if i == 0 else cfg.temperature
-        attempt = ctx.attempt("sample", ctx.propose(first_messages(task), temperature=temperature, sample=i))
-        if attempt.feedback.passed:
+        if ctx.attempt("sample", ctx.propose(first_messages(task), temperature=temperature, sample=i)).passed:
             return
 
 
 def refine(task: CodeTask, ctx: SolveContext, cfg: PolicyConfig) -> None:
-    """A greedy attempt, then up to k revisions, each shown the feedback on the one before.
+    """A greedy attempt, then up to k revisions of the best attempt so far, each shown its feedback.
 
-    Revisions are greedy until one merely repeats earlier code (small models often ignore
-    feedback); from then on they are sampled at `temperature` so the remaining rounds explore.
+    Small models often hand back the code they were shown. Once a revision repeats earlier code,
+    the next rounds rewrite from the feedback alone (the failed code is not shown), sampled at
+    `temperature`.
+    """
+    ctx.attempt("initial", ctx.propose(first_messages(task)))
+    seen, stuck = {ctx.best.code}, False
+    for round_ in range(cfg.rounds):
+        best = ctx.best
+        if best.passed:
+            return
+        if stuck:
+            reply = ctx.propose(rewrite_messages(task, best.feedback_text), temperature=cfg.temperature,
+                                sample=round_)
+            attempt = ctx.attempt("rewrite", reply, parent=best.step)
+        else:
+            reply = ctx.propose(revision_messages(task, best.code, best.feedback_text), sample=round_)
+            attempt = ctx.attempt("revision", reply, parent=best.step)
+        stuck = stuck or attempt.code in seen
+        seen.add(attempt.code)
+
+
+def try_again(task: CodeTask, ctx: SolveContext, cfg: PolicyConfig) -> None:
+    """The floor of feedback: after a failure the model only hears "that is not right, try again".
+
+    Greedy until a retry repeats earlier code, sampled from then on.
     """
     attempt = ctx.attempt("initial", ctx.propose(first_messages(task)))
-    seen = {attempt.code}
-    temperature = 0.0
+    seen, temperature = {attempt.code}, 0.0
     for round_ in range(cfg.rounds):
-        if attempt.feedback.passed:
+        if attempt.passed:
             return
-        reply = ctx.propose(revision_messages(task, attempt), temperature=temperature, sample=round_)
-        attempt = ctx.attempt("revision", reply, parent=attempt.step)
+        reply = ctx.propose(try_again_messages(task, attempt.code), temperature=temperature, sample=round_)
+        attempt = ctx.attempt("retry", reply, parent=attempt.step)
         if attempt.code in seen:
             temperature = cfg.temperature
         seen.add(attempt.code)
 
 
-POLICIES: dict[str, Callable[[CodeTask, SolveContext, PolicyConfig], None]] = {
-    "single": single, "best-of-n": best_of_n, "refine": refine}
+def reflexion(task: CodeTask, ctx: SolveContext, cfg: PolicyConfig) -> None:
+    """After each failure the model reflects in words; the latest reflections (its memory) go into
+    every later attempt together with the last attempt and its feedback."""
+    attempt = ctx.attempt("initial", ctx.propose(first_messages(task)))
+    memory: list[str] = []
+    seen, temperature = {attempt.code}, 0.0
+    for round_ in range(cfg.rounds):
+        if attempt.passed:
+            return
+        reflection = ctx.ask(reflection_messages(task, attempt.code, attempt.feedback_text),
+                             temperature=temperature, sample=round_)
+        ctx.note("reflection", reflection, parent=attempt.step)
+        memory = (memory + [reflection])[-MAX_LESSONS:]
+        reply = ctx.propose(reflexion_messages(task, attempt.code, attempt.feedback_text, memory),
+                            temperature=temperature, sample=round_)
+        attempt = ctx.attempt("attempt", reply, parent=attempt.step)
+        if attempt.code in seen:
+            temperature = cfg.temperature
+        seen.add(attempt.code)
+
+
+def _top(attempts: list[Attempt], count: int) -> list[Attempt]:
+    """The `count` highest-ranked attempts with distinct code; earlier ones win ties."""
+    chosen, codes = [], set()
+    for attempt in sorted(attempts, key=lambda a: a.rank, reverse=True):  # sort is stable
+        if attempt.code not in codes:
+            codes.add(attempt.code)
+            chosen.append(attempt)
+    return chosen[:count]
+
+
+def _initial_population(task: CodeTask, ctx: SolveContext, cfg: PolicyConfig) -> bool:
+    """n first attempts (the first greedy, the rest sampled); True once one passes."""
+    for i in range(cfg.n):
+        temperature = 0.0 if i == 0 else cfg.temperature
+        if ctx.attempt("sample", ctx.propose(first_messages(task), temperature=temperature, sample=i)).passed:
+            return True
+    return False
+
+
+def iad(task: CodeTask, ctx: SolveContext, cfg: PolicyConfig) -> None:
+    """Iterative verifier-guided decoding: n candidates a round; the verifier (visible examples)
+    scores them, the best half are refined with their feedback (sampled), and selection by score
+    repeats each round over everything seen so far."""
+    if _initial_population(task, ctx, cfg):
+        return
+    keep = max(1, cfg.n // 2)
+    sample = cfg.n
+    for _ in range(cfg.rounds):
+        parents = _top(ctx.attempts, keep)
+        for i in range(cfg.n):
+            parent = parents[i % len(parents)]
+            reply = ctx.propose(revision_messages(task, parent.code, parent.feedback_text),
+                                temperature=cfg.temperature, sample=sample)
+            sample += 1
+            if ctx.attempt("refinement", reply, parent=parent.step).passed:
+                return
+
+
+_CHANGE = re.compile(r"^\s*\**change\**\s*:\s*(.+)$", re.I | re.M)
+
+
+def _lessons(history: list[tuple[str, float, float]]) -> str:
+    """What past changes did to the score, for the model to reflect on."""
+    helped = [c for c, before, after in history if after > before][-MAX_LESSONS:]
+    failed = [c for c, before, after in history if after <= before][-MAX_LESSONS:]
+    lines = []
+    if helped:
+        lines.append("Changes that raised the score before: " + "; ".join(helped))
+    if failed:
+        lines.append("Changes that did not help: " + "; ".join(failed))
+    return ("\n" + "\n".join(lines) + "\n") if lines else ""
+
+
+def evolve(task: CodeTask, ctx: SolveContext, cfg: PolicyConfig) -> None:
+    """A population of n solutions evolved for `rounds` generations. Each generation makes n
+    children, alternating mutation (one parent and its feedback) and crossover (two parents);
+    parents come from 2-way tournaments; the model is told which earlier changes raised the score;
+    the fittest n under the visible examples survive."""
+    if _initial_population(task, ctx, cfg):
+        return
+    rng = random.Random(zlib.crc32(task.id.encode()))
+    population = _top(ctx.attempts, cfg.n)
+    history: list[tuple[str, float, float]] = []
+    sample = cfg.n
+
+    def tournament() -> Attempt:
+        a, b = rng.choice(population), rng.choice(population)
+        return max(a, b, key=lambda x: x.rank)
+
+    for _ in range(cfg.rounds):
+        children = []
+        for i in range(cfg.n):
+            first = tournament()
+            others = [p for p in population if p is not first]
+            if i % 2 == 1 and others:
+                second = max(rng.sample(others, min(2, len(others))), key=lambda x: x.rank)
+                messages = crossover_messages(task, (first.code, first.feedback_text),
+                                              (second.code, second.feedback_text), _lessons(history))
+                kind, before = "crossover", max(first.feedback.score, second.feedback.score)
+            else:
+                messages = mutation_messages(task, first.code, first.feedback_text, _lessons(history))
+                kind, before = "mutation", first.feedback.score
+            reply = ctx.propose(messages, temperature=cfg.temperature, sample=sample)
+            sample += 1
+            child = ctx.attempt(kind, reply, parent=first.step)
+            change = _CHANGE.search(reply)
+            history.append(((change.group(1).strip() if change else kind)[:200], before, child.feedback.score))
+            if child.passed:
+                return
+            children.append(child)
+        population = _top(population + children, cfg.n)

@@ -29,6 +29,7 @@ class HiddenTest:
 
     code: str = field(repr=False)  # defines check(candidate)
     entry_point: str
+    reference: str = field(default="", repr=False)  # a correct solution, to judge generated tests afterwards
 
     def program(self, solution: str) -> str:
         return f"{solution}\n\n{self.code}\n\ncheck({self.entry_point})\n"
@@ -62,7 +63,7 @@ def load_humaneval(*, limit: int | None = None, ids: list[str] | None = None) ->
         rows = rows[:limit]
     return [Problem(CodeTask(r["task_id"], r["prompt"], r["entry_point"],
                              tuple(extract_examples(r["prompt"], r["entry_point"]))),
-                    HiddenTest(r["test"], r["entry_point"]))
+                    HiddenTest(r["test"], r["entry_point"], r["prompt"] + r["canonical_solution"]))
             for r in rows]
 
 

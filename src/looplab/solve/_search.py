@@ -1,0 +1,178 @@
+"""Search policies: a CodeTree-style tree over strategies and refinements, and RethinkMCTS-style
+Monte Carlo tree search over reasoning steps."""
+from __future__ import annotations
+
+import heapq
+import math
+import re
+from dataclasses import dataclass, field
+
+from ..tasks import CodeTask
+from ._config import PolicyConfig
+from ._context import Attempt, SolveContext
+from ._prompts import (critic_messages, first_messages, next_steps_messages, numbered_items, plan_code_messages, rethink_messages,
+                       revision_messages, self_evaluation_messages, strategies_messages, strategy_messages)
+
+_VERDICT = re.compile(r"\b(ACCEPT|REFINE|ABANDON)\b\s*:?\s*(.*)", re.I | re.S)
+
+
+def critique(ctx: SolveContext, task: CodeTask, attempt: Attempt) -> tuple[str, str]:
+    """The critic's decision on an attempt: ("accept" | "refine" | "abandon", its reason).
+
+    It sees the execution feedback and gives its own judgement; an answer it does not phrase as
+    asked counts as "refine" (keep working)."""
+    reply = ctx.ask(critic_messages(task, attempt.code, attempt.feedback_text, attempt.feedback.passed))
+    ctx.note("critique", reply, parent=attempt.step)
+    match = _VERDICT.search(reply)
+    if not match:
+        return "refine", reply
+    verdict = match.group(1).lower()
+    if verdict == "accept" and not attempt.feedback.passed:
+        verdict = "refine"  # the critic may not overrule a failing visible example
+    return verdict, match.group(2).strip()[:300]
+
+
+def tree(task: CodeTask, ctx: SolveContext, cfg: PolicyConfig) -> None:
+    """CodeTree-style search. The model first proposes n distinct strategies and writes a solution
+    for each. Then, best node first (by visible score, then generated tests), a critic reads the
+    execution feedback and decides: refine the node (its advice goes into the revision), abandon
+    it, or (when only the model's own tests fail) accept it. The search stops at a node that
+    passes every check or that the critic accepts, or when the frontier or the budget runs out;
+    refinements go at most `rounds` deep."""
+    reply = ctx.ask(strategies_messages(task, cfg.n))
+    strategies = numbered_items(reply, cfg.n) or [""]
+    frontier: list[tuple[tuple[float, float], int, int, Attempt]] = []  # (-rank, order, depth, node)
+    for i, strategy in enumerate(strategies):
+        step = ctx.note("strategy", strategy)
+        messages = strategy_messages(task, strategy) if strategy else first_messages(task)
+        attempt = ctx.attempt("solution", ctx.propose(messages, sample=i), parent=step)
+        if attempt.passed:
+            return
+        heapq.heappush(frontier, (_key(attempt), len(ctx.attempts), 0, attempt))
+    seen = {a.code for a in ctx.attempts}
+    while frontier:
+        _, _, depth, node = heapq.heappop(frontier)
+        verdict, reason = critique(ctx, task, node)
+        if verdict == "accept":
+            return
+        if verdict == "abandon" or depth >= cfg.rounds:
+            continue
+        temperature = cfg.temperature if node.code in seen and depth else 0.0
+        reply = ctx.propose(revision_messages(task, node.code, node.feedback_text, advice=reason),
+                            temperature=temperature, sample=len(ctx.attempts))
+        child = ctx.attempt("refinement", reply, parent=node.step)
+        if child.passed:
+            return
+        if child.code in seen:  # a repeat adds nothing to search from
+            continue
+        seen.add(child.code)
+        heapq.heappush(frontier, (_key(child), len(ctx.attempts), depth + 1, child))
+
+
+def _key(attempt: Attempt) -> tuple[float, float]:
+    score, generated = attempt.rank
+    return -score, -generated
+
+
+# --- MCTS ------------------------------------------------------------------------------------
+
+MAX_DEPTH = 3          # reasoning steps before code
+EXPLORATION = 1.0      # UCT constant
+SELF_EVALUATION = 0.2  # share of a node's reward from the model's own rating of its plan
+
+
+@dataclass
+class Node:
+    thought: str
+    parent: Node | None = None
+    children: list[Node] = field(default_factory=list)
+    visits: int = 0
+    value: float = 0.0   # sum of rewards backed up through this node
+    step: int | None = None
+
+    @property
+    def thoughts(self) -> list[str]:
+        path, node = [], self
+        while node.parent is not None:
+            path.append(node.thought)
+            node = node.parent
+        return path[::-1]
+
+    @property
+    def depth(self) -> int:
+        return len(self.thoughts)
+
+    def uct(self) -> float:
+        if self.visits == 0:
+            return math.inf
+        return self.value / self.visits + EXPLORATION * math.sqrt(math.log(self.parent.visits) / self.visits)
+
+
+def select(root: Node) -> Node:
+    """Down the tree by UCT until a node with no children (a leaf to expand) or an unvisited one."""
+    node = root
+    while node.children:
+        node = max(node.children, key=Node.uct)  # max keeps the first among equals
+        if node.visits == 0:
+            break
+    return node
+
+
+def backpropagate(node: Node, reward: float) -> None:
+    while node is not None:
+        node.visits += 1
+        node.value += reward
+        node = node.parent
+
+
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+
+
+def mcts(task: CodeTask, ctx: SolveContext, cfg: PolicyConfig) -> None:
+    """RethinkMCTS-style search over reasoning steps. Each of `rounds` iterations selects a node
+    by UCT, expands it with n candidate next steps (one call), simulates the first new child to
+    code, and backs up a reward: the visible score blended with the model's 0-10 rating of the plan.
+    When the code fails, the model rewrites ("rethinks") the step that led there from the error,
+    the node keeps the corrected step, and the code is written again from it."""
+    root = Node("")
+    root.step = ctx.note("problem", task.prompt)
+    sample = 0
+    for _ in range(cfg.rounds):
+        leaf = select(root)
+        if leaf.visits > 0 or leaf is root:
+            if leaf.depth >= MAX_DEPTH:
+                node = leaf
+            else:
+                reply = ctx.ask(next_steps_messages(task, leaf.thoughts, cfg.n), temperature=cfg.temperature,
+                                sample=sample)
+                sample += 1
+                for thought in numbered_items(reply, cfg.n) or [reply.strip()[:300]]:
+                    child = Node(thought, parent=leaf)
+                    child.step = ctx.note("thought", thought, parent=leaf.step)
+                    leaf.children.append(child)
+                node = leaf.children[0]
+        else:
+            node = leaf
+        attempt = _simulate(task, ctx, node)
+        if attempt.passed:
+            return
+        node.thought = ctx.ask(rethink_messages(task, node.thoughts, attempt.code, attempt.feedback_text))[:300]
+        node.step = ctx.note("rethink", node.thought, parent=attempt.step)
+        attempt = _simulate(task, ctx, node)
+        if attempt.passed:
+            return
+        backpropagate(node, reward(ctx, task, node, attempt))
+
+
+def _simulate(task: CodeTask, ctx: SolveContext, node: Node) -> Attempt:
+    """Code written (greedily) from the node's plan, with its visible feedback."""
+    return ctx.attempt("code", ctx.propose(plan_code_messages(task, node.thoughts)), parent=node.step)
+
+
+def reward(ctx: SolveContext, task: CodeTask, node: Node, attempt: Attempt) -> float:
+    """The visible score blended with the model's own 0-10 rating of the node's plan."""
+    reply = ctx.ask(self_evaluation_messages(task, node.thoughts), max_tokens=8)
+    ctx.note("self-evaluation", reply, parent=node.step)
+    rating = _NUMBER.search(reply)
+    own = min(10.0, float(rating.group())) / 10 if rating else 0.5
+    return (1 - SELF_EVALUATION) * attempt.feedback.score + SELF_EVALUATION * own

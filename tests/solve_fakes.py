@@ -1,0 +1,42 @@
+"""Shared pieces of the solve tests: a tiny task, scripted replies, and a runner over a fresh run store."""
+from looplab.feedback import ExampleChecks, HiddenScorer
+from looplab.models import ScriptedModel
+from looplab.runs import RunStore
+from looplab.solve import solve_tasks
+from looplab.tasks import CodeTask, HiddenTest, Problem, extract_examples
+
+PROMPT = 'def add(a, b):\n    """Add two numbers.\n    >>> add(1, 2)\n    3\n    >>> add(2, 2)\n    4\n    """\n'
+HIDDEN = "def check(f):\n    assert f(5, 7) == 12\n    assert f(-1, 1) == 0\n"
+WRONG = "Here you go:\n```python\ndef add(a, b):\n    return a - b\n```"
+OVERFIT = "```python\ndef add(a, b):\n    return {(1, 2): 3, (2, 2): 4}[(a, b)]\n```"
+RIGHT = "```python\ndef add(a, b):\n    return a + b\n```"
+
+
+def problems(count=1):
+    return [Problem(CodeTask(f"add/{i}", PROMPT, "add", tuple(extract_examples(PROMPT, "add"))),
+                    HiddenTest(HIDDEN, "add")) for i in range(count)]
+
+
+class Counting(ScriptedModel):
+    """Scripted replies that also remember every request."""
+
+    def __init__(self, replies):
+        super().__init__(replies)
+        self.requests = []
+
+    def complete(self, messages, **kwargs):
+        self.requests.append((messages, kwargs))
+        return super().complete(messages, **kwargs)
+
+
+def solve(tmp_path, config, model, tasks=None, **kwargs):
+    with RunStore(tmp_path / "run") as store:
+        report = solve_tasks(tasks or problems(), config, model=model, store=store,
+                             feedback=ExampleChecks(kwargs.pop("sandbox")), scorer=HiddenScorer(kwargs.pop("scorer_sandbox")),
+                             **kwargs)
+        calls = store.db.execute("SELECT task_id, seq, messages, params FROM calls ORDER BY id").fetchall()
+        outcomes = {r["task_id"]: dict(r) for r in store.db.execute("SELECT * FROM outcomes")}
+        steps = store.db.execute("SELECT task_id, step, kind, parent FROM steps ORDER BY id").fetchall()
+        return report, [dict(c) for c in calls], outcomes, [dict(s) for s in steps]
+
+

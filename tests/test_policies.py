@@ -1,0 +1,256 @@
+"""Control flow of the feedback-using policies (reflexion, try-again, iad, evolve, tree, mcts),
+generated tests, budgets, reuse of greedy calls, trajectories and `compare`, with the scripted model."""
+import csv
+import json
+
+import pytest
+from solve_fakes import HIDDEN, PROMPT, RIGHT, WRONG, Counting, problems, solve
+
+from looplab.cli import main
+from looplab.feedback import HiddenScorer
+from looplab.models import Budget
+from looplab.runs import RunStore
+from looplab.solve import (
+    POLICIES,
+    HiddenCache,
+    PolicyConfig,
+    curve,
+    parse_generated_tests,
+    trajectories,
+)
+from looplab.solve._search import Node, backpropagate, select
+from looplab.tasks import CodeTask, HiddenTest, Problem, extract_examples
+
+HALF = "```python\ndef add(a, b):\n    return 3\n```"    # passes add(1, 2) only
+HALF2 = "```python\ndef add(a, b):\n    return 4\n```"   # passes add(2, 2) only
+WRONG2 = "```python\ndef add(a, b):\n    return a - b + 0\n```"
+
+
+def responder(code, **replies):
+    """Replies by what a prompt asks for; `code` (a list used in order, or a function) for code."""
+    defaults = {"tests": "```python\nassert add(1, 1) == 2\nassert add(0, 0) == 0\n```",
+                "strategies": "1. Use the + operator.\n2. Use sum over a list.\n3. Count up in a loop.",
+                "steps": "1. Add the two numbers.\n2. Return the result.", "critic": "REFINE: use a + b",
+                "rating": "7", "rethink": "Return a + b.", "reflection": "It subtracts instead of adding."}
+    defaults.update(replies)
+    queue = list(code) if isinstance(code, list) else None
+
+    def pick(value, messages):
+        return value(messages) if callable(value) else value
+
+    def reply(messages):
+        system, last = messages[0]["content"], messages[-1]["content"]
+        for marker, key in (("expert Python tester", "tests"), ("different strategies", "strategies"),
+                            ("possible next steps", "steps"), ("Reply REFINE", "critic"), ("Reply ACCEPT", "critic"),
+                            ("How likely", "rating"), ("Rewrite step", "rethink"), ("why is this", "reflection")):
+            if marker in last or marker in system:
+                return pick(defaults[key], messages)
+        if queue is not None:
+            return queue.pop(0) if len(queue) > 1 else queue[0]
+        return pick(code, messages)
+    return reply
+
+
+def kinds(steps):
+    return [s["kind"] for s in steps]
+
+
+def prompts(calls):
+    return [json.loads(c["messages"])[-1]["content"] for c in calls]
+
+
+def test_reflexion_keeps_a_bounded_memory_of_reflections(run):
+    count = [0]
+
+    def reflect(messages):
+        count[0] += 1
+        return f"Lesson {count[0]}."
+    _, calls, outcomes, steps = run(PolicyConfig("reflexion", rounds=4), Counting(responder(WRONG, reflection=reflect)))
+    assert kinds(steps) == ["initial"] + ["reflection", "attempt"] * 4
+    attempts = [p for p in prompts(calls) if "Lessons from your earlier attempts" in p]
+    assert len(attempts) == 4
+    assert "Lesson 1." in attempts[0] and "Lesson 2." in attempts[1] and "Lesson 1." in attempts[1]
+    assert "Lesson 1." not in attempts[3] and all(f"Lesson {i}." in attempts[3] for i in (2, 3, 4))
+    assert "should return 3, but returned -1" in attempts[0]  # the feedback goes in too
+    assert steps[1]["parent"] == 0 and outcomes["add/0"]["passed_visible"] == 0
+
+
+def test_reflexion_stops_once_an_attempt_passes(run):
+    _, calls, outcomes, steps = run(PolicyConfig("reflexion", rounds=4), Counting(responder([WRONG, RIGHT])))
+    assert kinds(steps) == ["initial", "reflection", "attempt"] and outcomes["add/0"]["passed_hidden"] == 1
+
+
+def test_try_again_gives_no_details_and_samples_once_it_repeats(run):
+    _, calls, _, steps = run(PolicyConfig("try-again", rounds=3, temperature=0.6), Counting([WRONG]))
+    assert kinds(steps) == ["initial", "retry", "retry", "retry"]
+    assert all(p == "That is not right. Try again." for p in prompts(calls)[1:])
+    assert "should return" not in json.dumps([c["messages"] for c in calls])
+    assert [json.loads(c["params"])["temperature"] for c in calls] == [0.0, 0.0, 0.6, 0.6]
+
+
+def test_iad_refines_the_best_candidates_of_each_round(run):
+    model = Counting(responder([WRONG, HALF, WRONG2, HALF2, WRONG, RIGHT]))
+    _, calls, outcomes, steps = run(PolicyConfig("iad", n=4, rounds=2), model)
+    assert kinds(steps) == ["sample"] * 4 + ["refinement"] * 2
+    # selection by verifier score: the two half-right candidates (steps 1 and 3) are refined, in turn
+    assert [s["parent"] for s in steps[4:]] == [1, 3]
+    refined = [json.loads(c["messages"])[2]["content"] for c in calls[4:]]
+    assert "return 3" in refined[0] and "return 4" in refined[1]
+    assert all(json.loads(c["params"])["temperature"] == 0.8 for c in calls[1:])
+    assert outcomes["add/0"]["passed_hidden"] == 1
+
+
+def test_evolve_selects_the_fittest_and_reflects_on_past_changes(run):
+    code = [WRONG, HALF, "Change: return a constant 4\n" + HALF2, "Change: mix A and B\n" + WRONG2, RIGHT]
+    _, calls, outcomes, steps = run(PolicyConfig("evolve", n=2, rounds=3), Counting(responder(code)))
+    assert kinds(steps) == ["sample", "sample", "mutation", "crossover", "mutation"]
+    crossover = prompts(calls)[3]
+    assert "Candidate A" in crossover and "Candidate B" in crossover
+    last = prompts(calls)[4]
+    # generation 2 starts from the fittest two (return 3 and return 4), never the 0-score ones
+    assert "return a - b" not in last and ("return 3" in last or "return 4" in last)
+    assert "return a constant 4" in last and "mix A and B" in last  # the model is told what earlier changes did
+    assert outcomes["add/0"]["passed_hidden"] == 1
+
+
+def test_tree_writes_a_solution_per_strategy_and_refines_the_best_with_the_critics_advice(run):
+    def code(messages):
+        last = messages[-1]["content"]
+        if "Advice: use a + b" in last:
+            return RIGHT
+        return {"+ operator": WRONG, "sum over": HALF, "loop": WRONG2}[
+            next(k for k in ("+ operator", "sum over", "loop") if k in last)]
+    _, calls, outcomes, steps = run(PolicyConfig("tree", n=3, rounds=2), Counting(responder(code)))
+    assert kinds(steps) == ["strategy", "solution"] * 3 + ["critique", "refinement"]
+    assert steps[6]["parent"] == 3  # the critic judged the best node first: the half-right one
+    assert steps[7]["parent"] == 3 and outcomes["add/0"]["passed_hidden"] == 1
+
+
+def test_tree_abandons_what_the_critic_rejects_and_stops_when_the_frontier_is_empty(run):
+    _, calls, _, steps = run(PolicyConfig("tree", n=3, rounds=3),
+                             Counting(responder(lambda m: WRONG, critic="ABANDON: wrong approach")))
+    assert kinds(steps) == ["strategy", "solution"] * 3 + ["critique"] * 3
+
+
+def test_tree_refines_to_its_depth_limit_then_stops(run):
+    _, _, _, steps = run(PolicyConfig("tree", n=1, rounds=2),
+                         Counting(responder([WRONG, WRONG2, "```python\ndef add(a, b):\n    return a - b - 0\n```"])))
+    assert kinds(steps) == ["strategy", "solution", "critique", "refinement", "critique", "refinement", "critique"]
+
+
+def test_tree_critic_may_accept_code_that_only_fails_the_models_own_tests(tmp_path, sandbox, run):
+    reference = Problem(CodeTask("add/0", PROMPT, "add", tuple(extract_examples(PROMPT, "add"))),
+                        HiddenTest(HIDDEN, "add", "def add(a, b):\n    return a + b\n"))
+    tests = "```python\nassert add(1, 1) == 3\nassert add(0, 0) == 0\nassert add(0, 0) == 0\nprint('x')\n```"
+    _, calls, outcomes, steps = run(PolicyConfig("tree", n=1, rounds=2, generated_tests=True),
+                                    Counting(responder([RIGHT], tests=tests, critic="ACCEPT")), tasks=[reference])
+    assert kinds(steps) == ["strategy", "generated-tests", "solution", "critique"]
+    assert outcomes["add/0"]["passed_hidden"] == 1
+    generated = json.loads(outcomes["add/0"]["hidden_result"])["generated_tests"]
+    # two distinct tests, one wrong; "passes every generated test" disagrees with the hidden verdict
+    assert generated == {"count": 2, "correct": 1, "verdict_agrees": False}
+
+
+def test_mcts_expands_simulates_rethinks_and_backs_up(run):
+    _, calls, outcomes, steps = run(PolicyConfig("mcts", n=2, rounds=2), Counting(responder(WRONG)))
+    assert kinds(steps) == ["problem", "thought", "thought", "code", "rethink", "code", "self-evaluation",
+                            "code", "rethink", "code", "self-evaluation"]
+    # the rethought step replaces the failing one in the plan the code is written from
+    code_prompts = [p for p in prompts(calls) if "Follow this plan" in p]
+    assert "1. Add the two numbers." in code_prompts[0] and "1. Return a + b." in code_prompts[1]
+    # the second iteration visits the unvisited sibling rather than expanding again
+    assert "1. Return the result." in code_prompts[2]
+    assert sum("possible next steps" in p for p in prompts(calls)) == 1
+
+
+def test_mcts_stops_when_a_rethought_plan_passes(run):
+    def code(messages):
+        return RIGHT if "Return a + b." in messages[-1]["content"] else WRONG
+    _, _, outcomes, steps = run(PolicyConfig("mcts", n=2, rounds=5), Counting(responder(code)))
+    assert kinds(steps) == ["problem", "thought", "thought", "code", "rethink", "code"]
+    assert outcomes["add/0"]["passed_hidden"] == 1
+
+
+def test_uct_selection_and_backpropagation():
+    root = Node("")
+    a, b = Node("a", parent=root), Node("b", parent=root)
+    root.children = [a, b]
+    backpropagate(a, 0.2)
+    assert select(root) is b  # unvisited first
+    backpropagate(b, 0.9)
+    assert (root.visits, root.value, b.visits) == (2, pytest.approx(1.1), 1)
+    assert select(root) is b  # same visits: the higher mean value wins
+    for _ in range(6):
+        backpropagate(b, 0.5)
+    assert select(root) is a  # exploration: a rarely visited child comes back
+
+
+@pytest.mark.parametrize("strategy", list(POLICIES))
+def test_no_policy_exceeds_its_token_budget(run, strategy):
+    budget = 400
+    _, calls, outcomes, _ = run(PolicyConfig(strategy, n=4, rounds=50), Counting(responder(WRONG)),
+                                tasks=problems(2), task_budget=Budget(tokens=budget))
+    for outcome in outcomes.values():
+        assert 0 < outcome["tokens"] <= budget
+    per_task = {}
+    for c in calls:
+        per_task[c["task_id"]] = per_task.get(c["task_id"], 0) + 1
+    assert all(n < 40 for n in per_task.values())  # the budget, not the round count, ended each task
+
+
+def test_parse_generated_tests():
+    reply = ("Tests:\n```python\nassert add(1, 1) == 2\nassert add(1, 1) == 2\nassert not add(0, 0)\n"
+             "assert add(2, 2)\nassert other(1) == 2\nassert add(1 ==\nx = add(1, 2)\n```")
+    tests = parse_generated_tests(reply, "add")
+    assert [(t.call, t.expected) for t in tests] == [("add(1, 1)", "2"), ("add(0, 0)", "False"), ("add(2, 2)", "True")]
+
+
+def test_a_second_policy_reuses_identical_greedy_calls_and_is_still_charged(tmp_path, sandbox):
+    model = Counting([WRONG])
+    _, _, first, _ = solve(tmp_path, PolicyConfig("single"), model, sandbox=sandbox, scorer_sandbox=sandbox)
+    _, calls, outcomes, _ = solve(tmp_path, PolicyConfig("refine", rounds=1), model, sandbox=sandbox,
+                                  scorer_sandbox=sandbox)
+    assert len(model.requests) == 2  # single's call, then only refine's revision
+    reused = [json.loads(c["params"]).get("reused") for c in calls]
+    assert reused == [None, True, None]  # single's call, refine's reused first call, refine's revision
+    assert outcomes["add/0"]["tokens"] > first["add/0"]["tokens"]
+    assert outcomes["add/0"]["calls"] == 2
+
+
+def test_trajectories_give_the_final_answer_at_the_full_budget(tmp_path, sandbox, run):
+    _, _, outcomes, _ = run(PolicyConfig("best-of-n", n=3), Counting([WRONG, HALF, RIGHT]), tasks=problems(2),
+                            task_budget=Budget(tokens=1000))
+    with RunStore(tmp_path / "run") as store:
+        paths = trajectories(store, "best-of-n(n=3)")
+        for task_id, outcome in outcomes.items():
+            answer = paths[task_id].answer_at(1000)
+            assert answer.code in outcome["answer"]
+        points = paths["add/0"].points
+        assert paths["add/0"].answer_at(points[1].tokens).code == points[1].code  # HALF beats WRONG
+        assert paths["add/0"].answer_at(points[0].tokens - 1) is None
+        c = curve(store, "best-of-n(n=3)", problems(2), 1000, HiddenCache(store, HiddenScorer(sandbox)))
+        assert c.pass_at_1[0] == 0 and c.pass_at_1[-1] == sum(o["passed_hidden"] for o in outcomes.values()) / 2
+        assert c.mean_tokens[-1] == sum(o["tokens"] for o in outcomes.values()) / 2
+        assert c.pass_at_1 == sorted(c.pass_at_1)
+
+
+def test_compare_and_show_from_the_command_line(tmp_path, capsys):
+    replies = tmp_path / "replies.json"
+    # one reply that serves every kind of prompt: a plan, code, and a test
+    replies.write_text(json.dumps(["1. Loop.\n2. Sort.\n```python\ndef has_close_elements(numbers, threshold):\n"
+                                   "    return False\nassert has_close_elements([1.0, 1.1], 0.5) == True\n```"]))
+    run_dir = tmp_path / "cmp"
+    args = ["compare", "--ids", "0", "--policies", "single,best-of-n,refine,tree+tests", "--budget-tokens", "1500",
+            "--model", f"scripted:{replies}", "--run-dir", str(run_dir)]
+    assert main(args) == 0
+    rows = list(csv.DictReader(open(run_dir / "comparison.csv")))
+    assert [r["policy"] for r in rows] == ["single", "best-of-n(n=64)", "refine(k=8)", "tree(n=4,k=8)+tests"]
+    assert all(0 < float(r["mean_tokens"]) <= 1500 for r in rows)
+    assert rows[3]["generated_verdict_agreement"] != "" and rows[0]["generated_verdict_agreement"] == ""
+    assert "best-of-n(n=64) (reference)" in (run_dir / "comparison.html").read_text()
+    assert main(args) == 0  # a re-run resumes: everything was finished, nothing is asked again
+    capsys.readouterr()
+    assert main(["show", str(run_dir), "0", "--policy", "tree(n=4,k=8)+tests"]) == 0
+    out = capsys.readouterr().out
+    assert "#0 strategy" in out and "critique" in out and "generated" in out
+    assert main(["show", str(run_dir), "5"]) == 2
