@@ -1,4 +1,5 @@
 """Hostile programs: each must be contained and reported with the right kind."""
+import os
 import shutil
 import sys
 
@@ -148,3 +149,17 @@ def test_unsafe_mode_keeps_limits_and_says_so():
     assert sandbox.run("print(2 + 2)\n").stdout == "4\n"
     result = sandbox.run("while True:\n    pass\n")
     assert result.kind == "timeout" and result.isolation == "unsafe-no-sandbox"
+
+
+def test_each_program_gets_a_fresh_sandbox_and_close_stops_the_spare():
+    sandbox = Sandbox()
+    first = sandbox.run("import os\nprint(os.getpid(), os.getuid())\nopen('/tmp/left', 'w').write('x')\n")
+    second = sandbox.run("import os\nprint(os.getpid(), os.getuid(), os.path.exists('/tmp/left'))\n")
+    assert first.ok and second.ok
+    assert second.stdout.split()[2] == "False"  # nothing carried over
+    if os.geteuid() == 0:  # as root, every sandbox runs as an unused uid of its own
+        assert first.stdout.split()[1] != second.stdout.split()[1]
+    spare = sandbox._spare
+    assert spare is not None and spare.poll() is None  # the next one is already starting
+    sandbox.close()
+    assert spare.poll() is not None

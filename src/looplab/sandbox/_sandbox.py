@@ -10,8 +10,8 @@ import signal
 import site
 import subprocess
 import sys
-import tempfile
 import time
+import weakref
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -67,6 +67,21 @@ def _last_traceback(stderr: str) -> str:
     return ""
 
 
+def _kill_group(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)  # bubblewrap's death takes its pid namespace with it
+    except ProcessLookupError:
+        pass
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """Kill a sandbox that never got a program, and reap it."""
+    _kill_group(proc)
+    for pipe in (proc.stdin, proc.stdout, proc.stderr):
+        pipe.close()
+    proc.wait()
+
+
 class Sandbox:
     """Runs untrusted Python in a subprocess: bubblewrap namespaces plus resource limits.
 
@@ -84,11 +99,13 @@ class Sandbox:
         self._python = sys.executable
         # Python starts with -S in the sandbox; the launcher puts these back on sys.path.
         self._site_dirs = [p for p in site.getsitepackages() if os.path.isdir(p)]
+        self._spare: subprocess.Popen | None = None
+        self._finalizer = weakref.finalize(self, lambda: None)
 
     def with_limits(self, **changes) -> Sandbox:
         return Sandbox(replace(self.limits, **changes), unsafe_no_sandbox=self._bwrap is None)
 
-    def _command(self, workdir: Path, filename: str) -> list[str]:
+    def _command(self) -> list[str]:
         lim = self.limits
         # RLIMIT_NPROC never binds a process whose real user is root, and a user namespace would map
         # the sandbox user back to root. So as root: no user namespace, and the launcher switches to
@@ -97,7 +114,7 @@ class Sandbox:
         launcher_args = [str(lim.cpu_seconds), str(lim.memory_mb << 20), str(lim.processes),
                          str(lim.file_size_mb << 20), str(drop_to)]
         if self._bwrap is None:
-            return [self._python, "-I", "-S", str(LAUNCHER), *launcher_args, str(workdir / filename), *self._site_dirs]
+            return [self._python, "-I", "-S", str(LAUNCHER), *launcher_args, *self._site_dirs]
         cmd = [self._bwrap, "--die-with-parent", "--new-session", "--unshare-pid", "--unshare-net",
                "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
         if drop_to >= 0:
@@ -125,26 +142,40 @@ class Sandbox:
                     cmd += ["--perms", "0755", "--dir", str(parent)]
             cmd += ["--ro-bind", prefix, prefix]
         cmd += ["--ro-bind", str(LAUNCHER), "/sandbox/_launcher.py",
-                "--ro-bind", str(workdir / filename), f"/sandbox/{filename}",
                 "--chdir", "/tmp", "--setenv", "HOME", "/tmp", "--setenv", "PYTHONDONTWRITEBYTECODE", "1",
-                self._python, "-I", "-S", "/sandbox/_launcher.py", *launcher_args, f"/sandbox/{filename}",
-                *self._site_dirs]
+                self._python, "-I", "-S", "/sandbox/_launcher.py", *launcher_args, *self._site_dirs]
         return cmd
 
+    def _start(self) -> subprocess.Popen:
+        """A fresh sandbox whose launcher waits for its program on stdin."""
+        env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/tmp"}
+        return subprocess.Popen(self._command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, cwd="/tmp", env=env, start_new_session=True)
+
+    def close(self) -> None:
+        """Stop the sandbox started ahead of need, if any."""
+        spare, self._spare = self._spare, None
+        if spare is not None:
+            _stop(spare)
+
     def run(self, code: str, *, filename: str = "main.py", stdin: str = "") -> ExecResult:
-        """Run `code` as a Python program and report what happened; never raises for program behaviour."""
-        with tempfile.TemporaryDirectory(prefix="looplab-sandbox-") as tmp:
-            workdir = Path(tmp)
-            (workdir / filename).write_text(code)
-            os.chmod(workdir, 0o755)
-            os.chmod(workdir / filename, 0o644)
-            env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": str(workdir)}
-            start = time.monotonic()
-            proc = subprocess.Popen(self._command(workdir, filename), stdin=subprocess.PIPE,
-                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=workdir,
-                                    env=env, start_new_session=True)
-            out, err, reason = self._collect(proc, stdin.encode(), start)
-            duration = time.monotonic() - start
+        """Run `code` as a Python program and report what happened; never raises for program behaviour.
+
+        Every program gets a sandbox of its own. Starting one (namespaces, mounts, Python) costs
+        more than most programs here take to run, so the next sandbox is started while this
+        program runs, and the next call finds it ready.
+        """
+        if "/" in filename or not filename:
+            raise ValueError(f"filename must be a plain file name, not {filename!r}")
+        proc, self._spare = self._spare or self._start(), None
+        source = code.encode()
+        header = json.dumps({"filename": filename, "size": len(source)}).encode() + b"\n"
+        start = time.monotonic()
+        out, err, reason = self._collect(proc, header + source + stdin.encode(), start)
+        duration = time.monotonic() - start
+        self._spare = self._start()
+        self._finalizer.detach()
+        self._finalizer = weakref.finalize(self, _stop, self._spare)
         return self._result(proc.returncode, out, err, reason, duration)
 
     def _collect(self, proc: subprocess.Popen, stdin: bytes, start: float) -> tuple[bytes, bytes, str]:
@@ -192,10 +223,7 @@ class Sandbox:
 
     @staticmethod
     def _kill(proc: subprocess.Popen) -> None:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)  # bubblewrap's death takes its pid namespace with it
-        except ProcessLookupError:
-            pass
+        _kill_group(proc)
 
     def _result(self, returncode: int, out: bytes, err: bytes, reason: str, duration: float) -> ExecResult:
         stdout = out.decode("utf-8", "replace")
