@@ -288,8 +288,8 @@ def cmd_demo(args) -> int:
     start = time.monotonic()
     summary = _run_policies([PolicyConfig("single"), PolicyConfig("refine", rounds=3)], problems, args)
     _print_summary(summary, args.run_dir)
-    console.print(f"Demo took {time.monotonic() - start:.0f} s. Inspect the record with: "
-                  f"sqlite3 {Path(args.run_dir) / 'run.sqlite'} 'SELECT * FROM outcomes'")
+    console.print(f"Demo took {time.monotonic() - start:.0f} s. See any task's attempts and feedback with: "
+                  f"looplab show {args.run_dir} HumanEval/0")
     return 0
 
 

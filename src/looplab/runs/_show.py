@@ -13,11 +13,12 @@ from ._store import RunError
 
 
 def _clip(text: str, full: bool, lines: int = 3) -> str:
-    """The first lines of a text; for code, from its first `def` (models often repeat the imports)."""
+    """The first lines of a text; for code, from its last top-level `def` (the function asked for
+    comes after the prompt's imports and helpers, which models tend to repeat)."""
     all_lines = text.strip().splitlines()
     if full:
         return "\n".join(all_lines)
-    start = next((i for i, line in enumerate(all_lines) if line.startswith("def ")), 0)
+    start = max((i for i, line in enumerate(all_lines) if line.startswith("def ")), default=0)
     head = all_lines[start:start + lines]
     more = len(all_lines) - len(head)
     return "\n".join(head) + (f"\n… {more} more lines" if more > 0 else "")
