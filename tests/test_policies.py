@@ -18,6 +18,7 @@ from looplab.solve import (
     parse_generated_tests,
     trajectories,
 )
+from looplab.solve._prompts import numbered_items
 from looplab.solve._search import Node, backpropagate, select
 from looplab.tasks import CodeTask, HiddenTest, Problem, extract_examples
 
@@ -254,3 +255,9 @@ def test_compare_and_show_from_the_command_line(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "#0 strategy" in out and "critique" in out and "generated" in out
     assert main(["show", str(run_dir), "5"]) == 2
+
+
+def test_numbered_items_keep_bold_titles_and_skip_duplicates():
+    reply = "Here:\n1. **Reverse and append**: simple.\n2) Loop over suffixes\n- Loop over suffixes\n3. ab\nend"
+    assert numbered_items(reply, 5) == ["Reverse and append: simple.", "Loop over suffixes"]
+    assert numbered_items(reply, 1) == ["Reverse and append: simple."]

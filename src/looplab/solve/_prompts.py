@@ -138,7 +138,7 @@ def _plan(thoughts: list[str]) -> str:
     return "\n".join(f"{i}. {t}" for i, t in enumerate(thoughts, 1))
 
 
-_ITEM = re.compile(r"^\s*(?:\d+[.)]|[-*])\s+(?:\*\*[^*]*\*\*:?\s*)?(.+?)\s*$")
+_ITEM = re.compile(r"^\s*(?:\d+[.)]|[-*])\s+(.+?)\s*$")
 
 
 def numbered_items(reply: str, limit: int) -> list[str]:
@@ -146,6 +146,7 @@ def numbered_items(reply: str, limit: int) -> list[str]:
     items = []
     for line in reply.splitlines():
         match = _ITEM.match(line)
-        if match and len(match.group(1)) > 3 and match.group(1) not in items:
-            items.append(match.group(1))
+        item = match.group(1).replace("**", "") if match else ""
+        if len(item) > 3 and item not in items:
+            items.append(item)
     return items[:limit]
