@@ -31,6 +31,7 @@ CREATE TABLE IF NOT EXISTS outcomes (
     passed_visible INTEGER NOT NULL, visible_score REAL NOT NULL, passed_hidden INTEGER NOT NULL,
     hidden_result TEXT NOT NULL, tokens INTEGER NOT NULL, calls INTEGER NOT NULL,
     seconds REAL NOT NULL, error TEXT, created REAL NOT NULL, PRIMARY KEY (policy, task_id));
+CREATE TABLE IF NOT EXISTS hidden_verdicts (program_sha256 TEXT PRIMARY KEY, passed INTEGER NOT NULL);
 """
 
 
@@ -157,6 +158,15 @@ class RunStore:
             "INSERT OR REPLACE INTO outcomes VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (policy, task_id, status, answer, int(passed_visible), visible_score, int(passed_hidden),
              json.dumps(hidden_result), tokens, calls, seconds, error, time.time()))
+
+    def hidden_verdict(self, program_sha256: str) -> bool | None:
+        """The hidden test's verdict on a program scored earlier (by `compare`), if any."""
+        row = self.db.execute("SELECT passed FROM hidden_verdicts WHERE program_sha256 = ?",
+                              (program_sha256,)).fetchone()
+        return bool(row[0]) if row else None
+
+    def add_hidden_verdict(self, program_sha256: str, passed: bool) -> None:
+        self.db.execute("INSERT OR REPLACE INTO hidden_verdicts VALUES (?, ?)", (program_sha256, int(passed)))
 
     def generated_test_stats(self, policy: str) -> dict:
         """How a policy's generated tests relate to the hidden ones (scorer's record): the share of

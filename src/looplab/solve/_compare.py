@@ -74,17 +74,15 @@ class HiddenCache:
 
     def __init__(self, store: RunStore, scorer: HiddenScorer):
         self.store, self.scorer = store, scorer
-        store.db.execute("CREATE TABLE IF NOT EXISTS hidden_scores (program TEXT PRIMARY KEY, passed INTEGER NOT NULL)")
 
     def passed(self, problem: Problem, code: str) -> bool:
         program = build_program(problem.task, code)
         digest = hashlib.sha256(program.encode()).hexdigest()
-        row = self.store.db.execute("SELECT passed FROM hidden_scores WHERE program = ?", (digest,)).fetchone()
-        if row is None:
-            passed = self.scorer.score(problem.hidden, program).passed
-            self.store.db.execute("INSERT INTO hidden_scores VALUES (?, ?)", (digest, int(passed)))
-            return passed
-        return bool(row[0])
+        verdict = self.store.hidden_verdict(digest)
+        if verdict is None:
+            verdict = self.scorer.score(problem.hidden, program).passed
+            self.store.add_hidden_verdict(digest, verdict)
+        return verdict
 
 
 @dataclass
