@@ -5,6 +5,7 @@ import pytest
 from solve_fakes import OVERFIT, PROMPT, RIGHT, WRONG, Counting, problems, solve
 
 from looplab.models import Budget, Meter, ModelError, ModelUnavailable, ScriptedModel
+from looplab.feedback import HiddenScorer
 from looplab.runs import RunError
 from looplab.solve import PolicyConfig, build_program, extract_code
 
@@ -152,3 +153,11 @@ def test_a_failing_request_is_recorded_and_the_run_goes_on(run):
     report, _, outcomes, _ = run(PolicyConfig("single"), Refusing([RIGHT]), tasks=problems(2))
     assert outcomes["add/0"]["error"] == "prompt too long" and outcomes["add/0"]["passed_hidden"] == 0
     assert outcomes["add/1"]["passed_hidden"] == 1 and report.stopped is None
+
+
+def test_a_hidden_pass_needs_the_check_to_finish(sandbox):
+    hidden = problems()[0].hidden
+    scorer = HiddenScorer(sandbox)
+    assert scorer.score(hidden, PROMPT + "    return a + b\n").passed
+    # exits cleanly before the check can run: not a pass
+    assert not scorer.score(hidden, "import os\ndef add(a, b):\n    return a + b\nos._exit(0)\n").passed

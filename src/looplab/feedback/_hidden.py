@@ -3,7 +3,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..sandbox import ExecResult, Sandbox
-from ..tasks import HiddenTest
+from ..tasks import HIDDEN_PASSED_MARK, HiddenTest
 
 
 @dataclass(frozen=True)
@@ -20,4 +20,4 @@ class HiddenScorer:
 
     def score(self, hidden: HiddenTest, candidate: str) -> HiddenScore:
         result = self.sandbox.run(hidden.program(candidate))
-        return HiddenScore(result.kind == "ok", result)
+        return HiddenScore(result.kind == "ok" and HIDDEN_PASSED_MARK in result.stdout.splitlines(), result)

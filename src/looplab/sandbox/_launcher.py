@@ -1,5 +1,8 @@
 """Runs inside the sandbox: apply resource limits, wait for the program, run it, print a clean traceback.
 
+The sandbox reads this file once and passes its text to `python -c`, so a run never depends on
+what is on disk later (an upgrade during a long run cannot mix two versions).
+
 The launcher starts before its program exists (the sandbox keeps one started ahead of need), so
 the program arrives on standard input: a JSON header line {"filename", "size"}, then `size` bytes
 of source; whatever follows is the program's own standard input. The pipe is read with os.read,
@@ -67,7 +70,7 @@ def main() -> None:
 
         report = traceback.TracebackException.from_exception(error)
         report.stack = traceback.StackSummary.from_list(
-            [frame for frame in report.stack if frame.filename != __file__])
+            [frame for frame in report.stack if frame.filename != "<string>"])
         sys.stdout.flush()
         sys.stderr.write("".join(report.format()))
         sys.exit(1)

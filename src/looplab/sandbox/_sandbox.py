@@ -15,7 +15,7 @@ import weakref
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-LAUNCHER = Path(__file__).with_name("_launcher.py")
+LAUNCHER = Path(__file__).with_name("_launcher.py").read_text()
 RESULT_KINDS = ("ok", "error", "timeout", "memory", "killed", "output_limit")
 BWRAP_MISSING = ("bubblewrap is not installed, so generated code cannot be isolated; install it with "
                  "`apt-get install bubblewrap`, or pass --unsafe-no-sandbox to run with resource limits only")
@@ -114,7 +114,7 @@ class Sandbox:
         launcher_args = [str(lim.cpu_seconds), str(lim.memory_mb << 20), str(lim.processes),
                          str(lim.file_size_mb << 20), str(drop_to)]
         if self._bwrap is None:
-            return [self._python, "-I", "-S", str(LAUNCHER), *launcher_args, *self._site_dirs]
+            return [self._python, "-I", "-S", "-c", LAUNCHER, *launcher_args, *self._site_dirs]
         cmd = [self._bwrap, "--die-with-parent", "--new-session", "--unshare-pid", "--unshare-net",
                "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
         if drop_to >= 0:
@@ -141,9 +141,8 @@ class Sandbox:
                     made.add(str(parent))
                     cmd += ["--perms", "0755", "--dir", str(parent)]
             cmd += ["--ro-bind", prefix, prefix]
-        cmd += ["--ro-bind", str(LAUNCHER), "/sandbox/_launcher.py",
-                "--chdir", "/tmp", "--setenv", "HOME", "/tmp", "--setenv", "PYTHONDONTWRITEBYTECODE", "1",
-                self._python, "-I", "-S", "/sandbox/_launcher.py", *launcher_args, *self._site_dirs]
+        cmd += ["--chdir", "/tmp", "--setenv", "HOME", "/tmp", "--setenv", "PYTHONDONTWRITEBYTECODE", "1",
+                self._python, "-I", "-S", "-c", LAUNCHER, *launcher_args, *self._site_dirs]
         return cmd
 
     def _start(self) -> subprocess.Popen:

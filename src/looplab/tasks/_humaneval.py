@@ -9,6 +9,11 @@ from pathlib import Path
 from ._examples import Example, extract_examples
 
 
+# Printed after the hidden check returns: a pass needs this positive evidence, not only a clean
+# exit (a program that exits early, or a sandbox that never ran it, also exits cleanly).
+HIDDEN_PASSED_MARK = "@@looplab-hidden-check-passed@@"
+
+
 class TaskError(Exception):
     """A task set cannot be loaded or a task id is unknown."""
 
@@ -32,7 +37,7 @@ class HiddenTest:
     reference: str = field(default="", repr=False)  # a correct solution, to judge generated tests afterwards
 
     def program(self, solution: str) -> str:
-        return f"{solution}\n\n{self.code}\n\ncheck({self.entry_point})\n"
+        return f"{solution}\n\n{self.code}\n\ncheck({self.entry_point})\nprint({HIDDEN_PASSED_MARK!r})\n"
 
 
 @dataclass(frozen=True)
