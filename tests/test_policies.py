@@ -101,6 +101,15 @@ def test_iad_refines_the_best_candidates_of_each_round(run):
     assert outcomes["add/0"]["passed_hidden"] == 1
 
 
+def test_iad_rewrites_from_feedback_a_candidate_the_model_copies(run):
+    model = Counting(responder([WRONG, HALF, WRONG2, HALF2, HALF, HALF2, RIGHT]))
+    _, calls, outcomes, steps = run(PolicyConfig("iad", n=4, rounds=2), model)
+    # both parents came back unchanged once; their next refinements are rewrites without their code
+    assert kinds(steps) == ["sample"] * 4 + ["refinement", "refinement", "rewrite"]
+    assert "return 3" not in prompts(calls)[6] and "add(2, 2) should return 4, but returned 3" in prompts(calls)[6]
+    assert outcomes["add/0"]["passed_hidden"] == 1
+
+
 def test_evolve_selects_the_fittest_and_reflects_on_past_changes(run):
     code = [WRONG, HALF, "Change: return a constant 4\n" + HALF2, "Change: mix A and B\n" + WRONG2, RIGHT]
     _, calls, outcomes, steps = run(PolicyConfig("evolve", n=2, rounds=3), Counting(responder(code)))

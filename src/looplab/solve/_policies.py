@@ -116,20 +116,31 @@ def _initial_population(task: CodeTask, ctx: SolveContext, cfg: PolicyConfig) ->
 def iad(task: CodeTask, ctx: SolveContext, cfg: PolicyConfig) -> None:
     """Iterative verifier-guided decoding: n candidates a round; the verifier (visible examples)
     scores them, the best half are refined with their feedback (sampled), and selection by score
-    repeats each round over everything seen so far."""
+    repeats each round over everything seen so far.
+
+    A candidate whose refinement came back as the same code (a model that copies what it is
+    shown) is refined from then on by a rewrite from its feedback alone, without its code.
+    """
     if _initial_population(task, ctx, cfg):
         return
     keep = max(1, cfg.n // 2)
+    copied: set[str] = set()
     sample = cfg.n
     for _ in range(cfg.rounds):
         parents = _top(ctx.attempts, keep)
         for i in range(cfg.n):
             parent = parents[i % len(parents)]
-            reply = ctx.propose(revision_messages(task, parent.code, parent.feedback_text),
-                                temperature=cfg.temperature, sample=sample)
+            if parent.code in copied:
+                messages, kind = rewrite_messages(task, parent.feedback_text), "rewrite"
+            else:
+                messages, kind = revision_messages(task, parent.code, parent.feedback_text), "refinement"
+            reply = ctx.propose(messages, temperature=cfg.temperature, sample=sample)
             sample += 1
-            if ctx.attempt("refinement", reply, parent=parent.step).passed:
+            child = ctx.attempt(kind, reply, parent=parent.step)
+            if child.passed:
                 return
+            if child.code == parent.code:
+                copied.add(parent.code)
 
 
 _CHANGE = re.compile(r"^\s*\**change\**\s*:\s*(.+)$", re.I | re.M)
