@@ -8,7 +8,9 @@ import sys
 import time
 
 from looplab.cli import main
-from looplab.tasks import canonical_solution
+from looplab.tasks import load_humaneval
+
+REFERENCE = {p.task.id: p.hidden.reference for p in load_humaneval(ids=['0', '2'])}
 
 
 def solution_server_reply(messages):
@@ -17,7 +19,7 @@ def solution_server_reply(messages):
     for task_id, name in (("HumanEval/0", "has_close_elements"), ("HumanEval/2", "truncate_number")):
         if f"def {name}(" in prompt:
             if "should return" in messages[-1]["content"]:
-                return f"```python\n{canonical_solution(task_id)}\n```"
+                return f"```python\n{REFERENCE[task_id]}\n```"
             return f"```python\ndef {name}(*args):\n    return 0\n```"
     return "I cannot help with that."
 

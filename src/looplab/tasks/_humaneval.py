@@ -70,13 +70,3 @@ def load_humaneval(*, limit: int | None = None, ids: list[str] | None = None) ->
                              tuple(extract_examples(r["prompt"], r["entry_point"]))),
                     HiddenTest(r["test"], r["entry_point"], r["prompt"] + r["canonical_solution"]))
             for r in rows]
-
-
-def canonical_solution(task_id: str) -> str:
-    """The reference solution, for validating feedback sources in tests; never given to a loop."""
-    with gzip.open(_humaneval_file(), "rt") as f:
-        for line in f:
-            row = json.loads(line)
-            if row["task_id"] == task_id:
-                return row["prompt"] + row["canonical_solution"]
-    raise TaskError(f"unknown HumanEval id {task_id}")
