@@ -94,7 +94,7 @@ def solve_tasks(problems: list[Problem], config: PolicyConfig, *, model: Model, 
         hidden = scorer.score(problem.hidden, best.program) if best else None
         hidden_result = ({"kind": hidden.result.kind, "traceback": hidden.result.traceback[-2000:]}
                          if hidden else {"kind": "no-answer"})
-        if ctx.tests:
+        if ctx.tests and best:
             hidden_result["generated_tests"] = _generated_agreement(problem, ctx, feedback, hidden)
         outcome = TaskOutcome(task.id, status, bool(best and best.feedback.passed), bool(hidden and hidden.passed),
                               meter.tokens, meter.calls, seconds, error)
@@ -116,7 +116,6 @@ def _generated_agreement(problem: Problem, ctx: SolveContext, feedback: ExampleC
     whether "passes every generated test" and "passes the hidden test" agree on the answer."""
     best = ctx.best
     on_reference = feedback.evaluate(ctx.task, problem.hidden.reference, ctx.tests) if problem.hidden.reference else None
-    on_answer = best.generated if best and best.generated else feedback.evaluate(ctx.task, best.program, ctx.tests)
     return {"count": len(ctx.tests),
             "correct": on_reference.details["passed"] if on_reference else None,
-            "verdict_agrees": on_answer.passed == bool(hidden and hidden.passed)}
+            "verdict_agrees": best.generated.passed == bool(hidden and hidden.passed)}
