@@ -81,6 +81,17 @@ def test_reflexion_stops_once_an_attempt_passes(run):
     assert kinds(steps) == ["initial", "reflection", "attempt"] and outcomes["add/0"]["passed_hidden"] == 1
 
 
+def test_resample_samples_from_the_feedback_on_the_best_attempt_never_its_code(run):
+    _, calls, outcomes, steps = run(PolicyConfig("resample", rounds=3, temperature=0.7),
+                                    Counting(responder([WRONG, HALF, WRONG2, RIGHT])))
+    assert kinds(steps) == ["initial", "rewrite", "rewrite", "rewrite"]
+    assert [s["parent"] for s in steps[1:]] == [0, 1, 1]  # the best so far: HALF once it came
+    assert all(json.loads(c["params"])["temperature"] == 0.7 for c in calls[1:])
+    assert all("```python" not in p for p in prompts(calls)[1:])
+    assert "add(2, 2) should return 4, but returned 3" in prompts(calls)[2]
+    assert outcomes["add/0"]["passed_hidden"] == 1
+
+
 def test_try_again_gives_no_details_and_samples_once_it_repeats(run):
     _, calls, _, steps = run(PolicyConfig("try-again", rounds=3, temperature=0.6), Counting([WRONG]))
     assert kinds(steps) == ["initial", "retry", "retry", "retry"]

@@ -49,7 +49,7 @@ def _add_policy_args(p: argparse.ArgumentParser, *, rounds: int, budget_required
                    help="best-of-n: samples; iad: candidates per round; evolve: population; tree: strategies; "
                         "mcts: children per expansion (default 4)")
     p.add_argument("--rounds", type=int, default=rounds,
-                   help="refine, try-again, reflexion: rounds after the first attempt; iad: refinement rounds; "
+                   help="refine, resample, try-again, reflexion: rounds after the first attempt; iad: refinement rounds; "
                         f"evolve: generations; tree: refinement depth; mcts: iterations (default {rounds})")
     p.add_argument("--temperature", type=float, default=0.8, help="whenever a policy samples (default 0.8)")
     p.add_argument("--max-tokens", type=int, default=768, help="per code reply (default 768)")

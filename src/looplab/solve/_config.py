@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass
 @dataclass(frozen=True)
 class PolicyConfig:
     """A policy and its knobs. `n` and `rounds` mean, per strategy:
-    best-of-n: n samples · refine, try-again, reflexion: rounds after the first attempt ·
+    best-of-n: n samples · refine, resample, try-again, reflexion: rounds after the first attempt ·
     iad: n candidates per round, rounds of refinement · evolve: population n, rounds generations ·
     tree: n strategies, rounds = refinement depth · mcts: n children per expansion, rounds iterations.
     A task's token budget may end any of them sooner."""
@@ -20,7 +20,7 @@ class PolicyConfig:
 
     @property
     def name(self) -> str:
-        knobs = {"best-of-n": f"n={self.n}", "refine": f"k={self.rounds}", "try-again": f"k={self.rounds}",
+        knobs = {"best-of-n": f"n={self.n}", "refine": f"k={self.rounds}", "resample": f"k={self.rounds}", "try-again": f"k={self.rounds}",
                  "reflexion": f"k={self.rounds}", "iad": f"n={self.n},k={self.rounds}",
                  "evolve": f"n={self.n},k={self.rounds}", "tree": f"n={self.n},k={self.rounds}",
                  "mcts": f"n={self.n},k={self.rounds}"}.get(self.strategy)

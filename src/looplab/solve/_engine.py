@@ -10,11 +10,12 @@ from ..runs import RunStore, TaskRecorder
 from ..tasks import Problem
 from ._config import PolicyConfig
 from ._context import SolveContext
-from ._policies import best_of_n, evolve, iad, reflexion, refine, single, try_again
+from ._policies import best_of_n, evolve, iad, reflexion, refine, resample, single, try_again
 from ._search import mcts, tree
 
 POLICIES: dict[str, Callable[..., None]] = {
-    "single": single, "best-of-n": best_of_n, "refine": refine, "try-again": try_again, "reflexion": reflexion,
+    "single": single, "best-of-n": best_of_n, "refine": refine, "resample": resample, "try-again": try_again,
+    "reflexion": reflexion,
     "iad": iad, "evolve": evolve, "tree": tree, "mcts": mcts}
 
 # Stop the run after this many tasks in a row found the model server unreachable.

@@ -56,6 +56,19 @@ def refine(task: CodeTask, ctx: SolveContext, cfg: PolicyConfig) -> None:
         seen.add(attempt.code)
 
 
+def resample(task: CodeTask, ctx: SolveContext, cfg: PolicyConfig) -> None:
+    """Feedback-conditioned resampling: a greedy attempt, then up to k fresh implementations, each
+    sampled at `temperature` from the task and the feedback on the best attempt so far, never its
+    code. It is refine without the revision that small models answer by copying."""
+    ctx.attempt("initial", ctx.propose(first_messages(task)))
+    for round_ in range(cfg.rounds):
+        best = ctx.best
+        if best.passed:
+            return
+        reply = ctx.propose(rewrite_messages(task, best.feedback_text), temperature=cfg.temperature, sample=round_)
+        ctx.attempt("rewrite", reply, parent=best.step)
+
+
 def try_again(task: CodeTask, ctx: SolveContext, cfg: PolicyConfig) -> None:
     """The floor of feedback: after a failure the model only hears "that is not right, try again".
 
