@@ -444,8 +444,8 @@ def cmd_graph(args) -> int:
     return 0
 
 
-COMMANDS = {"solve": cmd_solve, "compare": cmd_compare, "show": cmd_show, "demo": cmd_demo, "exec": cmd_exec, "models": cmd_models, "grow": cmd_grow,
-            "graph": cmd_graph}
+COMMANDS = {"solve": cmd_solve, "compare": cmd_compare, "show": cmd_show, "demo": cmd_demo, "exec": cmd_exec,
+            "models": cmd_models, "grow": cmd_grow, "graph": cmd_graph}
 
 
 def main(argv: list[str] | None = None) -> int:
