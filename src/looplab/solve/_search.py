@@ -57,7 +57,8 @@ def tree(task: CodeTask, ctx: SolveContext, cfg: PolicyConfig) -> None:
             return
         if verdict == "abandon" or depth >= cfg.rounds:
             continue
-        temperature = cfg.temperature if node.code in seen and depth else 0.0
+        # A solution's first refinement is greedy; deeper ones are sampled, so repeats stay rare.
+        temperature = cfg.temperature if depth else 0.0
         reply = ctx.propose(revision_messages(task, node.code, node.feedback_text, advice=reason),
                             temperature=temperature, sample=len(ctx.attempts))
         child = ctx.attempt("refinement", reply, parent=node.step)
