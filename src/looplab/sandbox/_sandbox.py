@@ -210,19 +210,15 @@ class Sandbox:
                 reason = "output_limit"
                 break
         selector.close()
-        self._kill(proc)  # reason or not: no process of the program may outlive its run
+        _kill_group(proc)  # reason or not: no process of the program may outlive its run
         try:
             proc.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             reason = "timeout"
-            self._kill(proc)
+            _kill_group(proc)
             proc.wait()
         cap = self.limits.output_bytes
         return bytes(chunks[proc.stdout][:cap]), bytes(chunks[proc.stderr][:cap]), reason
-
-    @staticmethod
-    def _kill(proc: subprocess.Popen) -> None:
-        _kill_group(proc)
 
     def _result(self, returncode: int, out: bytes, err: bytes, reason: str, duration: float) -> ExecResult:
         stdout = out.decode("utf-8", "replace")

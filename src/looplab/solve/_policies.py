@@ -26,10 +26,7 @@ def single(task: CodeTask, ctx: SolveContext, cfg: PolicyConfig) -> None:
 
 def best_of_n(task: CodeTask, ctx: SolveContext, cfg: PolicyConfig) -> None:
     """Up to n samples (the first greedy); stops early once one passes every visible example."""
-    for i in range(cfg.n):
-        temperature = 0.0 if i == 0 else cfg.temperature
-        if ctx.attempt("sample", ctx.propose(first_messages(task), temperature=temperature, sample=i)).passed:
-            return
+    _samples(task, ctx, cfg)
 
 
 def refine(task: CodeTask, ctx: SolveContext, cfg: PolicyConfig) -> None:
@@ -117,7 +114,7 @@ def _top(attempts: list[Attempt], count: int) -> list[Attempt]:
     return chosen[:count]
 
 
-def _initial_population(task: CodeTask, ctx: SolveContext, cfg: PolicyConfig) -> bool:
+def _samples(task: CodeTask, ctx: SolveContext, cfg: PolicyConfig) -> bool:
     """n first attempts (the first greedy, the rest sampled); True once one passes."""
     for i in range(cfg.n):
         temperature = 0.0 if i == 0 else cfg.temperature
@@ -134,7 +131,7 @@ def iad(task: CodeTask, ctx: SolveContext, cfg: PolicyConfig) -> None:
     A candidate whose refinement came back as the same code (a model that copies what it is
     shown) is refined from then on by a rewrite from its feedback alone, without its code.
     """
-    if _initial_population(task, ctx, cfg):
+    if _samples(task, ctx, cfg):
         return
     keep = max(1, cfg.n // 2)
     copied: set[str] = set()
@@ -176,7 +173,7 @@ def evolve(task: CodeTask, ctx: SolveContext, cfg: PolicyConfig) -> None:
     children, alternating mutation (one parent and its feedback) and crossover (two parents);
     parents come from 2-way tournaments; the model is told which earlier changes raised the score;
     the fittest n under the visible examples survive."""
-    if _initial_population(task, ctx, cfg):
+    if _samples(task, ctx, cfg):
         return
     rng = random.Random(zlib.crc32(task.id.encode()))
     population = _top(ctx.attempts, cfg.n)
