@@ -12,12 +12,15 @@ from looplab.models import Budget
 from looplab.runs import RunStore
 from looplab.solve import (
     POLICIES,
+    Curve,
     HiddenCache,
     PolicyConfig,
+    against_reference,
     curve,
     parse_generated_tests,
     trajectories,
 )
+from looplab.solve._compare import sign_test
 from looplab.solve._prompts import numbered_items
 from looplab.solve._search import Node, backpropagate, select
 from looplab.tasks import CodeTask, HiddenTest, Problem, extract_examples
@@ -255,6 +258,25 @@ def test_trajectories_give_the_final_answer_at_the_full_budget(tmp_path, sandbox
         assert c.pass_at_1 == sorted(c.pass_at_1)
 
 
+def test_sign_test_matches_the_binomial_tail():
+    assert sign_test(0, 0) == 1.0
+    assert sign_test(5, 0) == sign_test(0, 5) == 2 / 32
+    assert sign_test(10, 2) == pytest.approx(2 * (1 + 12 + 66) / 4096)
+    assert sign_test(7, 7) == 1.0
+
+
+def test_a_policy_is_paired_with_the_reference_at_no_more_tokens_than_it_spent():
+    reference = Curve("best-of-n", [0, 500, 1000], [0.0, 400.0, 900.0], [0.0, 0.5, 0.25],
+                      [frozenset(), frozenset({"a", "b"}), frozenset({"a"})])
+    policy = Curve("evolve", [0, 1000], [0.0, 950.0], [0.0, 0.5], [frozenset(), frozenset({"b", "c"})])
+    paired = against_reference(policy, reference)
+    # best-of-n's best within 950 tokens is the 400-token point (0.5, tasks a and b), not the later 0.25
+    assert (paired.reference_pass_at_1, paired.wins, paired.losses) == (0.5, 1, 1)
+    assert paired.p_value == 1.0
+    cheap = Curve("single", [0, 1000], [0.0, 300.0], [0.0, 0.25], [frozenset(), frozenset({"c"})])
+    assert against_reference(cheap, reference).reference_pass_at_1 == 0.0  # best-of-n spent more at every cap
+
+
 def test_compare_and_show_from_the_command_line(tmp_path, capsys):
     replies = tmp_path / "replies.json"
     # one reply that serves every kind of prompt: a plan, code, and a test
@@ -268,6 +290,7 @@ def test_compare_and_show_from_the_command_line(tmp_path, capsys):
     assert [r["policy"] for r in rows] == ["single", "best-of-n(n=64)", "refine(k=8)", "tree(n=4,k=8)+tests"]
     assert all(0 < float(r["mean_tokens"]) <= 1500 for r in rows)
     assert rows[3]["generated_verdict_agreement"] != "" and rows[0]["generated_verdict_agreement"] == ""
+    assert rows[1]["wins_vs_best_of_n"] == rows[1]["losses_vs_best_of_n"] == "0" and rows[1]["sign_test_p"] == "1.0"
     assert "best-of-n(n=64) (reference)" in (run_dir / "comparison.html").read_text()
     assert main(args) == 0  # a re-run resumes: everything was finished, nothing is asked again
     capsys.readouterr()

@@ -233,7 +233,7 @@ def _policy_configs(spec: str, args) -> list[PolicyConfig]:
 
 def cmd_compare(args) -> int:
     from .report import write_comparison
-    from .solve import HiddenCache, at_tokens, curve
+    from .solve import HiddenCache, against_reference, curve
 
     configs = _policy_configs(args.policies, args)
     problems = _load_problems(args)
@@ -250,20 +250,28 @@ def cmd_compare(args) -> int:
                 console.print(f"[yellow]{config.name} finished {s['tasks']} of {len(problems)} tasks; "
                               "re-run to complete the comparison")
             mean_tokens = s["tokens"] / s["tasks"] if s["tasks"] else 0.0
-            rows.append({"policy": config.name, "tasks": s["tasks"], "pass_at_1": c.pass_at_1[-1],
-                         "mean_tokens": round(mean_tokens, 1),
-                         "mean_calls": round(s["calls"] / s["tasks"], 2) if s["tasks"] else 0.0,
-                         "wall_seconds": s["wall_seconds"],
-                         "best_of_n_at_equal_tokens": at_tokens(reference, mean_tokens) if reference else None,
-                         **store.generated_test_stats(config.name)})
+            row = {"policy": config.name, "tasks": s["tasks"], "pass_at_1": c.pass_at_1[-1],
+                   "mean_tokens": round(mean_tokens, 1),
+                   "mean_calls": round(s["calls"] / s["tasks"], 2) if s["tasks"] else 0.0,
+                   "wall_seconds": s["wall_seconds"], **store.generated_test_stats(config.name)}
+            if reference:
+                paired = against_reference(c, reference)
+                row |= {"best_of_n_at_equal_tokens": paired.reference_pass_at_1, "wins_vs_best_of_n": paired.wins,
+                        "losses_vs_best_of_n": paired.losses, "sign_test_p": round(paired.p_value, 4)}
+            rows.append(row)
         csv_path, html_path = write_comparison(args.run_dir, rows, curves, reference.policy if reference else None,
                                                model=summary["model"], budget=args.budget_tokens)
     table = Table(title=f"{len(problems)} HumanEval tasks, budget {args.budget_tokens} tokens per task")
-    for column in ("policy", "pass@1 (hidden)", "best-of-N, same tokens", "mean tokens", "mean calls", "wall s"):
+    for column in ("policy", "pass@1 (hidden)", "best-of-N, same tokens", "won/lost vs it (p)", "mean tokens",
+                   "mean calls", "wall s"):
         table.add_column(column, justify="left" if column == "policy" else "right")
     for r in rows:
-        reference_cell = f"{100 * r['best_of_n_at_equal_tokens']:.1f}%" if r["best_of_n_at_equal_tokens"] is not None else "-"
-        table.add_row(r["policy"], f"{100 * r['pass_at_1']:.1f}%", reference_cell, f"{r['mean_tokens']:.0f}",
+        if "best_of_n_at_equal_tokens" not in r:
+            reference_cells = ("-", "-")
+        else:
+            reference_cells = (f"{100 * r['best_of_n_at_equal_tokens']:.1f}%",
+                               f"{r['wins_vs_best_of_n']}/{r['losses_vs_best_of_n']} ({r['sign_test_p']:.2f})")
+        table.add_row(r["policy"], f"{100 * r['pass_at_1']:.1f}%", *reference_cells, f"{r['mean_tokens']:.0f}",
                       f"{r['mean_calls']:.1f}", f"{r['wall_seconds']:.0f}")
     Console().print(table)
     console.print(f"Wrote {csv_path} and {html_path}")

@@ -8,7 +8,8 @@ from pathlib import Path
 from ._svg import curves_chart
 
 COLUMNS = ["policy", "tasks", "pass_at_1", "mean_tokens", "mean_calls", "wall_seconds", "best_of_n_at_equal_tokens",
-           "generated_tests_correct", "generated_verdict_agreement"]
+           "wins_vs_best_of_n", "losses_vs_best_of_n", "sign_test_p", "generated_tests_correct",
+           "generated_verdict_agreement"]
 
 STYLE = """
 body{font:14px system-ui,sans-serif;margin:24px;color:#222;max-width:1100px}
@@ -20,11 +21,11 @@ th:first-child,td:first-child{text-align:left}.chart text{font-size:11px;fill:#5
 
 def write_comparison(run_dir: str | Path, rows: list[dict], curves: list, reference: str | None, *,
                      model: str, budget: int) -> tuple[Path, Path]:
-    """rows: one dict per policy with COLUMNS; curves: Curve objects; reference: best-of-n's policy name."""
+    """rows: one dict per policy with (some of) COLUMNS; curves: Curve objects; reference: best-of-n's policy name."""
     run_dir = Path(run_dir)
     csv_path, html_path = run_dir / "comparison.csv", run_dir / "comparison.html"
     with open(csv_path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=COLUMNS)
+        writer = csv.DictWriter(f, fieldnames=COLUMNS)  # a column a row lacks stays empty
         writer.writeheader()
         writer.writerows(rows)
     series = [(c.policy + (" (reference)" if c.policy == reference else ""),
@@ -37,7 +38,7 @@ def write_comparison(run_dir: str | Path, rows: list[dict], curves: list, refere
             return f"{value:.3f}"
         return html.escape(str(value)) if value is not None else "-"
 
-    table = "".join("<tr>" + "".join(f"<td>{cell(r[c])}</td>" for c in COLUMNS) + "</tr>" for r in rows)
+    table = "".join("<tr>" + "".join(f"<td>{cell(r.get(c))}</td>" for c in COLUMNS) + "</tr>" for r in rows)
     html_path.write_text(f"""<!doctype html><html><head><meta charset="utf-8"><title>looplab comparison</title>
 <style>{STYLE}</style></head><body>
 <h1>Solve policies compared at equal budget</h1>
@@ -49,7 +50,9 @@ reference: a policy helps only where its curve lies above it.</p>
 {chart}
 <table><tr>{''.join(f'<th>{c}</th>' for c in COLUMNS)}</tr>{table}</table>
 <p><code>best_of_n_at_equal_tokens</code>: best-of-N's pass@1 when it spends no more tokens per task on average than
-the policy did. <code>generated_tests_correct</code>: share of the tests the model wrote (policies marked +tests)
+the policy did. <code>wins_vs_best_of_n</code> and <code>losses_vs_best_of_n</code> count the tasks that the policy
+passes and best-of-N at that spend fails, and the reverse; <code>sign_test_p</code> is the exact two-sided sign test on
+those two counts: a small value means the difference is unlikely to be sampling luck. <code>generated_tests_correct</code>: share of the tests the model wrote (policies marked +tests)
 that the reference solution passes; <code>generated_verdict_agreement</code>: how often "the answer passes every
 generated test" agreed with the hidden verdict. Both are computed after the loop, for the record only.</p>
 </body></html>""")

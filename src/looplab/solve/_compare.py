@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from bisect import bisect_right
+from math import comb
 from dataclasses import dataclass
 
 from ..feedback import HiddenScorer
@@ -91,27 +92,54 @@ class Curve:
     caps: list[int]
     mean_tokens: list[float]   # mean tokens spent per task under each cap
     pass_at_1: list[float]     # hidden pass@1 under each cap
+    passed: list[frozenset[str]]  # ids of the tasks passed under each cap
 
 
 def curve(store: RunStore, policy: str, problems: list[Problem], budget: int, hidden: HiddenCache) -> Curve:
     paths = trajectories(store, policy)
     caps = sorted({round(budget * i / CURVE_POINTS) for i in range(CURVE_POINTS + 1)})
-    mean_tokens, pass_at_1 = [], []
+    mean_tokens, pass_at_1, passed_ids = [], [], []
     for cap in caps:
-        spent, passed = 0, 0
+        spent, passed = 0, set()
         for problem in problems:
             path = paths.get(problem.task.id)
             if path is None:
                 continue
             spent += path.spent_at(cap)
             answer = path.answer_at(cap)
-            passed += bool(answer and hidden.passed(problem, answer.code))
+            if answer and hidden.passed(problem, answer.code):
+                passed.add(problem.task.id)
         mean_tokens.append(spent / len(problems))
-        pass_at_1.append(passed / len(problems))
-    return Curve(policy, caps, mean_tokens, pass_at_1)
+        pass_at_1.append(len(passed) / len(problems))
+        passed_ids.append(frozenset(passed))
+    return Curve(policy, caps, mean_tokens, pass_at_1, passed_ids)
 
 
-def at_tokens(reference: Curve, tokens: float) -> float:
-    """The reference's pass@1 at a mean spend of `tokens` per task: the best it reached by then."""
-    reached = [p for t, p in zip(reference.mean_tokens, reference.pass_at_1) if t <= tokens + 1e-9]
-    return max(reached) if reached else 0.0
+@dataclass(frozen=True)
+class Paired:
+    """A policy's final answers against the reference's answers at the same mean spend, task by task."""
+    reference_pass_at_1: float
+    wins: int        # tasks the policy passes and the reference does not
+    losses: int      # the reverse
+    p_value: float   # exact two-sided sign test on wins against losses
+
+
+def against_reference(policy: Curve, reference: Curve) -> Paired:
+    """Compare with the reference at its best cap spending no more tokens per task on average than the policy.
+
+    A difference of a few tasks is often sampling noise; the sign test says how often a split at least this
+    uneven would arise if neither was better on the tasks where they disagree."""
+    spend = policy.mean_tokens[-1]
+    reached = [i for i, t in enumerate(reference.mean_tokens) if t <= spend + 1e-9]
+    # the best the reference reached by then (a larger cap can pick a visibly better answer that fails)
+    best = max(reached, key=lambda i: reference.pass_at_1[i], default=None)
+    theirs = reference.passed[best] if best is not None else frozenset()
+    mine = policy.passed[-1]
+    wins, losses = len(mine - theirs), len(theirs - mine)
+    return Paired(reference.pass_at_1[best] if best is not None else 0.0, wins, losses, sign_test(wins, losses))
+
+
+def sign_test(wins: int, losses: int) -> float:
+    n = wins + losses
+    tail = sum(comb(n, k) for k in range(min(wins, losses) + 1)) / 2 ** n
+    return min(1.0, 2 * tail)
