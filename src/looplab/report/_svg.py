@@ -86,7 +86,7 @@ def loglog_chart(title: str, series: list[tuple[str, list[tuple[float, float]], 
     return f'<svg width="{width}" height="{height}" class="chart">{"".join(body)}</svg>'
 
 
-PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#7f7f7f"]
+PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22"]
 
 
 def curves_chart(title: str, series: list[tuple[str, list[tuple[float, float]], bool]], *, width: int = 640,
