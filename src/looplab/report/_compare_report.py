@@ -52,8 +52,9 @@ reference: a policy helps only where its curve lies above it.</p>
 <p><code>best_of_n_at_equal_tokens</code>: best-of-N's pass@1 when it spends no more tokens per task on average than
 the policy did. <code>wins_vs_best_of_n</code> and <code>losses_vs_best_of_n</code> count the tasks that the policy
 passes and best-of-N at that spend fails, and the reverse; <code>sign_test_p</code> is the exact two-sided sign test on
-those two counts: a small value means the difference is unlikely to be sampling luck. <code>generated_tests_correct</code>: share of the tests the model wrote (policies marked +tests)
-that the reference solution passes; <code>generated_verdict_agreement</code>: how often "the answer passes every
+those two counts: a small value means the difference is unlikely to be sampling luck.
+<code>generated_tests_correct</code>: share of the tests the model wrote (policies marked +tests) that the reference
+solution passes; <code>generated_verdict_agreement</code>: how often "the answer passes every
 generated test" agreed with the hidden verdict. Both are computed after the loop, for the record only.</p>
 </body></html>""")
     return csv_path, html_path

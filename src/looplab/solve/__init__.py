@@ -6,5 +6,6 @@ from ._context import Attempt, SolveContext
 from ._engine import POLICIES, SolveReport, TaskOutcome, solve_tasks
 from ._tests import parse_generated_tests
 
-__all__ = ["POLICIES", "Attempt", "Curve", "HiddenCache", "Paired", "against_reference", "curve", "trajectories", "PolicyConfig", "SolveContext", "SolveReport", "TaskOutcome",
-           "build_program", "extract_code", "parse_generated_tests", "solve_tasks"]
+__all__ = ["POLICIES", "Attempt", "Curve", "HiddenCache", "Paired", "PolicyConfig", "SolveContext", "SolveReport",
+           "TaskOutcome", "against_reference", "build_program", "curve", "extract_code", "parse_generated_tests",
+           "solve_tasks", "trajectories"]

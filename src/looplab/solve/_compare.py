@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import hashlib
 from bisect import bisect_right
-from math import comb
 from dataclasses import dataclass
+from math import comb
 
 from ..feedback import HiddenScorer
 from ..runs import RunStore
