@@ -257,7 +257,7 @@ def cmd_compare(args) -> int:
             if reference:
                 paired = against_reference(c, reference)
                 row |= {"best_of_n_at_equal_tokens": paired.reference_pass_at_1, "wins_vs_best_of_n": paired.wins,
-                        "losses_vs_best_of_n": paired.losses, "sign_test_p": round(paired.p_value, 4)}
+                        "losses_vs_best_of_n": paired.losses, "sign_test_p": float(f"{paired.p_value:.3g}")}
             rows.append(row)
         csv_path, html_path = write_comparison(args.run_dir, rows, curves, reference.policy if reference else None,
                                                model=summary["model"], budget=args.budget_tokens)
@@ -269,8 +269,10 @@ def cmd_compare(args) -> int:
         if "best_of_n_at_equal_tokens" not in r:
             reference_cells = ("-", "-")
         else:
+            p = r["sign_test_p"]
             reference_cells = (f"{100 * r['best_of_n_at_equal_tokens']:.1f}%",
-                               f"{r['wins_vs_best_of_n']}/{r['losses_vs_best_of_n']} ({r['sign_test_p']:.2f})")
+                               f"{r['wins_vs_best_of_n']}/{r['losses_vs_best_of_n']} "
+                               f"({'<0.001' if p < 0.001 else f'{p:.2f}'})")
         table.add_row(r["policy"], f"{100 * r['pass_at_1']:.1f}%", *reference_cells, f"{r['mean_tokens']:.0f}",
                       f"{r['mean_calls']:.1f}", f"{r['wall_seconds']:.0f}")
     Console().print(table)
