@@ -304,3 +304,9 @@ def test_numbered_items_keep_bold_titles_and_skip_duplicates():
     reply = "Here:\n1. **Reverse and append**: simple.\n2) Loop over suffixes\n- Loop over suffixes\n3. ab\nend"
     assert numbered_items(reply, 5) == ["Reverse and append: simple.", "Loop over suffixes"]
     assert numbered_items(reply, 1) == ["Reverse and append: simple."]
+
+
+def test_chart_ticks_read_as_plain_numbers():
+    from looplab.report._svg import _fmt
+    assert [_fmt(v) for v in (0, 72.6, 421.2, 1263.7)] == ["0", "72.6", "421", "1,264"]
+    assert _fmt(0.005) == "5.0e-03" and _fmt(2e7) == "2.0e+07"

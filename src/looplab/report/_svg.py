@@ -13,8 +13,10 @@ def _ticks(low: float, high: float, count: int = 4) -> list[float]:
 
 
 def _fmt(value: float) -> str:
-    if value == 0 or 0.01 <= abs(value) < 10000:
+    if value == 0 or 0.01 <= abs(value) < 100:
         return f"{value:.3g}"
+    if 100 <= abs(value) < 1e6:
+        return f"{value:,.0f}"  # 1,263 rather than 1.26e+03
     return f"{value:.1e}"
 
 
