@@ -130,13 +130,13 @@ def against_reference(policy: Curve, reference: Curve) -> Paired:
     A difference of a few tasks is often sampling noise; the sign test says how often a split at least this
     uneven would arise if neither was better on the tasks where they disagree."""
     spend = policy.mean_tokens[-1]
-    reached = [i for i, t in enumerate(reference.mean_tokens) if t <= spend + 1e-9]
-    # the best the reference reached by then (a larger cap can pick a visibly better answer that fails)
-    best = max(reached, key=lambda i: reference.pass_at_1[i], default=None)
-    theirs = reference.passed[best] if best is not None else frozenset()
-    mine = policy.passed[-1]
+    # The best the reference reached by then (a larger cap can pick a visibly better answer that fails).
+    # Cap 0 spends nothing, so some cap is always within the spend.
+    best = max((i for i, t in enumerate(reference.mean_tokens) if t <= spend + 1e-9),
+               key=lambda i: reference.pass_at_1[i])
+    theirs, mine = reference.passed[best], policy.passed[-1]
     wins, losses = len(mine - theirs), len(theirs - mine)
-    return Paired(reference.pass_at_1[best] if best is not None else 0.0, wins, losses, sign_test(wins, losses))
+    return Paired(reference.pass_at_1[best], wins, losses, sign_test(wins, losses))
 
 
 def sign_test(wins: int, losses: int) -> float:

@@ -3,6 +3,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 
+# The knobs that appear in a policy's name (and so in its record), by strategy.
+ROUNDS_ONLY = ("refine", "resample", "try-again", "reflexion")
+N_AND_ROUNDS = ("iad", "evolve", "tree", "mcts")
+
+
 @dataclass(frozen=True)
 class PolicyConfig:
     """A policy and its knobs. `n` and `rounds` mean, per strategy:
@@ -20,10 +25,14 @@ class PolicyConfig:
 
     @property
     def name(self) -> str:
-        knobs = {"best-of-n": f"n={self.n}", "refine": f"k={self.rounds}", "resample": f"k={self.rounds}", "try-again": f"k={self.rounds}",
-                 "reflexion": f"k={self.rounds}", "iad": f"n={self.n},k={self.rounds}",
-                 "evolve": f"n={self.n},k={self.rounds}", "tree": f"n={self.n},k={self.rounds}",
-                 "mcts": f"n={self.n},k={self.rounds}"}.get(self.strategy)
+        if self.strategy == "best-of-n":
+            knobs = f"n={self.n}"
+        elif self.strategy in ROUNDS_ONLY:
+            knobs = f"k={self.rounds}"
+        elif self.strategy in N_AND_ROUNDS:
+            knobs = f"n={self.n},k={self.rounds}"
+        else:
+            knobs = ""
         name = f"{self.strategy}({knobs})" if knobs else self.strategy
         return name + ("+tests" if self.generated_tests else "")
 

@@ -15,8 +15,7 @@ from ._search import mcts, tree
 
 POLICIES: dict[str, Callable[..., None]] = {
     "single": single, "best-of-n": best_of_n, "refine": refine, "resample": resample, "try-again": try_again,
-    "reflexion": reflexion,
-    "iad": iad, "evolve": evolve, "tree": tree, "mcts": mcts}
+    "reflexion": reflexion, "iad": iad, "evolve": evolve, "tree": tree, "mcts": mcts}
 
 # Stop the run after this many tasks in a row found the model server unreachable.
 MAX_UNAVAILABLE_IN_A_ROW = 3

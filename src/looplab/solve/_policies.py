@@ -43,9 +43,7 @@ def refine(task: CodeTask, ctx: SolveContext, cfg: PolicyConfig) -> None:
         if best.passed:
             return
         if stuck:
-            reply = ctx.propose(rewrite_messages(task, best.feedback_text), temperature=cfg.temperature,
-                                sample=round_)
-            attempt = ctx.attempt("rewrite", reply, parent=best.step)
+            attempt = _rewrite(task, ctx, cfg, best, round_)
         else:
             reply = ctx.propose(revision_messages(task, best.code, best.feedback_text), sample=round_)
             attempt = ctx.attempt("revision", reply, parent=best.step)
@@ -62,8 +60,7 @@ def resample(task: CodeTask, ctx: SolveContext, cfg: PolicyConfig) -> None:
         best = ctx.best
         if best.passed:
             return
-        reply = ctx.propose(rewrite_messages(task, best.feedback_text), temperature=cfg.temperature, sample=round_)
-        ctx.attempt("rewrite", reply, parent=best.step)
+        _rewrite(task, ctx, cfg, best, round_)
 
 
 def try_again(task: CodeTask, ctx: SolveContext, cfg: PolicyConfig) -> None:
@@ -112,6 +109,12 @@ def _top(attempts: list[Attempt], count: int) -> list[Attempt]:
             codes.add(attempt.code)
             chosen.append(attempt)
     return chosen[:count]
+
+
+def _rewrite(task: CodeTask, ctx: SolveContext, cfg: PolicyConfig, best: Attempt, sample: int) -> Attempt:
+    """A fresh implementation sampled from the task and the best attempt's feedback, not its code."""
+    reply = ctx.propose(rewrite_messages(task, best.feedback_text), temperature=cfg.temperature, sample=sample)
+    return ctx.attempt("rewrite", reply, parent=best.step)
 
 
 def _samples(task: CodeTask, ctx: SolveContext, cfg: PolicyConfig) -> bool:
