@@ -81,5 +81,5 @@ def run(tmp_path, sandbox):
     from solve_fakes import solve
 
     def runner(config, model, **kwargs):
-        return solve(tmp_path, config, model, sandbox=sandbox, scorer_sandbox=sandbox, **kwargs)
+        return solve(tmp_path, config, model, sandbox=sandbox, **kwargs)
     return runner

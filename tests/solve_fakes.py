@@ -1,9 +1,8 @@
 """Shared pieces of the solve tests: a tiny task, scripted replies, and a runner over a fresh run store."""
-from looplab.feedback import ExampleChecks, HiddenScorer
 from looplab.models import ScriptedModel
 from looplab.runs import RunStore
 from looplab.solve import solve_tasks
-from looplab.tasks import CodeTask, HiddenTest, Problem, extract_examples
+from looplab.tasks import CodeFamily, CodeTask, HiddenTest, Problem, extract_examples
 
 PROMPT = 'def add(a, b):\n    """Add two numbers.\n    >>> add(1, 2)\n    3\n    >>> add(2, 2)\n    4\n    """\n'
 HIDDEN = "def check(f):\n    assert f(5, 7) == 12\n    assert f(-1, 1) == 0\n"
@@ -31,9 +30,9 @@ class Counting(ScriptedModel):
 
 def solve(tmp_path, config, model, tasks=None, **kwargs):
     with RunStore(tmp_path / "run") as store:
-        report = solve_tasks(tasks or problems(), config, model=model, store=store,
-                             feedback=ExampleChecks(kwargs.pop("sandbox")), scorer=HiddenScorer(kwargs.pop("scorer_sandbox")),
-                             **kwargs)
+        family = kwargs.pop("family", None) or CodeFamily(kwargs.pop("sandbox"))
+        kwargs.pop("sandbox", None)
+        report = solve_tasks(tasks or problems(), family, config, model=model, store=store, **kwargs)
         calls = store.db.execute("SELECT task_id, seq, messages, params FROM calls ORDER BY id").fetchall()
         outcomes = {r["task_id"]: dict(r) for r in store.db.execute("SELECT * FROM outcomes")}
         steps = store.db.execute("SELECT task_id, step, kind, parent FROM steps ORDER BY id").fetchall()

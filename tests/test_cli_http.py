@@ -8,9 +8,9 @@ import sys
 import time
 
 from looplab.cli import main
-from looplab.tasks import load_humaneval
+from looplab.tasks import load_tasks
 
-REFERENCE = {p.task.id: p.hidden.reference for p in load_humaneval(ids=['0', '2'])}
+REFERENCE = {p.task.id: p.task.prompt + p.hidden.reference for p in load_tasks("humaneval", None, ids=['0', '2'])[1]}
 
 
 def solution_server_reply(messages):
@@ -82,7 +82,7 @@ def test_exec_prints_the_result_as_json(tmp_path, capsys):
 
 def test_user_errors_end_in_one_clear_sentence(tmp_path, capsys):
     assert main(["solve", "--ids", "999", "--run-dir", str(tmp_path / "r"), "--model", "scripted:x.json"]) == 2
-    assert "unknown HumanEval ids: HumanEval/999" in capsys.readouterr().err
+    assert "task id '999' is unknown" in capsys.readouterr().err
     assert main(["exec", str(tmp_path / "missing.py")]) == 2
     assert "cannot read" in capsys.readouterr().err
 

@@ -1,6 +1,6 @@
 """Docstring examples in every style become checks, and the checks judge code correctly."""
 from looplab.feedback import ExampleChecks
-from looplab.tasks import CodeTask, extract_examples, load_humaneval
+from looplab.tasks import CodeTask, build_program, extract_examples, load_tasks
 
 
 def _doc(body: str, name: str = "f") -> str:
@@ -39,11 +39,11 @@ def test_examples_under_a_wrong_name_are_renamed():
 
 
 def test_humaneval_coverage_and_canonical_solutions_pass(sandbox):
-    problems = load_humaneval()
+    _, problems = load_tasks("humaneval", sandbox)
     assert len(problems) == 164
     with_examples = [p for p in problems if p.task.examples]
     assert len(with_examples) >= 155  # the rest state no checkable example
-    checks = ExampleChecks(sandbox)
+    checks = ExampleChecks(sandbox, build_program)
     total = passed = 0
     for problem in with_examples:
         feedback = checks.evaluate(problem.task, problem.hidden.reference)
@@ -56,14 +56,14 @@ def test_humaneval_coverage_and_canonical_solutions_pass(sandbox):
 def test_feedback_names_call_expected_and_result(sandbox):
     task = CodeTask("t", "def add(a, b):\n    '''>>> add(1, 2)\n    3\n    '''\n", "add",
                     tuple(extract_examples("def add(a, b):\n    '''>>> add(1, 2)\n    3\n    >>> add(0, 0)\n    0\n    '''\n", "add")))
-    feedback = ExampleChecks(sandbox).evaluate(task, "def add(a, b):\n    return a - b\n")
+    feedback = ExampleChecks(sandbox, build_program).evaluate(task, "def add(a, b):\n    return a - b\n")
     assert not feedback.passed and feedback.score == 0.5
     assert "add(1, 2) should return 3, but returned -1" in feedback.text
 
 
 def test_feedback_reports_exceptions_missing_function_and_hangs(sandbox):
     task = CodeTask("t", "", "f", tuple(extract_examples(_doc("    >>> f(1)\n    2\n    >>> f(2)\n    3"), "f")))
-    checks = ExampleChecks(sandbox.with_limits(timeout=2, cpu_seconds=2))
+    checks = ExampleChecks(sandbox.with_limits(timeout=2, cpu_seconds=2), build_program)
     raised = checks.evaluate(task, "def f(x, y=0):\n    return {}[x]\n")
     assert "f(1) should return 2, but raised KeyError: 1" in raised.text
     assert "does not define a function named `f`" in checks.evaluate(task, "def g(x):\n    return x\n").text
@@ -75,4 +75,4 @@ def test_feedback_reports_exceptions_missing_function_and_hangs(sandbox):
 
 def test_floats_compare_with_tolerance(sandbox):
     task = CodeTask("t", "", "f", tuple(extract_examples(_doc("    >>> f(1)\n    0.3"), "f")))
-    assert ExampleChecks(sandbox).evaluate(task, "def f(x, y=0):\n    return 0.1 + 0.2\n").passed
+    assert ExampleChecks(sandbox, build_program).evaluate(task, "def f(x, y=0):\n    return 0.1 + 0.2\n").passed

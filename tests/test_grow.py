@@ -246,7 +246,7 @@ def test_export_formats(tmp_path, embedder, capsys):
     grow(tmp_path / "run", embedder, 3)
     for fmt in ("graphml", "json", "csv"):
         out = tmp_path / f"g.{fmt}"
-        assert main(["graph", "export", str(tmp_path / "run"), "--format", fmt, "--output", str(out)]) == 0
+        assert main(["graph", "export", "--run-dir", str(tmp_path / "run"), "--format", fmt, "--output", str(out)]) == 0
     graph = load_graphml(tmp_path / "run" / "graph.graphml")
     data = json.loads((tmp_path / "g.json").read_text())
     assert len(data["nodes"]) == len(graph) and len(data["edges"]) == graph.number_of_edges()
@@ -255,7 +255,7 @@ def test_export_formats(tmp_path, embedder, capsys):
 
 def test_report_is_one_offline_html_file(tmp_path, embedder):
     grow(tmp_path / "run", embedder, 8)
-    assert main(["graph", "report", str(tmp_path / "run")]) == 0
+    assert main(["graph", "report", "--run-dir", str(tmp_path / "run")]) == 0
     page = (tmp_path / "run" / "report.html").read_text()
     assert "http://" not in page and "https://" not in page  # nothing to fetch
     assert "Table 1" in page and "Power-law α" in page and "Degree distribution" in page

@@ -7,7 +7,7 @@ import pytest
 from solve_fakes import HIDDEN, PROMPT, RIGHT, WRONG, Counting, problems, solve
 
 from looplab.cli import main
-from looplab.feedback import HiddenScorer
+from looplab.feedback import parse_generated_tests
 from looplab.models import Budget
 from looplab.runs import RunStore
 from looplab.solve import (
@@ -17,13 +17,12 @@ from looplab.solve import (
     PolicyConfig,
     against_reference,
     curve,
-    parse_generated_tests,
     trajectories,
 )
 from looplab.solve._compare import sign_test
 from looplab.solve._prompts import numbered_items
 from looplab.solve._search import Node, backpropagate, select
-from looplab.tasks import CodeTask, HiddenTest, Problem, extract_examples
+from looplab.tasks import CodeFamily, CodeTask, HiddenTest, Problem, extract_code, extract_examples
 
 HALF = "```python\ndef add(a, b):\n    return 3\n```"    # passes add(1, 2) only
 HALF2 = "```python\ndef add(a, b):\n    return 4\n```"   # passes add(2, 2) only
@@ -166,11 +165,11 @@ def test_tree_critic_may_accept_code_that_only_fails_the_models_own_tests(tmp_pa
     reference = Problem(CodeTask("add/0", PROMPT, "add", tuple(extract_examples(PROMPT, "add"))),
                         HiddenTest(HIDDEN, "add", "def add(a, b):\n    return a + b\n"))
     tests = "```python\nassert add(1, 1) == 3\nassert add(0, 0) == 0\nassert add(0, 0) == 0\nprint('x')\n```"
-    _, calls, outcomes, steps = run(PolicyConfig("tree", n=1, rounds=2, generated_tests=True),
+    _, calls, outcomes, steps = run(PolicyConfig("tree", n=1, rounds=2, extra_sources=("tests",)),
                                     Counting(responder([RIGHT], tests=tests, critic="ACCEPT")), tasks=[reference])
     assert kinds(steps) == ["strategy", "generated-tests", "solution", "critique"]
     assert outcomes["add/0"]["passed_hidden"] == 1
-    generated = json.loads(outcomes["add/0"]["hidden_result"])["generated_tests"]
+    generated = json.loads(outcomes["add/0"]["hidden_result"])["audits"]["tests"]
     # two distinct tests, one wrong; "passes every generated test" disagrees with the hidden verdict
     assert generated == {"count": 2, "correct": 1, "verdict_agrees": False}
 
@@ -225,15 +224,14 @@ def test_no_policy_exceeds_its_token_budget(run, strategy):
 def test_parse_generated_tests():
     reply = ("Tests:\n```python\nassert add(1, 1) == 2\nassert add(1, 1) == 2\nassert not add(0, 0)\n"
              "assert add(2, 2)\nassert other(1) == 2\nassert add(1 ==\nx = add(1, 2)\n```")
-    tests = parse_generated_tests(reply, "add")
+    tests = parse_generated_tests(extract_code(reply, "add"), "add")
     assert [(t.call, t.expected) for t in tests] == [("add(1, 1)", "2"), ("add(0, 0)", "False"), ("add(2, 2)", "True")]
 
 
 def test_a_second_policy_reuses_identical_greedy_calls_and_is_still_charged(tmp_path, sandbox):
     model = Counting([WRONG])
-    _, _, first, _ = solve(tmp_path, PolicyConfig("single"), model, sandbox=sandbox, scorer_sandbox=sandbox)
-    _, calls, outcomes, _ = solve(tmp_path, PolicyConfig("refine", rounds=1), model, sandbox=sandbox,
-                                  scorer_sandbox=sandbox)
+    _, _, first, _ = solve(tmp_path, PolicyConfig("single"), model, sandbox=sandbox)
+    _, calls, outcomes, _ = solve(tmp_path, PolicyConfig("refine", rounds=1), model, sandbox=sandbox)
     assert len(model.requests) == 2  # single's call, then only refine's revision
     reused = [json.loads(c["params"]).get("reused") for c in calls]
     assert reused == [None, True, None]  # single's call, refine's reused first call, refine's revision
@@ -248,11 +246,11 @@ def test_trajectories_give_the_final_answer_at_the_full_budget(tmp_path, sandbox
         paths = trajectories(store, "best-of-n(n=3)")
         for task_id, outcome in outcomes.items():
             answer = paths[task_id].answer_at(1000)
-            assert answer.code in outcome["answer"]
+            assert answer.candidate == outcome["answer"]
         points = paths["add/0"].points
-        assert paths["add/0"].answer_at(points[1].tokens).code == points[1].code  # HALF beats WRONG
+        assert paths["add/0"].answer_at(points[1].tokens).candidate == points[1].candidate  # HALF beats WRONG
         assert paths["add/0"].answer_at(points[0].tokens - 1) is None
-        c = curve(store, "best-of-n(n=3)", problems(2), 1000, HiddenCache(store, HiddenScorer(sandbox)))
+        c = curve(store, "best-of-n(n=3)", problems(2), 1000, HiddenCache(store, CodeFamily(sandbox)))
         assert c.pass_at_1[0] == 0 and c.pass_at_1[-1] == sum(o["passed_hidden"] for o in outcomes.values()) / 2
         assert c.mean_tokens[-1] == sum(o["tokens"] for o in outcomes.values()) / 2
         assert c.pass_at_1 == sorted(c.pass_at_1)
@@ -295,10 +293,10 @@ def test_compare_and_show_from_the_command_line(tmp_path, capsys):
     assert "best-of-n(n=64) (reference)" in (run_dir / "comparison.html").read_text()
     assert main(args) == 0  # a re-run resumes: everything was finished, nothing is asked again
     capsys.readouterr()
-    assert main(["show", str(run_dir), "0", "--policy", "tree(n=4,k=8)+tests"]) == 0
+    assert main(["show", "--run-dir", str(run_dir), "0", "--policy", "tree(n=4,k=8)+tests"]) == 0
     out = capsys.readouterr().out
-    assert "#0 strategy" in out and "critique" in out and "generated" in out
-    assert main(["show", str(run_dir), "5"]) == 2
+    assert "#0 strategy" in out and "critique" in out and "tests" in out
+    assert main(["show", "--run-dir", str(run_dir), "5"]) == 2
 
 
 def test_numbered_items_keep_bold_titles_and_skip_duplicates():

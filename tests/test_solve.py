@@ -5,9 +5,9 @@ import pytest
 from solve_fakes import OVERFIT, PROMPT, RIGHT, WRONG, Counting, problems, solve
 
 from looplab.models import Budget, Meter, ModelError, ModelUnavailable, ScriptedModel
-from looplab.feedback import HiddenScorer
 from looplab.runs import RunError
-from looplab.solve import PolicyConfig, build_program, extract_code
+from looplab.solve import PolicyConfig
+from looplab.tasks import CodeFamily, Problem, build_program, extract_code, sanitize
 
 
 def test_extract_code_prefers_the_block_defining_the_function():
@@ -98,10 +98,10 @@ def test_these_policies_stop_at_their_task_token_budget(run, strategy):
 def test_run_budget_stops_the_run_and_a_rerun_continues(tmp_path, sandbox):
     model = Counting([RIGHT])
     report, calls, outcomes, _ = solve(tmp_path, PolicyConfig("single"), model, tasks=problems(4),
-                                       run_meter=Meter(Budget(calls=2)), sandbox=sandbox, scorer_sandbox=sandbox)
+                                       run_meter=Meter(Budget(calls=2)), sandbox=sandbox)
     assert len(outcomes) == 2 and "run budget" in report.stopped
     report, calls, outcomes, _ = solve(tmp_path, PolicyConfig("single"), model, tasks=problems(4),
-                                       sandbox=sandbox, scorer_sandbox=sandbox)
+                                       sandbox=sandbox)
     assert report.skipped == 2 and len(outcomes) == 4 and len(model.requests) == 4
 
 
@@ -114,19 +114,19 @@ def test_interrupted_task_resumes_without_repeating_finished_calls(tmp_path, san
 
     config = PolicyConfig("refine", rounds=3)
     with pytest.raises(KeyboardInterrupt):
-        solve(tmp_path, config, Interrupting([WRONG]), sandbox=sandbox, scorer_sandbox=sandbox)
+        solve(tmp_path, config, Interrupting([WRONG]), sandbox=sandbox)
     again = Counting([WRONG])
-    _, calls, outcomes, steps = solve(tmp_path, config, again, sandbox=sandbox, scorer_sandbox=sandbox)
+    _, calls, outcomes, steps = solve(tmp_path, config, again, sandbox=sandbox)
     assert len(again.requests) == 2  # calls 0 and 1 were replayed from the record
     assert len(calls) == 4 and [s["step"] for s in steps] == [0, 1, 2, 3]
     assert outcomes["add/0"]["calls"] == 4
 
 
 def test_resume_refuses_changed_settings(tmp_path, sandbox):
-    solve(tmp_path, PolicyConfig("refine", rounds=1), Counting([WRONG]), sandbox=sandbox, scorer_sandbox=sandbox)
+    solve(tmp_path, PolicyConfig("refine", rounds=1), Counting([WRONG]), sandbox=sandbox)
     with pytest.raises(RunError, match="other settings"):
-        solve(tmp_path, PolicyConfig("refine", rounds=1, max_tokens=5), Counting([WRONG]),
-              sandbox=sandbox, scorer_sandbox=sandbox)
+        solve(tmp_path, PolicyConfig("refine", rounds=1, max_tokens=50), Counting([WRONG]),
+              sandbox=sandbox)
 
 
 def test_unreachable_model_stops_the_run_and_leaves_tasks_for_resume(tmp_path, sandbox):
@@ -135,10 +135,10 @@ def test_unreachable_model_stops_the_run_and_leaves_tasks_for_resume(tmp_path, s
             raise ModelUnavailable("server down")
 
     report, _, outcomes, _ = solve(tmp_path, PolicyConfig("single"), Down([""]), tasks=problems(5),
-                                   sandbox=sandbox, scorer_sandbox=sandbox)
+                                   sandbox=sandbox)
     assert "unreachable" in report.stopped and len(report.outcomes) == 3 and outcomes == {}
     report, _, outcomes, _ = solve(tmp_path, PolicyConfig("single"), Counting([RIGHT]), tasks=problems(5),
-                                   sandbox=sandbox, scorer_sandbox=sandbox)
+                                   sandbox=sandbox)
     assert len(outcomes) == 5 and report.stopped is None
 
 
@@ -156,8 +156,31 @@ def test_a_failing_request_is_recorded_and_the_run_goes_on(run):
 
 
 def test_a_hidden_pass_needs_the_check_to_finish(sandbox):
-    hidden = problems()[0].hidden
-    scorer = HiddenScorer(sandbox)
-    assert scorer.score(hidden, PROMPT + "    return a + b\n").passed
-    # exits cleanly before the check can run: not a pass
-    assert not scorer.score(hidden, "import os\ndef add(a, b):\n    return a + b\nos._exit(0)\n").passed
+    problem = problems()[0]
+    family = CodeFamily(sandbox)
+    assert family.score(problem, "    return a + b").passed
+    # exits cleanly before the check can run: not a pass (sanitizing drops the module-level exit
+    # when the function is defined, so the exit hides inside a default argument here)
+    sneaky = "import os\ndef add(a, b, _=os._exit(0)):\n    return a + b"
+    assert not family.score(problem, sneaky).passed
+
+
+def test_sanitize_drops_demo_code_and_keeps_what_the_function_needs():
+    code = ("import math\nLIMIT = 10\nunused = 3\n\ndef helper(x):\n    return x * LIMIT\n\n"
+            "def add(a, b):\n    return helper(a) // LIMIT + b\n\nprint(add(1, 2))\nassert add(1, 1) == 2\n"
+            "if __name__ == '__main__':\n    add(0, 0)\nresult = add(2, 2)\n")
+    kept = sanitize(code, "add")
+    assert "print" not in kept and "assert" not in kept and "__main__" not in kept and "result" not in kept
+    assert "unused" not in kept
+    assert "import math" in kept and "LIMIT = 10" in kept and "def helper" in kept and "def add" in kept
+    namespace = {}
+    exec(kept, namespace)
+    assert namespace["add"](1, 2) == 3
+    assert sanitize("def add(a, b):\n    return (", "add") == "def add(a, b):\n    return ("  # does not parse
+    assert sanitize("def other():\n    pass\nprint(1)", "add") == "def other():\n    pass\nprint(1)"
+
+
+def test_demo_code_that_crashes_at_import_no_longer_fails_the_attempt(run):
+    crashing = "```python\ndef add(a, b):\n    return a + b\n\nprint(add(undefined_name, 2))\n```"
+    _, _, outcomes, _ = run(PolicyConfig("single"), Counting([crashing]))
+    assert outcomes["add/0"]["passed_visible"] == 1 and outcomes["add/0"]["passed_hidden"] == 1

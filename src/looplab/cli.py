@@ -12,17 +12,25 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
+from rich.text import Text
 
-from .feedback import ExampleChecks, HiddenScorer
 from .grow import DEFAULT_THRESHOLD, NEXT_POLICIES
 from .models import Budget, BudgetExceeded, Meter, ModelError, load_model
 from .runs import RunError, RunStore
 from .sandbox import Limits, Sandbox, SandboxUnavailable
-from .solve import POLICIES, PolicyConfig, solve_tasks
-from .tasks import TaskError, load_humaneval
+from .solve import EXTRA_SOURCES, POLICIES, PolicyConfig, compare, run_policies
+from .tasks import TaskError, load_tasks
 
 console = Console(stderr=True)
-USER_ERRORS = (ModelError, RunError, SandboxUnavailable, TaskError)
+
+
+class UsageError(Exception):
+    """A flag or argument that cannot be used as given."""
+
+
+USER_ERRORS = (ModelError, RunError, SandboxUnavailable, TaskError, UsageError)
+TASKS_HELP = "humaneval (default) | sql[:library,shop,clinic] | math[:GENERATOR,...] (default generators: " \
+             "gsm_symbolic, basic_arithmetic, fraction_simplification) | FILE.jsonl (code tasks, see the README)"
 COMPARE_ROUNDS = 8     # compare: rounds high enough that the token budget, not the count, ends a policy
 COMPARE_SAMPLES = 64   # compare: best-of-n's samples, likewise
 
@@ -44,6 +52,19 @@ def _sandbox(args) -> Sandbox:
     return Sandbox(limits, unsafe_no_sandbox=args.unsafe_no_sandbox)
 
 
+def _add_run_dir(p: argparse.ArgumentParser, default: str | None = None) -> None:
+    p.add_argument("--run-dir", required=default is None, default=default,
+                   help="the run directory: where the record goes (the same DIR again resumes)"
+                        + (f" (default {default})" if default else ""))
+
+
+def _add_task_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--tasks", default="humaneval", help=TASKS_HELP)
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--limit", type=int, help="the first N tasks")
+    which.add_argument("--ids", help="comma-separated task ids, e.g. HumanEval/0,HumanEval/7, shop/03, or 0,7")
+
+
 def _add_policy_args(p: argparse.ArgumentParser, *, rounds: int, budget_required: bool = False) -> None:
     p.add_argument("--n", type=int, default=4,
                    help="best-of-n: samples; iad: candidates per round; evolve: population; tree: strategies; "
@@ -54,7 +75,8 @@ def _add_policy_args(p: argparse.ArgumentParser, *, rounds: int, budget_required
     p.add_argument("--temperature", type=float, default=0.8, help="whenever a policy samples (default 0.8)")
     p.add_argument("--max-tokens", type=int, default=768, help="per code reply (default 768)")
     p.add_argument("--generated-tests", action="store_true",
-                   help="also check candidates against tests the model writes (they may be wrong; never scored)")
+                   help="code tasks: also check candidates against tests the model writes (they may be wrong; "
+                        "never scored); the same as adding +tests to a policy name")
     p.add_argument("--budget-tokens", type=int, required=budget_required,
                    help="token budget per task (prompt and completion); every policy stops at it")
 
@@ -63,36 +85,33 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="looplab", description="Feedback loops around language models.")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("solve", help="solve code tasks with a loop policy, recording every step")
-    p.add_argument("--tasks", default="humaneval", choices=["humaneval"])
-    which = p.add_mutually_exclusive_group()
-    which.add_argument("--limit", type=int, help="the first N tasks")
-    which.add_argument("--ids", help="comma-separated task ids, e.g. HumanEval/0,HumanEval/7 or 0,7")
+    p = sub.add_parser("solve", help="solve tasks with a loop policy, recording every step")
+    _add_task_args(p)
     p.add_argument("--strategy", default="single", choices=list(POLICIES))
     _add_policy_args(p, rounds=3)
     p.add_argument("--budget-calls", type=int, help="call budget per task")
     p.add_argument("--run-tokens", type=int, help="token budget for the whole run")
     p.add_argument("--run-calls", type=int, help="call budget for the whole run")
-    p.add_argument("--run-dir", required=True, help="where the record goes; the same DIR again resumes")
+    _add_run_dir(p)
     _add_model_args(p)
     _add_sandbox_args(p, 10.0)
 
     p = sub.add_parser("compare", help="run several policies on the same tasks at one token budget and compare them")
-    p.add_argument("--tasks", default="humaneval", choices=["humaneval"])
-    which = p.add_mutually_exclusive_group()
-    which.add_argument("--limit", type=int, help="the first N tasks")
-    which.add_argument("--ids", help="comma-separated task ids")
+    _add_task_args(p)
     p.add_argument("--policies", default=",".join(POLICIES),
                    help=f"comma-separated, from {', '.join(POLICIES)}; add +tests to a name to give that policy "
-                        "tests the model writes itself, e.g. tree+tests (default: all, without)")
+                        "tests the model writes itself, e.g. tree+tests (code tasks; default: all, without)")
     _add_policy_args(p, rounds=COMPARE_ROUNDS, budget_required=True)
-    p.add_argument("--run-dir", required=True, help="where the record goes; the same DIR again resumes")
+    p.add_argument("--report-only", action="store_true",
+                   help="run nothing: read the record as it stands and write the comparison (a run in progress, "
+                        "or one recorded by an earlier looplab)")
+    _add_run_dir(p)
     _add_model_args(p)
     _add_sandbox_args(p, 10.0)
 
-    p = sub.add_parser("show", help="print one task's trajectory or search tree from a run record")
-    p.add_argument("run_dir")
-    p.add_argument("task_id", help="e.g. HumanEval/10 or 10")
+    p = sub.add_parser("show", help="print one task's attempts as a tree, with feedback and diffs, from a run record")
+    _add_run_dir(p)
+    p.add_argument("task_id", help="e.g. HumanEval/10, shop/07 or gsm_symbolic/4")
     p.add_argument("--policy", help="only this policy (default: every policy that ran the task)")
     p.add_argument("--full", action="store_true", help="print whole candidates and feedback, not their first lines")
 
@@ -116,84 +135,79 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--embedder", default="minilm", help="minilm (default, offline) or openai:MODEL (uses --base-url)")
     p.add_argument("--snapshot-every", type=int, default=1, help="GraphML snapshot every N iterations (default 1)")
     p.add_argument("--run-tokens", type=int, help="token budget for the whole run")
-    p.add_argument("--run-dir", required=True)
+    _add_run_dir(p)
     _add_model_args(p)
 
     p = sub.add_parser("graph", help="inspect a grown graph: report, export, compose")
     graph_sub = p.add_subparsers(dest="graph_command", required=True)
     q = graph_sub.add_parser("report", help="write report.html: metrics, degree distribution, hubs, an interactive view")
-    q.add_argument("run_dir")
+    _add_run_dir(q)
     q = graph_sub.add_parser("compose", help="compositional reasoning along the longest path, or from one concept to another")
-    q.add_argument("run_dir")
+    _add_run_dir(q)
     q.add_argument("--from", dest="source", help="first concept (with --to)")
     q.add_argument("--to", dest="target", help="last concept (with --from)")
     _add_model_args(q)
     q = graph_sub.add_parser("export", help="write the graph as GraphML, node-link JSON or a CSV edge list")
-    q.add_argument("run_dir")
+    _add_run_dir(q)
     q.add_argument("--format", choices=["graphml", "json", "csv"], default="graphml")
     q.add_argument("--output", type=Path, help="file to write (default: graph.<ext> beside the run)")
 
     p = sub.add_parser("demo", help="single vs refine on the first HumanEval tasks with the embedded model")
     p.add_argument("--limit", type=int, default=10)
-    p.add_argument("--run-dir", default="runs/demo")
+    _add_run_dir(p, default="runs/demo")
     _add_model_args(p)
     _add_sandbox_args(p, 10.0)
     return parser
 
 
-def _load_problems(args):
+def _load_tasks(args, sandbox: Sandbox):
     ids = [i.strip() for i in args.ids.split(",") if i.strip()] if getattr(args, "ids", None) else None
-    return load_humaneval(limit=args.limit, ids=ids)
+    if getattr(args, "ids", None) is not None and not ids:
+        raise UsageError("--ids names no task")
+    return load_tasks(args.tasks, sandbox, limit=args.limit, ids=ids)
 
 
-def _open_run(run_dir: str, model_name: str, sandbox: Sandbox) -> RunStore:
-    store = RunStore(run_dir)
-    for key, value in (("model", model_name), ("sandbox", sandbox.isolation)):
-        recorded = store.meta(key)
-        if recorded is None:
-            store.set_meta(key, value)
-        elif recorded != value:
-            store.close()
-            raise RunError(f"{run_dir} was recorded with {key} {recorded!r}, not {value!r}; use a new --run-dir")
-    return store
-
-
-def _run_policies(configs: list[PolicyConfig], problems, args, *, task_budget=Budget(), run_budget=Budget()) -> dict:
-    sandbox = _sandbox(args)
+def _run(configs: list[PolicyConfig], family, problems, args, *, task_budget=Budget(), run_budget=Budget()) -> dict:
+    """Runs the policies with a progress bar each; returns the run's summary."""
     with console.status("loading the model"):
         model = load_model(args.model, base_url=args.base_url)
-    with _open_run(args.run_dir, model.name, sandbox) as store:
-        tokens, calls = store.used()
-        run_meter = Meter(run_budget)
-        run_meter.tokens, run_meter.calls = tokens, calls
-        feedback, scorer = ExampleChecks(sandbox), HiddenScorer(sandbox)
-        for config in configs:
-            passed = [0]
-            columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                       TextColumn("hidden pass {task.fields[passed]}"), TimeElapsedColumn(), TimeRemainingColumn()]
-            with Progress(*columns, console=console) as progress:
-                bar = progress.add_task(config.name, total=len(problems), passed=0)
+    columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("hidden pass {task.fields[passed]}"), TimeElapsedColumn(), TimeRemainingColumn()]
+    with RunStore(args.run_dir) as store, Progress(*columns, console=console) as progress:
+        bars: list = []
 
-                def advance(outcome, bar=bar):
-                    if outcome is not None and outcome.passed_hidden:
-                        passed[0] += 1
-                    progress.update(bar, advance=1, passed=passed[0])
+        def start(name: str, total: int) -> None:
+            bars.append([progress.add_task(name, total=total, passed=0), 0])
 
-                report = solve_tasks(problems, config, model=model, store=store, feedback=feedback,
-                                     scorer=scorer, task_budget=task_budget, run_meter=run_meter, on_task=advance)
+        def advance(outcome) -> None:
+            bar = bars[-1]
+            if outcome is not None and outcome.passed_hidden:
+                bar[1] += 1
+            progress.update(bar[0], advance=1, passed=bar[1])
+            if outcome is not None and outcome.error:
+                progress.console.print(Text(f"{outcome.task_id}: {outcome.error}", style="yellow"))
+
+        reports = run_policies(problems, family, configs, model=model, store=store, task_budget=task_budget,
+                               run_budget=run_budget, on_start=start, on_task=advance)
+        for report in reports:
             if report.skipped:
-                console.print(f"{config.name}: {report.skipped} tasks were already finished in {args.run_dir}")
-            for outcome in report.outcomes:
-                if outcome.error:
-                    console.print(f"[yellow]{outcome.task_id}: {outcome.error}")
+                console.print(f"{report.policy}: {report.skipped} tasks were already finished in {args.run_dir}")
             if report.stopped:
-                console.print(f"[red]{config.name} stopped: {report.stopped}")
-                break
+                console.print(Text(f"{report.policy} stopped: {report.stopped}", style="red"))
         return store.write_summary()
 
 
+def _config(strategy: str, args, **overrides) -> PolicyConfig:
+    try:
+        return PolicyConfig(strategy, **{"n": args.n, "rounds": args.rounds, "temperature": args.temperature,
+                                         "max_tokens": args.max_tokens,
+                                         "extra_sources": ("tests",) if args.generated_tests else (), **overrides})
+    except ValueError as e:
+        raise UsageError(f"--{str(e).replace('_', '-')}") from None
+
+
 def _print_summary(summary: dict, run_dir: str) -> None:
-    table = Table(title=f"HumanEval, model {summary['model']}")
+    table = Table(title=f"{summary.get('tasks') or 'tasks'}, model {summary['model']}")
     for column in ("policy", "tasks", "pass@1 (hidden)", "passed visible", "tokens", "calls", "wall s"):
         table.add_column(column, justify="left" if column == "policy" else "right")
     for name, s in summary["policies"].items():
@@ -205,13 +219,19 @@ def _print_summary(summary: dict, run_dir: str) -> None:
 
 
 def cmd_solve(args) -> int:
-    config = PolicyConfig(args.strategy, n=args.n, rounds=args.rounds, temperature=args.temperature,
-                          max_tokens=args.max_tokens, generated_tests=args.generated_tests)
-    summary = _run_policies([config], _load_problems(args), args,
-                            task_budget=Budget(args.budget_calls, args.budget_tokens),
-                            run_budget=Budget(args.run_calls, args.run_tokens))
+    config = _config(args.strategy, args)
+    family, problems = _load_tasks(args, _sandbox(args))
+    summary = _run([config], family, problems, args, task_budget=_budget(args.budget_calls, args.budget_tokens),
+                   run_budget=_budget(args.run_calls, args.run_tokens))
     _print_summary(summary, args.run_dir)
     return 0
+
+
+def _budget(calls: int | None, tokens: int | None) -> Budget:
+    for flag, value in (("calls", calls), ("tokens", tokens)):
+        if value is not None and value < 1:
+            raise UsageError(f"a {flag} budget must be at least 1, not {value}")
+    return Budget(calls, tokens)
 
 
 def _policy_configs(spec: str, args) -> list[PolicyConfig]:
@@ -219,53 +239,50 @@ def _policy_configs(spec: str, args) -> list[PolicyConfig]:
     for item in (part.strip() for part in spec.split(",")):
         if not item:
             continue
-        strategy, tests = (item[:-len("+tests")], True) if item.endswith("+tests") else (item, False)
+        strategy, *extra = item.split("+")
         if strategy not in POLICIES:
-            raise TaskError(f"unknown policy {strategy!r}; choose from {', '.join(POLICIES)}")
+            raise UsageError(f"unknown policy {strategy!r}; choose from {', '.join(POLICIES)}")
+        unknown = [e for e in extra if e not in EXTRA_SOURCES]
+        if unknown:
+            raise UsageError(f"unknown feedback source +{unknown[0]}; choose from "
+                             f"{', '.join('+' + e for e in EXTRA_SOURCES)}")
+        if args.generated_tests and "tests" not in extra:
+            extra.append("tests")
         # best-of-n samples until the budget ends: it is the reference at every spend.
         n = COMPARE_SAMPLES if strategy == "best-of-n" else args.n
-        configs.append(PolicyConfig(strategy, n=n, rounds=args.rounds, temperature=args.temperature,
-                                    max_tokens=args.max_tokens, generated_tests=tests or args.generated_tests))
+        configs.append(_config(strategy, args, n=n, extra_sources=tuple(extra)))
     if not configs:
-        raise TaskError("--policies names no policy")
+        raise UsageError("--policies names no policy")
+    names = [c.name for c in configs]
+    if len(set(names)) != len(names):
+        raise UsageError(f"--policies names a policy twice: {', '.join(names)}")
     return configs
 
 
 def cmd_compare(args) -> int:
     from .report import write_comparison
-    from .solve import HiddenCache, against_reference, curve
 
     configs = _policy_configs(args.policies, args)
-    problems = _load_problems(args)
-    summary = _run_policies(configs, problems, args, task_budget=Budget(tokens=args.budget_tokens))
+    budget = _budget(None, args.budget_tokens)
+    sandbox = _sandbox(args)
+    family, problems = _load_tasks(args, sandbox)
+    if not args.report_only:
+        _run(configs, family, problems, args, task_budget=budget)
     with RunStore(args.run_dir) as store:
-        hidden = HiddenCache(store, HiddenScorer(_sandbox(args)))
-        names = [c.name for c in configs]
-        curves = [curve(store, name, problems, args.budget_tokens, hidden) for name in names]
-        reference = next((c for c in curves if c.policy.startswith("best-of-n")), None)
-        rows = []
-        for config, c in zip(configs, curves):
-            s = summary["policies"][config.name]
-            if s["tasks"] < len(problems):
-                console.print(f"[yellow]{config.name} finished {s['tasks']} of {len(problems)} tasks; "
-                              "re-run to complete the comparison")
-            mean_tokens = s["tokens"] / s["tasks"] if s["tasks"] else 0.0
-            row = {"policy": config.name, "tasks": s["tasks"], "pass_at_1": c.pass_at_1[-1],
-                   "mean_tokens": round(mean_tokens, 1),
-                   "mean_calls": round(s["calls"] / s["tasks"], 2) if s["tasks"] else 0.0,
-                   "wall_seconds": s["wall_seconds"], **store.generated_test_stats(config.name)}
-            if reference:
-                paired = against_reference(c, reference)
-                row |= {"best_of_n_at_equal_tokens": paired.reference_pass_at_1, "wins_vs_best_of_n": paired.wins,
-                        "losses_vs_best_of_n": paired.losses, "sign_test_p": float(f"{paired.p_value:.3g}")}
-            rows.append(row)
-        csv_path, html_path = write_comparison(args.run_dir, rows, curves, reference.policy if reference else None,
-                                               model=summary["model"], budget=args.budget_tokens)
-    table = Table(title=f"{len(problems)} HumanEval tasks, budget {args.budget_tokens} tokens per task")
+        if store.meta("loop") == "grow":
+            raise RunError(f"{args.run_dir} holds a grow run, not policies to compare")
+        summary = store.write_summary()
+        result = compare(store, family, problems, [c.name for c in configs], args.budget_tokens)
+    for name, missing in result.unfinished.items():
+        console.print(Text(f"{name} has {missing} of {len(problems)} tasks unfinished; re-run to complete the "
+                           "comparison", style="yellow"))
+    csv_path, html_path = write_comparison(args.run_dir, result.rows, result.curves, result.reference,
+                                           model=summary["model"], budget=args.budget_tokens)
+    table = Table(title=f"{len(problems)} {family.name} tasks, budget {args.budget_tokens} tokens per task")
     for column in ("policy", "pass@1 (hidden)", "best-of-N, same tokens", "won/lost vs it (p)", "mean tokens",
                    "mean calls", "wall s"):
         table.add_column(column, justify="left" if column == "policy" else "right")
-    for r in rows:
+    for r in result.rows:
         if "best_of_n_at_equal_tokens" not in r:
             reference_cells = ("-", "-")
         else:
@@ -273,7 +290,7 @@ def cmd_compare(args) -> int:
             reference_cells = (f"{100 * r['best_of_n_at_equal_tokens']:.1f}%",
                                f"{r['wins_vs_best_of_n']}/{r['losses_vs_best_of_n']} "
                                f"({'<0.001' if p < 0.001 else f'{p:.2f}'})")
-        table.add_row(r["policy"], f"{100 * r['pass_at_1']:.1f}%", *reference_cells, f"{r['mean_tokens']:.0f}",
+        table.add_row(Text(r["policy"]), f"{100 * r['pass_at_1']:.1f}%", *reference_cells, f"{r['mean_tokens']:.0f}",
                       f"{r['mean_calls']:.1f}", f"{r['wall_seconds']:.0f}")
     Console().print(table)
     console.print(f"Wrote {csv_path} and {html_path}")
@@ -284,22 +301,19 @@ def cmd_show(args) -> int:
     from .runs import show_task
 
     task_id = args.task_id if not args.task_id.isdigit() else f"HumanEval/{args.task_id}"
-    run_dir = Path(args.run_dir)
-    if not (run_dir / "run.sqlite").exists():
-        raise RunError(f"{run_dir} holds no run record (run.sqlite)")
-    Console().print(show_task(run_dir, task_id, policy=args.policy, full=args.full))
+    Console().print(show_task(args.run_dir, task_id, policy=args.policy, full=args.full))
     return 0
 
 
 def cmd_demo(args) -> int:
-    problems = load_humaneval(limit=args.limit)
+    family, problems = load_tasks("humaneval", _sandbox(args), limit=args.limit)
     console.print(f"Solving the first {len(problems)} HumanEval tasks with `single`, then with `refine` "
                   "(feedback from the docstring examples, hidden tests for the score).")
     start = time.monotonic()
-    summary = _run_policies([PolicyConfig("single"), PolicyConfig("refine", rounds=3)], problems, args)
+    summary = _run([PolicyConfig("single"), PolicyConfig("refine", rounds=3)], family, problems, args)
     _print_summary(summary, args.run_dir)
     console.print(f"Demo took {time.monotonic() - start:.0f} s. See any task's attempts and feedback with: "
-                  f"looplab show {args.run_dir} HumanEval/0")
+                  f"looplab show --run-dir {args.run_dir} HumanEval/0")
     return 0
 
 

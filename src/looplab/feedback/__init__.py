@@ -1,6 +1,7 @@
-"""Feedback sources: evaluate(task, candidate) -> Feedback(score, passed, text, details)."""
-from ._base import Feedback, FeedbackSource
-from ._examples import ExampleChecks
-from ._hidden import HiddenScore, HiddenScorer
+"""Feedback sources, one protocol: evaluate(task, candidate) -> Feedback(score, passed, text, details)."""
+from ._base import Feedback, FeedbackSource, Reward, all_passed, as_source, rank
+from ._examples import Example, ExampleChecks
+from ._generated import GeneratedTests, parse_generated_tests
 
-__all__ = ["ExampleChecks", "Feedback", "FeedbackSource", "HiddenScore", "HiddenScorer"]
+__all__ = ["Example", "ExampleChecks", "Feedback", "FeedbackSource", "GeneratedTests", "Reward", "all_passed",
+           "as_source", "parse_generated_tests", "rank"]

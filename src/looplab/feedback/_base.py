@@ -1,12 +1,17 @@
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol, runtime_checkable
 
 
 @dataclass(frozen=True)
 class Feedback:
-    """A judgement of one candidate: a score in [0, 1], whether it passed, and text a model can read."""
+    """A judgement of one candidate: a score in [0, 1], whether it passed, and text a model can read.
+
+    >>> Feedback(0.5, False, "1 of 2 examples pass.").passed
+    False
+    """
 
     score: float
     passed: bool
@@ -14,5 +19,53 @@ class Feedback:
     details: dict[str, Any] = field(default_factory=dict)
 
 
+@runtime_checkable
 class FeedbackSource(Protocol):
+    """Anything that judges a candidate. A source that needs the model (generated tests, a judge)
+    also has `for_task(ctx)`, which returns a copy bound to one task's recorded, budgeted calls."""
+
     def evaluate(self, task: Any, candidate: str) -> Feedback: ...
+
+
+class Reward:
+    """A plain function `reward(task, candidate)` returning a float in [0, 1] or `(float, text)`,
+    used as a feedback source (as DSPy takes a reward function). It passes at a score of 1.
+
+    >>> Reward(lambda task, candidate: 1.0 if candidate == "42" else 0.0).evaluate(None, "42").passed
+    True
+    """
+
+    def __init__(self, reward: Callable[[Any, str], float | tuple[float, str]]):
+        self.reward = reward
+
+    def evaluate(self, task: Any, candidate: str) -> Feedback:
+        value = self.reward(task, candidate)
+        score, text = value if isinstance(value, tuple) else (value, "")
+        score = float(score)
+        if not 0.0 <= score <= 1.0:
+            raise ValueError(f"a reward must lie in [0, 1]; got {score}")
+        return Feedback(score, score >= 1.0, text or f"Score {score:.2f}.")
+
+
+def as_source(source: FeedbackSource | Callable) -> FeedbackSource:
+    """A feedback source as it is, or a reward function wrapped as one."""
+    return source if isinstance(source, FeedbackSource) else Reward(source)
+
+
+# The one ranking rule across sources ------------------------------------------------------------
+
+def rank(feedback: Mapping[str, Feedback], order: Sequence[str]) -> tuple[float, ...]:
+    """How good a candidate is: the scores of the sources in `order`; the first source decides and each
+    later one only breaks ties (tests a model wrote itself may be wrong, so they never outvote the
+    task's own examples). A source that did not judge the candidate counts 0.
+
+    >>> rank({"examples": Feedback(1.0, True, ""), "generated-tests": Feedback(0.5, False, "")},
+    ...      ["examples", "generated-tests"])
+    (1.0, 0.5)
+    """
+    return tuple(feedback[name].score if name in feedback else 0.0 for name in order)
+
+
+def all_passed(feedback: Mapping[str, Feedback]) -> bool:
+    """A candidate is done when every source that judged it passed it."""
+    return bool(feedback) and all(f.passed for f in feedback.values())

@@ -2,10 +2,24 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Callable
 
 from ..sandbox import ExecResult, Sandbox
-from ..tasks import CodeTask, Example
 from ._base import Feedback
+
+
+@dataclass(frozen=True)
+class Example:
+    """One executable check: a call of the function under test and the value it should return.
+
+    >>> Example("add(1, 2)", "3", ">>> add(1, 2)").expected
+    '3'
+    """
+
+    call: str      # a Python expression that calls the function under test
+    expected: str  # a Python expression for the value it should return
+    line: str      # the text it came from
 
 MARK = "@@looplab-check@@ "
 MAX_SHOWN = 300  # characters of a returned value shown back to the model
@@ -50,25 +64,29 @@ def _short_traceback(result: ExecResult, lines: int = 12) -> str:
 
 
 class ExampleChecks:
-    """Feedback from the examples visible in a task's docstring, run in the sandbox.
+    """Feedback from the examples visible in a task (its docstring's, or a file's visible tests),
+    run in the sandbox against `build(task, candidate)`, the program a candidate makes.
 
     The text names each failing call, the expected value and what came back (or the error), so
     a model can act on it. A task without examples still gets its code run: a crash or a missing
-    function is feedback too.
+    function is feedback too. A task needs `entry_point` and `examples`.
     """
 
-    def __init__(self, sandbox: Sandbox):
+    def __init__(self, sandbox: Sandbox, build: Callable[[Any, str], str], label: str = "docstring examples"):
         self.sandbox = sandbox
+        self.build = build
+        self.label = label
 
-    def program(self, task: CodeTask, candidate: str, examples: Sequence[Example]) -> str:
+    def program(self, task: Any, candidate: str, examples: Sequence[Example]) -> str:
         checks = [(e.call, e.expected) for e in examples]
-        return candidate + _RUNNER % {"mark": MARK, "shown": MAX_SHOWN, "checks": checks,
-                                      "entry": task.entry_point}
+        return self.build(task, candidate) + _RUNNER % {"mark": MARK, "shown": MAX_SHOWN, "checks": checks,
+                                                        "entry": task.entry_point}
 
-    def evaluate(self, task: CodeTask, candidate: str, examples: Sequence[Example] | None = None,
-                 label: str = "docstring examples") -> Feedback:
+    def evaluate(self, task: Any, candidate: str, examples: Sequence[Example] | None = None,
+                 label: str | None = None) -> Feedback:
         """Checks `examples` (the task's own by default); `label` names them in the feedback text."""
         examples = task.examples if examples is None else examples
+        label = label or self.label
         result = self.sandbox.run(self.program(task, candidate, examples))
         rows, missing = [], None
         for line in result.stdout.splitlines():

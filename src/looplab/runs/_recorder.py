@@ -27,6 +27,7 @@ class TaskRecorder:
         self._seq = 0
         self._step = 0
         self.reused_seconds = 0.0
+        self.last_call: int | None = None  # id of the latest call's record, for the step it produces
 
     def generate(self, messages: list[Message], *, temperature: float = 0.0, max_tokens: int = 512,
                  sample: int = 0, json_schema: dict | None = None, min_reply: int = 64) -> Completion:
@@ -43,11 +44,12 @@ class TaskRecorder:
                                  "(model or prompts changed); use a new --run-dir")
             completion = Completion(recorded.response, Usage(recorded.prompt_tokens, recorded.completion_tokens),
                                     recorded.latency, recorded.finish_reason)
+            self.last_call = recorded.id
         elif temperature == 0 and (shared := self.store.greedy_call(self.task_id, key)) is not None:
             completion = Completion(shared.response, Usage(shared.prompt_tokens, shared.completion_tokens),
                                     shared.latency, shared.finish_reason)
             self.reused_seconds += shared.latency
-            self.store.add_call(self.policy, self.task_id, self._seq, key, self.model.name, messages,
+            self.last_call = self.store.add_call(self.policy, self.task_id, self._seq, key, self.model.name, messages,
                                 {**params, "reused": True}, completion.text, completion.finish_reason,
                                 shared.prompt_tokens, shared.completion_tokens, shared.latency)
         else:
@@ -56,24 +58,21 @@ class TaskRecorder:
             seed = int(hashlib.sha256(f"{self.policy}|{self.task_id}|{self._seq}|{key}".encode()).hexdigest()[:8], 16)
             completion = self.model.complete(messages, temperature=temperature, max_tokens=allowed, seed=seed,
                                              json_schema=json_schema)
-            self.store.add_call(self.policy, self.task_id, self._seq, key, self.model.name, messages, params,
+            self.last_call = self.store.add_call(self.policy, self.task_id, self._seq, key, self.model.name, messages, params,
                                 completion.text, completion.finish_reason, completion.usage.prompt_tokens,
                                 completion.usage.completion_tokens, round(completion.latency, 4))
         self._seq += 1
         self.meter.charge(completion.usage)
         return completion
 
-    def step(self, kind: str, candidate: str, feedback: Feedback | None = None, *,
-             parent: int | None = None, source: str = "visible") -> int:
-        """Record a candidate (and the feedback it got); returns its step number."""
+    def step(self, kind: str, candidate: str, feedback: dict[str, Feedback] | None = None, *,
+             parent: int | None = None, call: int | None = None) -> int:
+        """Record a candidate or a note, the call that produced it, and the feedback each source gave
+        it; returns its step number."""
         step = self._step
         self._step += 1
         self.store.add_step(self.policy, self.task_id, step, kind, candidate, parent,
-                            self.meter.tokens, self.meter.calls)
-        if feedback is not None:
-            self.record_feedback(step, feedback, source=source)
+                            self.meter.tokens, self.meter.calls, call)
+        for source, f in (feedback or {}).items():
+            self.store.add_feedback(self.policy, self.task_id, step, source, f.score, f.passed, f.text, f.details)
         return step
-
-    def record_feedback(self, step: int, feedback: Feedback, *, source: str = "visible") -> None:
-        self.store.add_feedback(self.policy, self.task_id, step, source, feedback.score, feedback.passed,
-                                feedback.text, feedback.details)

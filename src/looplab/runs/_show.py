@@ -1,15 +1,15 @@
-"""`looplab show`: one task's steps as a tree (parent links), with feedback, scores and tokens."""
+"""`looplab show`: one task's steps as a tree (parent links), with each source's feedback, and what
+changed between an attempt and its parent as a diff."""
 from __future__ import annotations
 
-import json
-import sqlite3
+import difflib
 from pathlib import Path
 
 from rich.console import Group
 from rich.text import Text
 from rich.tree import Tree
 
-from ._store import RunError
+from ._store import RunError, RunStore
 
 
 def _clip(text: str, full: bool, lines: int = 3) -> str:
@@ -24,44 +24,67 @@ def _clip(text: str, full: bool, lines: int = 3) -> str:
     return "\n".join(head) + (f"\n… {more} more lines" if more > 0 else "")
 
 
+def _diff(before: str, after: str, full: bool, lines: int = 12) -> Text:
+    """What changed from the parent candidate, as a unified diff (coloured)."""
+    if before == after:
+        return Text("(unchanged: the same candidate as its parent)", style="magenta")
+    changed = list(difflib.unified_diff(before.splitlines(), after.splitlines(), lineterm="", n=1))[2:]
+    if not full and len(changed) > lines:
+        changed = changed[:lines] + [f"… {len(changed) - lines} more diff lines"]
+    text = Text()
+    for line in changed:
+        style = "green" if line.startswith("+") else "red" if line.startswith("-") else "dim"
+        text.append(line + "\n", style=style)
+    return text
+
+
 def show_task(run_dir: str | Path, task_id: str, *, policy: str | None = None, full: bool = False) -> Group:
-    # Read-only: showing a run must work while another process is still writing it.
-    db = sqlite3.connect(f"file:{Path(run_dir) / 'run.sqlite'}?mode=ro", uri=True)
-    db.row_factory = sqlite3.Row
-    policies = [r[0] for r in db.execute("SELECT DISTINCT policy FROM steps WHERE task_id = ? ORDER BY id",
-                                         (task_id,))]
-    if policy is not None:
-        policies = [p for p in policies if p == policy]
-    if not policies:
-        raise RunError(f"no steps recorded for {task_id}" + (f" under policy {policy!r}" if policy else ""))
-    trees = []
-    for name in policies:
-        outcome = db.execute("SELECT * FROM outcomes WHERE policy = ? AND task_id = ?", (name, task_id)).fetchone()
-        if outcome:
-            head = (f"[bold]{name}[/bold] {task_id}: hidden {'PASS' if outcome['passed_hidden'] else 'fail'}, "
-                    f"visible {'pass' if outcome['passed_visible'] else 'fail'}, {outcome['tokens']} tokens, "
-                    f"{outcome['calls']} calls, {outcome['seconds']:.1f} s")
-        else:
-            head = f"[bold]{name}[/bold] {task_id}: not finished"
-        root = Tree(head)
-        feedback: dict[int, list[sqlite3.Row]] = {}
-        for row in db.execute("SELECT * FROM feedback WHERE policy = ? AND task_id = ? ORDER BY id", (name, task_id)):
-            feedback.setdefault(row["step"], []).append(row)
-        nodes: dict[int, Tree] = {}
-        for step in db.execute("SELECT * FROM steps WHERE policy = ? AND task_id = ? ORDER BY step", (name, task_id)):
-            label = Text(f"#{step['step']} {step['kind']}  [{step['tokens']} tokens, {step['calls']} calls]",
-                         style="bold")
-            for fb in feedback.get(step["step"], []):
-                details = json.loads(fb["details"])
-                counts = f" {details['passed']}/{details['total']}" if "total" in details else ""
-                label.append(f"  {fb['source']}{counts} score {fb['score']:.2f} {'PASS' if fb['passed'] else 'fail'}",
-                             style="green" if fb["passed"] else "red")
-            body = [label, Text(_clip(step["candidate"], full), style="dim")]
-            for fb in feedback.get(step["step"], []):
-                if not fb["passed"]:
-                    body.append(Text(_clip(fb["text"], full, lines=4), style="yellow"))
-            parent = nodes.get(step["parent"]) if step["parent"] is not None else None
-            nodes[step["step"]] = (parent or root).add(Group(*body))
-        trees.append(root)
-    db.close()
+    """One task's steps, for every policy that ran it (or one), as rich renderables.
+
+    Opens the record read-only, so it works while another process is still writing the run.
+    """
+    with RunStore(run_dir, read_only=True) as store:
+        if store.meta("loop") == "grow":
+            raise RunError(f"{run_dir} is a grow run; look at it with: looplab graph report --run-dir {run_dir}")
+        policies = store.task_policies(task_id)
+        if policy is not None:
+            policies = [p for p in policies if p == policy]
+        if not policies:
+            raise RunError(f"no steps recorded for {task_id}" + (f" under policy {policy!r}" if policy else "")
+                           + "; task ids are as the run names them, e.g. HumanEval/3, shop/07, gsm_symbolic/4")
+        trees = [_policy_tree(store, name, task_id, full) for name in policies]
     return Group(*trees)
+
+
+def _policy_tree(store: RunStore, name: str, task_id: str, full: bool) -> Tree:
+    outcome = store.outcomes(name).get(task_id)
+    head = Text.assemble((name, "bold"), f" {task_id}: ")
+    if outcome:
+        head.append(f"hidden {'PASS' if outcome['passed_hidden'] else 'fail'}, visible "
+                    f"{'pass' if outcome['passed_visible'] else 'fail'}, {outcome['tokens']} tokens, "
+                    f"{outcome['calls']} calls, {outcome['seconds']:.1f} s")
+    else:
+        head.append("not finished")
+    root = Tree(head)
+    nodes: dict[int, Tree] = {}
+    candidates: dict[int, str] = {}
+    for step in store.steps(name, task_id):
+        label = Text(f"#{step['step']} {step['kind']}  [{step['tokens']} tokens, {step['calls']} calls]", style="bold")
+        for source, fb in step["feedback"].items():
+            details = fb["details"]
+            counts = f" {details['passed']}/{details['total']}" if "total" in details else ""
+            label.append(f"  {source}{counts} score {fb['score']:.2f} {'PASS' if fb['passed'] else 'fail'}",
+                         style="green" if fb["passed"] else "red")
+        parent = step["parent"]
+        is_attempt = bool(step["feedback"])
+        if is_attempt and parent in candidates:
+            body = [label, _diff(candidates[parent], step["candidate"], full)]
+        else:
+            body = [label, Text(_clip(step["candidate"], full), style="dim")]
+        if is_attempt:
+            candidates[step["step"]] = step["candidate"]
+        for fb in step["feedback"].values():
+            if not fb["passed"]:
+                body.append(Text(_clip(fb["text"], full, lines=4), style="yellow"))
+        nodes[step["step"]] = nodes.get(parent, root).add(Group(*body))
+    return root

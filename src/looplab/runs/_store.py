@@ -1,13 +1,17 @@
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
+import re
 import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
+# The tables every loop shares: model calls, steps with the call that produced them, feedback by
+# source, and outcomes. A loop's own tables are declared with `RunStore.declare`.
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS policies (name TEXT PRIMARY KEY, config TEXT NOT NULL, created REAL NOT NULL);
@@ -21,7 +25,7 @@ CREATE INDEX IF NOT EXISTS calls_by_key ON calls (key);
 CREATE TABLE IF NOT EXISTS steps (
     id INTEGER PRIMARY KEY, policy TEXT NOT NULL, task_id TEXT NOT NULL, step INTEGER NOT NULL,
     kind TEXT NOT NULL, candidate TEXT NOT NULL, parent INTEGER, tokens INTEGER NOT NULL,
-    calls INTEGER NOT NULL, created REAL NOT NULL);
+    calls INTEGER NOT NULL, created REAL NOT NULL, call_id INTEGER);
 CREATE TABLE IF NOT EXISTS feedback (
     id INTEGER PRIMARY KEY, policy TEXT NOT NULL, task_id TEXT NOT NULL, step INTEGER NOT NULL,
     source TEXT NOT NULL, score REAL NOT NULL, passed INTEGER NOT NULL, text TEXT NOT NULL,
@@ -33,14 +37,17 @@ CREATE TABLE IF NOT EXISTS outcomes (
     seconds REAL NOT NULL, error TEXT, created REAL NOT NULL, PRIMARY KEY (policy, task_id));
 CREATE TABLE IF NOT EXISTS hidden_verdicts (program_sha256 TEXT PRIMARY KEY, passed INTEGER NOT NULL);
 """
+_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 
 
 class RunError(Exception):
-    """The run directory cannot be used as asked (locked, or made with other settings)."""
+    """The run directory cannot be used as asked (locked, corrupt, made by another command, or with other
+    settings)."""
 
 
 @dataclass(frozen=True)
 class RecordedCall:
+    id: int
     key: str
     response: str
     finish_reason: str
@@ -50,30 +57,63 @@ class RecordedCall:
 
 
 class RunStore:
-    """A run directory: `run.sqlite` (WAL) with every call, step, feedback and outcome.
+    """A run directory: `run.sqlite` (WAL) with every call, step, feedback and outcome. The only place
+    in looplab that speaks SQL: loops declare their own tables here and read through its methods.
 
-    Each write commits at once, so a killed process loses at most the call in flight. One
-    process at a time: a lock file keeps a second one out.
+    Each write commits at once (or within `transaction()`), so a killed process loses at most the
+    call in flight. One writing process at a time: a lock file keeps a second one out. A store
+    opened with `read_only=True` takes no lock and can read a run that another process is writing.
+
+    >>> import tempfile
+    >>> with RunStore(tempfile.mkdtemp()) as store:
+    ...     store.require({"loop": "solve", "model": "scripted"})
+    ...     store.meta("model")
+    'scripted'
     """
 
-    def __init__(self, run_dir: str | Path):
+    def __init__(self, run_dir: str | Path, *, read_only: bool = False):
         self.dir = Path(run_dir)
+        self.read_only = read_only
+        self._lock = None
+        if self.dir.exists() and not self.dir.is_dir():
+            raise RunError(f"{self.dir} is a file, not a run directory; give a directory")
+        path = self.dir / "run.sqlite"
+        if read_only:
+            if not path.is_file():
+                raise RunError(f"{self.dir} holds no run record (run.sqlite)")
+            self.db = self._connect(f"file:{path}?mode=ro")
+            return
         self.dir.mkdir(parents=True, exist_ok=True)
         self._lock = open(self.dir / "run.lock", "w")
         try:
             fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             self._lock.close()
-            raise RunError(f"another looplab process is using {self.dir}; wait for it or pick another --run-dir")
-        self.db = sqlite3.connect(self.dir / "run.sqlite", isolation_level=None)
-        self.db.row_factory = sqlite3.Row
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.executescript(SCHEMA)
+            raise RunError(f"another looplab process is using {self.dir}; wait for it or pick another --run-dir") from None
+        self.db = self._connect(f"file:{path}")
+        try:
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.executescript(SCHEMA)
+            if "call_id" not in {r["name"] for r in self.db.execute("PRAGMA table_info(steps)")}:
+                self.db.execute("ALTER TABLE steps ADD COLUMN call_id INTEGER")  # records from before call ids
+        except sqlite3.DatabaseError as e:
+            self.close()
+            raise RunError(f"{path} is not a readable run database ({e}); use another --run-dir") from None
+
+    def _connect(self, uri: str) -> sqlite3.Connection:
+        try:
+            db = sqlite3.connect(uri, uri=True, isolation_level=None)
+            db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+        except sqlite3.DatabaseError as e:
+            raise RunError(f"{self.dir / 'run.sqlite'} is not a readable run database ({e})") from None
+        db.row_factory = sqlite3.Row
+        return db
 
     def close(self) -> None:
         self.db.close()
-        self._lock.close()
+        if self._lock is not None:
+            self._lock.close()
 
     def __enter__(self) -> RunStore:
         return self
@@ -81,13 +121,31 @@ class RunStore:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    # configuration -------------------------------------------------------------------------
+    # settings ---------------------------------------------------------------------------------
     def set_meta(self, key: str, value: Any) -> None:
         self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value)))
 
     def meta(self, key: str, default: Any = None) -> Any:
-        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        try:
+            row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        except sqlite3.OperationalError:  # a read-only store on a directory no run has written yet
+            return default
         return json.loads(row["value"]) if row else default
+
+    def require(self, settings: dict[str, Any]) -> None:
+        """Record the run's settings (which loop, model, task set, sandbox...) or, when they are
+        recorded already, refuse to go on under different ones. Library calls and the command
+        line both pass here, so no record mixes two models, two task sets or two loops."""
+        for key, value in settings.items():
+            recorded = self.meta(key)
+            if recorded is None:
+                self.set_meta(key, value)
+            elif recorded != json.loads(json.dumps(value)):
+                if key == "loop":
+                    raise RunError(f"{self.dir} holds a {recorded} run, and this makes a {value} run; "
+                                   "use another --run-dir")
+                raise RunError(f"{self.dir} was recorded with other settings ({key} {_short(recorded)}, now "
+                               f"{_short(value)}); use a new --run-dir")
 
     def register_policy(self, name: str, config: dict) -> None:
         """Record a policy's settings; refuse to resume it under different ones."""
@@ -97,42 +155,88 @@ class RunStore:
             self.db.execute("INSERT INTO policies VALUES (?, ?, ?)", (name, text, time.time()))
         elif row["config"] != text:
             raise RunError(f"{self.dir} already holds policy {name!r} with other settings "
-                           f"({row['config']}); use a new --run-dir to change them")
+                           f"({row['config'][:300]}); use a new --run-dir to change them")
 
     def policies(self) -> list[tuple[str, dict]]:
         rows = self.db.execute("SELECT name, config FROM policies ORDER BY created").fetchall()
         return [(r["name"], json.loads(r["config"])) for r in rows]
 
-    # model calls ---------------------------------------------------------------------------
+    # a loop's own tables ----------------------------------------------------------------------
+    def declare(self, schema: str) -> None:
+        """Create a loop's own tables (`CREATE TABLE IF NOT EXISTS ...` statements)."""
+        self.db.executescript(schema)
+
+    def insert(self, table: str, row: dict[str, Any]) -> None:
+        _check(table, *row)
+        self.db.execute(f"INSERT INTO {table} ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+                        tuple(row.values()))
+
+    def rows(self, table: str, where: dict[str, Any] | None = None, order_by: str = "rowid") -> list[dict]:
+        """Every row of a table matching `where` (column = value), in `order_by` order (a column name,
+        optionally followed by DESC)."""
+        where = where or {}
+        column, _, direction = order_by.partition(" ")
+        _check(table, column, *where)
+        if direction not in ("", "DESC"):
+            raise ValueError(f"order_by takes a column and optionally DESC, not {order_by!r}")
+        clause = " WHERE " + " AND ".join(f"{c} = ?" for c in where) if where else ""
+        try:
+            return [dict(r) for r in self.db.execute(f"SELECT * FROM {table}{clause} ORDER BY {order_by}",
+                                                     tuple(where.values()))]
+        except sqlite3.OperationalError as e:
+            if "no such table" in str(e):
+                return []
+            raise
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Writes inside commit together or not at all."""
+        self.db.execute("BEGIN")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    # model calls ------------------------------------------------------------------------------
+    _CALL = "SELECT id, key, response, finish_reason, prompt_tokens, completion_tokens, latency FROM calls"
+
     def recorded_call(self, policy: str, task_id: str, seq: int) -> RecordedCall | None:
-        row = self.db.execute(
-            "SELECT key, response, finish_reason, prompt_tokens, completion_tokens, latency FROM calls "
-            "WHERE policy = ? AND task_id = ? AND seq = ?", (policy, task_id, seq)).fetchone()
+        row = self.db.execute(f"{self._CALL} WHERE policy = ? AND task_id = ? AND seq = ?",
+                              (policy, task_id, seq)).fetchone()
         return RecordedCall(*row) if row else None
 
     def greedy_call(self, task_id: str, key: str) -> RecordedCall | None:
         """A call with this content key made for this task at temperature 0 by any policy of the run."""
-        row = self.db.execute(
-            "SELECT key, response, finish_reason, prompt_tokens, completion_tokens, latency FROM calls "
-            "WHERE key = ? AND task_id = ? AND json_extract(params, '$.temperature') = 0 LIMIT 1",
-            (key, task_id)).fetchone()
+        row = self.db.execute(f"{self._CALL} WHERE key = ? AND task_id = ? AND json_extract(params, "
+                              "'$.temperature') = 0 LIMIT 1", (key, task_id)).fetchone()
         return RecordedCall(*row) if row else None
 
     def add_call(self, policy: str, task_id: str, seq: int, key: str, model: str, messages: list,
                  params: dict, response: str, finish_reason: str, prompt_tokens: int,
-                 completion_tokens: int, latency: float) -> None:
-        self.db.execute(
+                 completion_tokens: int, latency: float) -> int:
+        """Records a call; returns its id (steps refer to it)."""
+        cursor = self.db.execute(
             "INSERT INTO calls (policy, task_id, seq, key, model, messages, params, response, finish_reason,"
             " prompt_tokens, completion_tokens, latency, created) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (policy, task_id, seq, key, model, json.dumps(messages), json.dumps(params), response,
              finish_reason, prompt_tokens, completion_tokens, latency, time.time()))
+        return cursor.lastrowid
 
-    # steps and feedback --------------------------------------------------------------------
+    def calls(self, policy: str, task_id: str) -> list[dict]:
+        """A task's model calls in order, messages and params decoded."""
+        rows = self.db.execute("SELECT * FROM calls WHERE policy = ? AND task_id = ? ORDER BY seq",
+                               (policy, task_id)).fetchall()
+        return [{**dict(r), "messages": json.loads(r["messages"]), "params": json.loads(r["params"])} for r in rows]
+
+    # steps and feedback -----------------------------------------------------------------------
     def add_step(self, policy: str, task_id: str, step: int, kind: str, candidate: str,
-                 parent: int | None, tokens: int, calls: int) -> None:
+                 parent: int | None, tokens: int, calls: int, call_id: int | None = None) -> None:
         self.db.execute(
-            "INSERT INTO steps (policy, task_id, step, kind, candidate, parent, tokens, calls, created)"
-            " VALUES (?,?,?,?,?,?,?,?,?)", (policy, task_id, step, kind, candidate, parent, tokens, calls, time.time()))
+            "INSERT INTO steps (policy, task_id, step, kind, candidate, parent, tokens, calls, created, call_id)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?)",
+            (policy, task_id, step, kind, candidate, parent, tokens, calls, time.time(), call_id))
 
     def add_feedback(self, policy: str, task_id: str, step: int, source: str, score: float,
                      passed: bool, text: str, details: dict) -> None:
@@ -141,10 +245,31 @@ class RunStore:
             " VALUES (?,?,?,?,?,?,?,?,?)",
             (policy, task_id, step, source, score, int(passed), text, json.dumps(details), time.time()))
 
-    # outcomes ------------------------------------------------------------------------------
+    def steps(self, policy: str, task_id: str | None = None) -> list[dict]:
+        """A policy's steps (of one task, or all), each with `feedback`: {source: row}, in step order."""
+        task_clause = " AND task_id = ?" if task_id is not None else ""
+        args = (policy,) + ((task_id,) if task_id is not None else ())
+        feedback: dict[tuple[str, int], dict] = {}
+        for row in self.db.execute(f"SELECT * FROM feedback WHERE policy = ?{task_clause} ORDER BY id", args):
+            feedback.setdefault((row["task_id"], row["step"]), {})[row["source"]] = {
+                **dict(row), "details": json.loads(row["details"])}
+        return [{**dict(r), "feedback": feedback.get((r["task_id"], r["step"]), {})} for r in self.db.execute(
+            f"SELECT * FROM steps WHERE policy = ?{task_clause} ORDER BY task_id, step", args)]
+
+    def task_policies(self, task_id: str) -> list[str]:
+        """The policies that recorded steps for a task, in the order they first did."""
+        return [r[0] for r in self.db.execute(
+            "SELECT policy FROM steps WHERE task_id = ? GROUP BY policy ORDER BY MIN(id)", (task_id,))]
+
+    # outcomes ---------------------------------------------------------------------------------
     def finished(self, policy: str) -> set[str]:
         rows = self.db.execute("SELECT task_id FROM outcomes WHERE policy = ?", (policy,)).fetchall()
         return {r["task_id"] for r in rows}
+
+    def outcomes(self, policy: str) -> dict[str, dict]:
+        """A policy's finished tasks by id, hidden_result decoded."""
+        return {r["task_id"]: {**dict(r), "hidden_result": json.loads(r["hidden_result"])} for r in
+                self.db.execute("SELECT * FROM outcomes WHERE policy = ?", (policy,))}
 
     def start_task(self, policy: str, task_id: str) -> None:
         """Forget the steps and feedback of an interrupted attempt; its model calls are replayed."""
@@ -159,28 +284,13 @@ class RunStore:
             (policy, task_id, status, answer, int(passed_visible), visible_score, int(passed_hidden),
              json.dumps(hidden_result), tokens, calls, seconds, error, time.time()))
 
-    def hidden_verdict(self, program_sha256: str) -> bool | None:
-        """The hidden test's verdict on a program scored earlier (by `compare`), if any."""
-        row = self.db.execute("SELECT passed FROM hidden_verdicts WHERE program_sha256 = ?",
-                              (program_sha256,)).fetchone()
+    def hidden_verdict(self, key: str) -> bool | None:
+        """The hidden verdict on an answer scored earlier (by `compare`), by the answer's digest."""
+        row = self.db.execute("SELECT passed FROM hidden_verdicts WHERE program_sha256 = ?", (key,)).fetchone()
         return bool(row[0]) if row else None
 
-    def add_hidden_verdict(self, program_sha256: str, passed: bool) -> None:
-        self.db.execute("INSERT OR REPLACE INTO hidden_verdicts VALUES (?, ?)", (program_sha256, int(passed)))
-
-    def generated_test_stats(self, policy: str) -> dict:
-        """How a policy's generated tests relate to the hidden ones (scorer's record): the share of
-        generated tests the reference solution passes, and how often "passes every generated test"
-        agreed with the hidden verdict on the answer. None when the policy wrote no tests."""
-        rows = self.db.execute(
-            "SELECT json_extract(hidden_result, '$.generated_tests') FROM outcomes WHERE policy = ?"
-            " AND json_extract(hidden_result, '$.generated_tests') IS NOT NULL", (policy,)).fetchall()
-        stats = [json.loads(r[0]) for r in rows]
-        judged = [s for s in stats if s["correct"] is not None]
-        tests = sum(s["count"] for s in judged)
-        return {"generated_tests_correct": round(sum(s["correct"] for s in judged) / tests, 4) if tests else None,
-                "generated_verdict_agreement":
-                    round(sum(s["verdict_agrees"] for s in stats) / len(stats), 4) if stats else None}
+    def add_hidden_verdict(self, key: str, passed: bool) -> None:
+        self.db.execute("INSERT OR REPLACE INTO hidden_verdicts VALUES (?, ?)", (key, int(passed)))
 
     def used(self) -> tuple[int, int]:
         """Tokens and calls of every finished task, to restart a run budget where it stood."""
@@ -211,9 +321,21 @@ class RunStore:
         return out
 
     def write_summary(self) -> dict:
-        summary = {"run_dir": str(self.dir), "model": self.meta("model"), "sandbox": self.meta("sandbox"),
-                   "policies": self.summary()}
+        summary = {"run_dir": str(self.dir), "model": self.meta("model"), "tasks": self.meta("tasks"),
+                   "sandbox": self.meta("sandbox"), "policies": self.summary()}
         partial = self.dir / "summary.json.tmp"
         partial.write_text(json.dumps(summary, indent=2))
         partial.replace(self.dir / "summary.json")
         return summary
+
+
+def _short(value: Any, limit: int = 200) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def _check(*names: str) -> None:
+    """Table and column names are identifiers chosen by looplab, never text from outside."""
+    for name in names:
+        if not _NAME.match(name):
+            raise ValueError(f"not a table or column name: {name!r}")

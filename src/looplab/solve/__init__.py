@@ -1,11 +1,11 @@
-"""Inference-time loops with verifiers over code tasks."""
-from ._code import build_program, extract_code
-from ._compare import Curve, HiddenCache, Paired, against_reference, curve, trajectories
+"""Inference-time loops with verifiers, over any task family."""
+from ._compare import (Comparison, Curve, HiddenCache, Paired, against_reference, compare, curve, run_policies,
+                       sign_test, trajectories)
 from ._config import PolicyConfig
-from ._context import Attempt, SolveContext
-from ._engine import POLICIES, SolveReport, TaskOutcome, solve_tasks
-from ._tests import parse_generated_tests
+from ._context import Attempt, Reply, SolveContext
+from ._engine import EXTRA_SOURCES, POLICIES, SolveReport, TaskOutcome, feedback_sources, solve_tasks
+from ._prompts import Messages, Prompts
 
-__all__ = ["POLICIES", "Attempt", "Curve", "HiddenCache", "Paired", "PolicyConfig", "SolveContext", "SolveReport",
-           "TaskOutcome", "against_reference", "build_program", "curve", "extract_code", "parse_generated_tests",
-           "solve_tasks", "trajectories"]
+__all__ = ["EXTRA_SOURCES", "POLICIES", "Attempt", "Comparison", "Curve", "HiddenCache", "Messages", "Paired",
+           "PolicyConfig", "Prompts", "Reply", "SolveContext", "SolveReport", "TaskOutcome", "against_reference",
+           "compare", "curve", "feedback_sources", "run_policies", "sign_test", "solve_tasks", "trajectories"]

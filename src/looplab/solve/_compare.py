@@ -9,23 +9,29 @@ here, after the loops have finished; nothing of it goes back into a loop.
 from __future__ import annotations
 
 import hashlib
+import json
 from bisect import bisect_right
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from math import comb
+from typing import Callable
 
-from ..feedback import HiddenScorer
+from ..feedback import rank
+from ..models import Budget, Meter, Model
 from ..runs import RunStore
-from ..tasks import Problem
-from ._code import build_program
+from ..tasks import Family, Problem
+from ._config import PolicyConfig
+from ._engine import SolveReport, TaskOutcome, solve_tasks
 
 CURVE_POINTS = 60
+# Source names of records made before sources had names of their own.
+LEGACY_SOURCES = ["visible", "generated"]
 
 
 @dataclass(frozen=True)
 class Point:
-    tokens: int                # spent by the task when this attempt was made
-    rank: tuple[float, float]  # visible score, then generated-test score
-    code: str
+    tokens: int               # spent by the task when this attempt was made
+    rank: tuple[float, ...]   # the ranking rule's key
+    candidate: str
 
 
 @dataclass
@@ -48,41 +54,44 @@ class Trajectory:
         return self.spent[i - 1] if i else 0
 
 
+def ranking_order(store: RunStore, policy: str) -> list[str]:
+    """The feedback sources a policy ranked its attempts by, deciding source first."""
+    config = dict(store.policies()).get(policy, {})
+    return config.get("sources", LEGACY_SOURCES)
+
+
 def trajectories(store: RunStore, policy: str) -> dict[str, Trajectory]:
-    rows = store.db.execute(
-        "SELECT s.task_id, s.step, s.tokens, s.candidate, v.score AS visible, g.score AS generated FROM steps s"
-        " LEFT JOIN feedback v ON v.policy = s.policy AND v.task_id = s.task_id AND v.step = s.step"
-        "  AND v.source = 'visible'"
-        " LEFT JOIN feedback g ON g.policy = s.policy AND g.task_id = s.task_id AND g.step = s.step"
-        "  AND g.source = 'generated'"
-        " WHERE s.policy = ? ORDER BY s.task_id, s.step", (policy,)).fetchall()
-    totals = dict(store.db.execute("SELECT task_id, tokens FROM outcomes WHERE policy = ?", (policy,)).fetchall())
-    out: dict[str, Trajectory] = {}
-    for row in rows:
-        if row["task_id"] not in totals:
+    order = ranking_order(store, policy)
+    totals = {task_id: o["tokens"] for task_id, o in store.outcomes(policy).items()}
+    out: dict[str, Trajectory] = {task_id: Trajectory([], [], total) for task_id, total in totals.items()}
+    for step in store.steps(policy):
+        path = out.get(step["task_id"])
+        if path is None:
             continue  # an unfinished task has no outcome yet
-        t = out.setdefault(row["task_id"], Trajectory([], [], totals[row["task_id"]]))
-        t.spent.append(row["tokens"])
-        if row["visible"] is not None:
-            t.points.append(Point(row["tokens"], (row["visible"], row["generated"] or 0.0), row["candidate"]))
-    for task_id, total in totals.items():
-        out.setdefault(task_id, Trajectory([], [], total))
+        path.spent.append(step["tokens"])
+        if step["feedback"]:  # an attempt, not a note
+            scores = {name: _Scored(row["score"]) for name, row in step["feedback"].items()}
+            path.points.append(Point(step["tokens"], rank(scores, order), step["candidate"]))
     return out
 
 
+@dataclass(frozen=True)
+class _Scored:
+    score: float
+
+
 class HiddenCache:
-    """Hidden-test verdicts per program, kept in the run so a re-run of `compare` scores nothing twice."""
+    """Hidden verdicts per answer, kept in the run so a re-run of `compare` scores nothing twice."""
 
-    def __init__(self, store: RunStore, scorer: HiddenScorer):
-        self.store, self.scorer = store, scorer
+    def __init__(self, store: RunStore, family: Family):
+        self.store, self.family = store, family
 
-    def passed(self, problem: Problem, code: str) -> bool:
-        program = build_program(problem.task, code)
-        digest = hashlib.sha256(program.encode()).hexdigest()
-        verdict = self.store.hidden_verdict(digest)
+    def passed(self, problem: Problem, candidate: str) -> bool:
+        key = hashlib.sha256(json.dumps([self.family.name, problem.task.id, candidate]).encode()).hexdigest()
+        verdict = self.store.hidden_verdict(key)
         if verdict is None:
-            verdict = self.scorer.score(problem.hidden, program).passed
-            self.store.add_hidden_verdict(digest, verdict)
+            verdict = self.family.score(problem, candidate).passed
+            self.store.add_hidden_verdict(key, verdict)
         return verdict
 
 
@@ -107,7 +116,7 @@ def curve(store: RunStore, policy: str, problems: list[Problem], budget: int, hi
                 continue
             spent += path.spent_at(cap)
             answer = path.answer_at(cap)
-            if answer and hidden.passed(problem, answer.code):
+            if answer and hidden.passed(problem, answer.candidate):
                 passed.add(problem.task.id)
         mean_tokens.append(spent / len(problems))
         pass_at_1.append(len(passed) / len(problems))
@@ -140,6 +149,88 @@ def against_reference(policy: Curve, reference: Curve) -> Paired:
 
 
 def sign_test(wins: int, losses: int) -> float:
+    """Exact two-sided sign test.
+
+    >>> round(sign_test(9, 7), 2)
+    0.8
+    """
     n = wins + losses
     tail = sum(comb(n, k) for k in range(min(wins, losses) + 1)) / 2 ** n
     return min(1.0, 2 * tail)
+
+
+def audit_stats(store: RunStore, policy: str) -> dict:
+    """How a policy's generated tests relate to the hidden ones (scorer's record): the share of generated
+    tests the reference solution passes, and how often "passes every generated test" agreed with the
+    hidden verdict on the answer. None when the policy wrote no tests."""
+    stats = []
+    for outcome in store.outcomes(policy).values():
+        result = outcome["hidden_result"]
+        audit = result.get("audits", {}).get("tests") or result.get("generated_tests")  # older records
+        if audit:
+            stats.append(audit)
+    judged = [s for s in stats if s["correct"] is not None]
+    tests = sum(s["count"] for s in judged)
+    return {"generated_tests_correct": round(sum(s["correct"] for s in judged) / tests, 4) if tests else None,
+            "generated_verdict_agreement":
+                round(sum(s["verdict_agrees"] for s in stats) / len(stats), 4) if stats else None}
+
+
+@dataclass
+class Comparison:
+    rows: list[dict]           # one per policy: pass@1, spend, pairing with best-of-N
+    curves: list[Curve]
+    reference: str | None      # the best-of-N policy every other is paired with
+    unfinished: dict[str, int] = field(default_factory=dict)  # policy -> tasks not finished
+
+
+def run_policies(problems: list[Problem], family: Family, configs: list[PolicyConfig], *, model: Model,
+                 store: RunStore, task_budget: Budget = Budget(), run_budget: Budget = Budget(),
+                 on_start: Callable[[str, int], None] | None = None,
+                 on_task: Callable[[TaskOutcome | None], None] | None = None) -> list[SolveReport]:
+    """Each policy over the same tasks, one after another, under one run budget; stops early when
+    a policy stops (budget spent, server unreachable)."""
+    names = [c.name for c in configs]
+    if len(set(names)) != len(names):
+        raise ValueError(f"a policy is named twice: {', '.join(names)}")
+    run_meter = Meter(run_budget)
+    run_meter.tokens, run_meter.calls = store.used()
+    reports = []
+    for config in configs:
+        if on_start:
+            on_start(config.name, len(problems))
+        report = solve_tasks(problems, family, config, model=model, store=store, task_budget=task_budget,
+                             run_meter=run_meter, on_task=on_task)
+        reports.append(report)
+        if report.stopped:
+            break
+    return reports
+
+
+def compare(store: RunStore, family: Family, problems: list[Problem], policies: list[str],
+            budget_tokens: int) -> Comparison:
+    """Pass@1 at equal token budget, read from the record: each policy's curve, and its final answers
+    paired task by task with best-of-N at the same mean spend (wins, losses, sign test).
+
+    >>> # run_policies(problems, family, configs, model=model, store=store, task_budget=Budget(tokens=3000))
+    >>> # compare(store, family, problems, [c.name for c in configs], 3000).rows
+    """
+    hidden = HiddenCache(store, family)
+    summary = store.summary()
+    curves = [curve(store, name, problems, budget_tokens, hidden) for name in policies]
+    reference = next((c for c in curves if c.policy.startswith("best-of-n")), None)
+    rows, unfinished = [], {}
+    for name, c in zip(policies, curves):
+        s = summary.get(name, {"tasks": 0, "tokens": 0, "calls": 0, "wall_seconds": 0.0})
+        if s["tasks"] < len(problems):
+            unfinished[name] = len(problems) - s["tasks"]
+        row = {"policy": name, "tasks": s["tasks"], "pass_at_1": c.pass_at_1[-1],
+               "mean_tokens": round(s["tokens"] / s["tasks"], 1) if s["tasks"] else 0.0,
+               "mean_calls": round(s["calls"] / s["tasks"], 2) if s["tasks"] else 0.0,
+               "wall_seconds": s["wall_seconds"], **audit_stats(store, name)}
+        if reference:
+            paired = against_reference(c, reference)
+            row |= {"best_of_n_at_equal_tokens": paired.reference_pass_at_1, "wins_vs_best_of_n": paired.wins,
+                    "losses_vs_best_of_n": paired.losses, "sign_test_p": float(f"{paired.p_value:.3g}")}
+        rows.append(row)
+    return Comparison(rows, curves, reference.policy if reference else None, unfinished)

@@ -1,7 +1,8 @@
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
+from ._prompts import Prompts
 
 # The knobs that appear in a policy's name (and so in its record), by strategy.
 ROUNDS_ONLY = ("refine", "resample", "try-again", "reflexion")
@@ -14,17 +15,32 @@ class PolicyConfig:
     best-of-n: n samples · refine, resample, try-again, reflexion: rounds after the first attempt ·
     iad: n candidates per round, rounds of refinement · evolve: population n, rounds generations ·
     tree: n strategies, rounds = refinement depth · mcts: n children per expansion, rounds iterations.
-    A task's token budget may end any of them sooner."""
+    A task's token budget may end any of them sooner. `extra_sources` name feedback sources added
+    after the family's own (see `EXTRA_SOURCES`); `prompts` are the templates the policy sends.
+
+    >>> PolicyConfig("refine", rounds=3, extra_sources=("tests",)).name
+    'refine(k=3)+tests'
+    """
 
     strategy: str = "single"
     n: int = 4
     rounds: int = 3
     temperature: float = 0.8     # whenever a policy samples rather than decodes greedily
-    max_tokens: int = 768        # per code reply
-    generated_tests: bool = False  # also check candidates against tests the model writes
+    max_tokens: int = 768        # per proposal
+    extra_sources: tuple[str, ...] = ()
+    prompts: Prompts = field(default_factory=Prompts)
+
+    def __post_init__(self):
+        for knob, value, least in (("n", self.n, 1), ("rounds", self.rounds, 0), ("max_tokens", self.max_tokens, 16)):
+            if not isinstance(value, int) or value < least:
+                raise ValueError(f"{knob} must be a whole number of at least {least}, not {value!r}")
+        if not 0.0 <= self.temperature <= 2.0:
+            raise ValueError(f"temperature must lie between 0 and 2, not {self.temperature}")
 
     @property
     def name(self) -> str:
+        """The policy's name in the record: strategy, knobs, extra sources, and a digest of its
+        prompts when they are not the defaults (so two prompt variants never share a record)."""
         if self.strategy == "best-of-n":
             knobs = f"n={self.n}"
         elif self.strategy in ROUNDS_ONLY:
@@ -34,7 +50,10 @@ class PolicyConfig:
         else:
             knobs = ""
         name = f"{self.strategy}({knobs})" if knobs else self.strategy
-        return name + ("+tests" if self.generated_tests else "")
+        name += "".join(f"+{source}" for source in self.extra_sources)
+        if self.prompts != Prompts():
+            name += f"@{self.prompts.identity()}"
+        return name
 
     def as_dict(self) -> dict:
         return asdict(self)

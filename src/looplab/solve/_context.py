@@ -1,98 +1,105 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from ..feedback import ExampleChecks, Feedback
+from ..feedback import Feedback, FeedbackSource, all_passed, rank
 from ..models import Message
 from ..runs import TaskRecorder
-from ..tasks import CodeTask, Example
-from ._code import build_program, extract_code
-from ._prompts import tests_messages
-from ._tests import parse_generated_tests
+from ..tasks import Family
+from ._prompts import Messages, Prompts
 
-NOTE_TOKENS = 256  # replies that are not code (reflections, strategies, critiques) are short
+NOTE_TOKENS = 256  # replies that are not candidates (reflections, strategies, critiques) are short
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A model reply and the id of the recorded call that produced it."""
+
+    text: str
+    call: int | None
 
 
 @dataclass(frozen=True)
 class Attempt:
+    """A candidate and the feedback each source gave it, in ranking order (the first source decides)."""
+
     step: int
-    code: str                         # what the model wrote
-    program: str                      # what runs: prompt + code
-    feedback: Feedback                # visible examples
-    generated: Feedback | None = None  # the model's own tests, when the policy asked for them
+    candidate: str
+    feedback: dict[str, Feedback]
+    feedback_text: str   # what a model is shown about it
 
     @property
     def passed(self) -> bool:
-        """Every visible example passes, and every generated test when there are any."""
-        return self.feedback.passed and (self.generated is None or self.generated.passed)
+        """Every source passed it: nothing left to fix."""
+        return all_passed(self.feedback)
 
     @property
-    def rank(self) -> tuple[float, float]:
-        """Visible score first; generated tests (which may be wrong) only break ties."""
-        return self.feedback.score, self.generated.score if self.generated else 0.0
+    def rank(self) -> tuple[float, ...]:
+        return rank(self.feedback, list(self.feedback))
 
     @property
-    def feedback_text(self) -> str:
-        if self.generated is None or self.generated.passed:
-            return self.feedback.text
-        return (f"{self.feedback.text}\nTests written for this task (they may be wrong themselves):\n"
-                f"{self.generated.text}")
+    def score(self) -> float:
+        """The deciding source's score."""
+        return self.rank[0]
+
+    @property
+    def deciding(self) -> Feedback:
+        """The deciding source's feedback."""
+        return next(iter(self.feedback.values()))
 
 
 class SolveContext:
-    """What a policy works with: propose (the model), attempt (visible feedback), and the best so far.
+    """What a policy works with: `messages` (the prompts for this task), `propose` and `ask` (the
+    model, recorded and budgeted), `attempt` (feedback from every source), and the `best` so far.
 
-    Only visible feedback reaches a policy, plus tests the model writes itself when the policy asks
-    for them; the hidden test is applied by the engine afterwards.
+    Only visible feedback reaches a policy; the hidden score is applied by the engine afterwards.
     """
 
-    def __init__(self, task: CodeTask, recorder: TaskRecorder, feedback: ExampleChecks, max_tokens: int,
-                 generated_tests: bool = False):
+    def __init__(self, family: Family, task: Any, recorder: TaskRecorder, sources: dict[str, FeedbackSource],
+                 max_tokens: int, prompts: Prompts):
+        self.family = family
         self.task = task
         self.recorder = recorder
-        self.feedback = feedback
         self.max_tokens = max_tokens
-        self.use_generated_tests = generated_tests
-        self.tests: list[Example] | None = None
+        self.messages = Messages(prompts, family, task)
+        self.sources = {name: source.for_task(self) if hasattr(source, "for_task") else source
+                        for name, source in sources.items()}
         self.attempts: list[Attempt] = []
 
-    def propose(self, messages: list[Message], *, temperature: float = 0.0, sample: int = 0) -> str:
-        return self.recorder.generate(messages, temperature=temperature, max_tokens=self.max_tokens,
+    def propose(self, messages: list[Message], *, temperature: float = 0.0, sample: int = 0) -> Reply:
+        text = self.recorder.generate(messages, temperature=temperature, max_tokens=self.max_tokens,
                                       sample=sample).text
+        return Reply(text, self.recorder.last_call)
 
     def ask(self, messages: list[Message], *, temperature: float = 0.0, sample: int = 0,
-            max_tokens: int = NOTE_TOKENS) -> str:
-        """A short reply that is not code: a reflection, a plan step, a judgement."""
-        return self.recorder.generate(messages, temperature=temperature, max_tokens=max_tokens, sample=sample,
+            max_tokens: int = NOTE_TOKENS) -> Reply:
+        """A short reply that is not a candidate: a reflection, a plan step, a judgement."""
+        text = self.recorder.generate(messages, temperature=temperature, max_tokens=max_tokens, sample=sample,
                                       min_reply=16).text.strip()
+        return Reply(text, self.recorder.last_call)
 
-    def note(self, kind: str, text: str, *, parent: int | None = None) -> int:
+    def note(self, kind: str, text: str, *, parent: int | None = None, call: int | None = None) -> int:
         """Record a step that is not a candidate (a reflection, a strategy, a thought)."""
-        return self.recorder.step(kind, text, None, parent=parent)
+        return self.recorder.step(kind, text, parent=parent, call=call)
 
-    def attempt(self, kind: str, reply: str, *, parent: int | None = None) -> Attempt:
-        code = extract_code(reply, self.task.entry_point)
-        program = build_program(self.task, code)
-        feedback = self.feedback.evaluate(self.task, program)
-        generated = None
-        if self.use_generated_tests:
-            tests = self.generated_tests()
-            if tests:
-                generated = self.feedback.evaluate(self.task, program, tests, label="generated tests")
-        step = self.recorder.step(kind, code, feedback, parent=parent)
-        if generated is not None:
-            self.recorder.record_feedback(step, generated, source="generated")
-        attempt = Attempt(step, code, program, feedback, generated)
+    def attempt(self, kind: str, reply: Reply, *, parent: int | None = None) -> Attempt:
+        """Take the candidate out of a reply, have every source judge it, and record both."""
+        candidate = self.family.extract(self.task, reply.text)
+        feedback = {name: source.evaluate(self.task, candidate) for name, source in self.sources.items()}
+        step = self.recorder.step(kind, candidate, feedback, parent=parent, call=reply.call)
+        attempt = Attempt(step, candidate, feedback, self._text(feedback))
         self.attempts.append(attempt)
         return attempt
 
-    def generated_tests(self) -> list[Example]:
-        """Asks the model once per task for tests of its own; they may be wrong."""
-        if self.tests is None:
-            reply = self.ask(tests_messages(self.task), max_tokens=self.max_tokens // 2)
-            self.tests = parse_generated_tests(reply, self.task.entry_point)
-            self.note("generated-tests", "\n".join(f"assert {t.call} == {t.expected}" for t in self.tests))
-        return self.tests
+    def _text(self, feedback: dict[str, Feedback]) -> str:
+        """The deciding source's text, then each other source that did not pass, under its heading."""
+        (_, first), *others = feedback.items()
+        parts = [first.text]
+        for name, f in others:
+            if not f.passed:
+                parts.append(f"{getattr(self.sources[name], 'heading', name + ':')}\n{f.text}")
+        return "\n".join(parts)
 
     @property
     def best(self) -> Attempt | None:

@@ -4,18 +4,28 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from ..feedback import ExampleChecks, HiddenScorer
+from ..feedback import FeedbackSource, GeneratedTests, as_source
 from ..models import Budget, BudgetExceeded, Meter, Model, ModelError, ModelUnavailable
 from ..runs import RunStore, TaskRecorder
-from ..tasks import Problem
+from ..tasks import Family, Problem
 from ._config import PolicyConfig
 from ._context import SolveContext
 from ._policies import best_of_n, evolve, iad, reflexion, refine, resample, single, try_again
 from ._search import mcts, tree
 
-POLICIES: dict[str, Callable[..., None]] = {
+POLICIES: dict[str, Callable[[SolveContext, PolicyConfig], None]] = {
     "single": single, "best-of-n": best_of_n, "refine": refine, "resample": resample, "try-again": try_again,
     "reflexion": reflexion, "iad": iad, "evolve": evolve, "tree": tree, "mcts": mcts}
+
+
+def _generated_tests(family: Family) -> FeedbackSource:
+    if not hasattr(family, "checks"):
+        raise ValueError(f"generated tests need a code family, not {family.name}")
+    return GeneratedTests(family.checks)
+
+
+# Feedback sources a policy may add after its family's own, by the name used in `+name`. One line each.
+EXTRA_SOURCES: dict[str, Callable[[Family], FeedbackSource]] = {"tests": _generated_tests}
 
 # Stop the run after this many tasks in a row found the model server unreachable.
 MAX_UNAVAILABLE_IN_A_ROW = 3
@@ -25,7 +35,7 @@ MAX_UNAVAILABLE_IN_A_ROW = 3
 class TaskOutcome:
     task_id: str
     status: str           # "done", "error" (recorded, final) or "unavailable" (retried on resume)
-    passed_visible: bool
+    passed_visible: bool  # the answer passed the deciding source
     passed_hidden: bool
     tokens: int
     calls: int
@@ -41,17 +51,41 @@ class SolveReport:
     stopped: str | None = None     # why the run stopped before the last task, if it did
 
 
-def solve_tasks(problems: list[Problem], config: PolicyConfig, *, model: Model, store: RunStore,
-                feedback: ExampleChecks, scorer: HiddenScorer, task_budget: Budget = Budget(),
+def feedback_sources(family: Family, config: PolicyConfig,
+                     sources: dict[str, FeedbackSource | Callable] | None = None) -> dict[str, FeedbackSource]:
+    """The sources a policy's attempts are judged by, in ranking order: `sources` when given (a plain
+    `reward(task, candidate)` function is accepted), else the family's own, then `config.extra_sources`."""
+    if sources is not None:
+        if not sources:
+            raise ValueError("give at least one feedback source")
+        return {name: as_source(source) for name, source in sources.items()}
+    chosen = dict(family.sources())
+    for name in config.extra_sources:
+        if name not in EXTRA_SOURCES:
+            raise ValueError(f"unknown feedback source {name!r}; choose from {', '.join(EXTRA_SOURCES)}")
+        chosen[name] = EXTRA_SOURCES[name](family)
+    return chosen
+
+
+def solve_tasks(problems: list[Problem], family: Family, config: PolicyConfig, *, model: Model, store: RunStore,
+                sources: dict[str, FeedbackSource | Callable] | None = None, task_budget: Budget = Budget(),
                 run_meter: Meter | None = None,
                 on_task: Callable[[TaskOutcome | None], None] | None = None) -> SolveReport:
-    """Run one policy over tasks, recording everything; tasks finished earlier are skipped."""
+    """Run one policy over tasks of one family, recording everything; tasks finished earlier are skipped.
+
+    The store checks that the run's loop, model, family and its settings match what it recorded
+    before, and that the policy's settings (knobs, prompts, sources, budget) do too.
+
+    >>> # solve_tasks(problems, family, PolicyConfig("refine"), model=model, store=RunStore("runs/x"))
+    """
     if config.strategy not in POLICIES:
         raise ValueError(f"unknown strategy {config.strategy!r}; choose from {', '.join(POLICIES)}")
     policy = POLICIES[config.strategy]
-    # The budget is part of the settings: a resumed policy must keep spending under the same one.
-    store.register_policy(config.name, {**config.as_dict(), "budget_calls": task_budget.calls,
-                                        "budget_tokens": task_budget.tokens})
+    chosen = feedback_sources(family, config, sources)
+    store.require({"loop": "solve", "model": model.name, "family": family.name, **family.settings()})
+    # The budget and the sources are part of the settings: a resumed policy must keep them.
+    store.register_policy(config.name, {**config.as_dict(), "sources": list(chosen),
+                                        "budget_calls": task_budget.calls, "budget_tokens": task_budget.tokens})
     done = store.finished(config.name)
     report = SolveReport(config.name)
     unavailable_in_a_row = 0
@@ -65,11 +99,11 @@ def solve_tasks(problems: list[Problem], config: PolicyConfig, *, model: Model, 
         store.start_task(config.name, task.id)
         meter = Meter(task_budget, parent=run_meter)
         recorder = TaskRecorder(store, config.name, task.id, model, meter)
-        ctx = SolveContext(task, recorder, feedback, config.max_tokens, config.generated_tests)
+        ctx = SolveContext(family, task, recorder, chosen, config.max_tokens, config.prompts)
         start = time.monotonic()
         status, error = "done", None
         try:
-            policy(task, ctx, config)
+            policy(ctx, config)
         except BudgetExceeded as e:
             if run_meter is not None and e.meter is run_meter:
                 report.stopped = f"the run budget is spent ({e}); raise it and re-run to continue"
@@ -91,31 +125,23 @@ def solve_tasks(problems: list[Problem], config: PolicyConfig, *, model: Model, 
                 break
             continue
         unavailable_in_a_row = 0
-        hidden = scorer.score(problem.hidden, best.program) if best else None
-        hidden_result = ({"kind": hidden.result.kind, "traceback": hidden.result.traceback[-2000:]}
-                         if hidden else {"kind": "no-answer"})
-        if ctx.tests and best:
-            hidden_result["generated_tests"] = _generated_agreement(problem, ctx, feedback, hidden)
-        outcome = TaskOutcome(task.id, status, bool(best and best.feedback.passed), bool(hidden and hidden.passed),
+        # The hidden score, after the policy has finished: nothing of it goes back into the loop.
+        hidden = family.score(problem, best.candidate) if best else None
+        hidden_result = hidden.details if hidden else {"kind": "no-answer"}
+        passed_hidden = bool(hidden and hidden.passed)
+        audits = {name: audit for name, source in ctx.sources.items() if hasattr(source, "audit")
+                  and (audit := source.audit(problem.hidden, best.feedback.get(name) if best else None,
+                                             passed_hidden)) is not None}
+        if audits:
+            hidden_result = {**hidden_result, "audits": audits}
+        outcome = TaskOutcome(task.id, status, bool(best and best.deciding.passed), passed_hidden,
                               meter.tokens, meter.calls, seconds, error)
-        store.finish_task(config.name, task.id, status=status, answer=best.program if best else None,
-                          passed_visible=outcome.passed_visible,
-                          visible_score=best.feedback.score if best else 0.0,
-                          passed_hidden=outcome.passed_hidden, hidden_result=hidden_result,
+        store.finish_task(config.name, task.id, status=status, answer=best.candidate if best else None,
+                          passed_visible=outcome.passed_visible, visible_score=best.score if best else 0.0,
+                          passed_hidden=passed_hidden, hidden_result=hidden_result,
                           tokens=meter.tokens, calls=meter.calls, seconds=round(seconds, 3), error=error)
         report.outcomes.append(outcome)
         if on_task:
             on_task(outcome)
     store.write_summary()
     return report
-
-
-def _generated_agreement(problem: Problem, ctx: SolveContext, feedback: ExampleChecks, hidden) -> dict:
-    """For the scorer's record only (after the policy has finished): how the model's own tests
-    relate to the hidden ones. `correct`: tests the reference solution passes; `verdict_agrees`:
-    whether "passes every generated test" and "passes the hidden test" agree on the answer."""
-    best = ctx.best
-    on_reference = feedback.evaluate(ctx.task, problem.hidden.reference, ctx.tests) if problem.hidden.reference else None
-    return {"count": len(ctx.tests),
-            "correct": on_reference.details["passed"] if on_reference else None,
-            "verdict_agrees": best.generated.passed == bool(hidden and hidden.passed)}

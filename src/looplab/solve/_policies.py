@@ -10,123 +10,120 @@ import random
 import re
 import zlib
 
-from ..tasks import CodeTask
 from ._config import PolicyConfig
 from ._context import Attempt, SolveContext
-from ._prompts import (crossover_messages, first_messages, mutation_messages, reflection_messages,
-                       reflexion_messages, revision_messages, rewrite_messages, try_again_messages)
 
 MAX_LESSONS = 3  # reflections (reflexion) and change notes (evolve) carried into a prompt
 
 
-def single(task: CodeTask, ctx: SolveContext, cfg: PolicyConfig) -> None:
+def single(ctx: SolveContext, cfg: PolicyConfig) -> None:
     """One greedy attempt."""
-    ctx.attempt("initial", ctx.propose(first_messages(task)))
+    ctx.attempt("initial", ctx.propose(ctx.messages.first()))
 
 
-def best_of_n(task: CodeTask, ctx: SolveContext, cfg: PolicyConfig) -> None:
+def best_of_n(ctx: SolveContext, cfg: PolicyConfig) -> None:
     """Up to n samples (the first greedy); stops early once one passes every visible example."""
-    _samples(task, ctx, cfg)
+    _samples(ctx, cfg)
 
 
-def refine(task: CodeTask, ctx: SolveContext, cfg: PolicyConfig) -> None:
+def refine(ctx: SolveContext, cfg: PolicyConfig) -> None:
     """A greedy attempt, then up to k revisions of the best attempt so far, each shown its feedback.
 
     Small models often hand back the code they were shown. Once a revision repeats earlier code,
     the next rounds rewrite from the feedback alone (the failed code is not shown), sampled at
     `temperature`.
     """
-    ctx.attempt("initial", ctx.propose(first_messages(task)))
-    seen, stuck = {ctx.best.code}, False
+    ctx.attempt("initial", ctx.propose(ctx.messages.first()))
+    seen, stuck = {ctx.best.candidate}, False
     for round_ in range(cfg.rounds):
         best = ctx.best
         if best.passed:
             return
         if stuck:
-            attempt = _rewrite(task, ctx, cfg, best, round_)
+            attempt = _rewrite(ctx, cfg, best, round_)
         else:
-            reply = ctx.propose(revision_messages(task, best.code, best.feedback_text), sample=round_)
+            reply = ctx.propose(ctx.messages.revision(best.candidate, best.feedback_text), sample=round_)
             attempt = ctx.attempt("revision", reply, parent=best.step)
-        stuck = stuck or attempt.code in seen
-        seen.add(attempt.code)
+        stuck = stuck or attempt.candidate in seen
+        seen.add(attempt.candidate)
 
 
-def resample(task: CodeTask, ctx: SolveContext, cfg: PolicyConfig) -> None:
+def resample(ctx: SolveContext, cfg: PolicyConfig) -> None:
     """Feedback-conditioned resampling: a greedy attempt, then up to k fresh implementations, each
     sampled at `temperature` from the task and the feedback on the best attempt so far, never its
     code. It is refine without the revision that small models answer by copying."""
-    ctx.attempt("initial", ctx.propose(first_messages(task)))
+    ctx.attempt("initial", ctx.propose(ctx.messages.first()))
     for round_ in range(cfg.rounds):
         best = ctx.best
         if best.passed:
             return
-        _rewrite(task, ctx, cfg, best, round_)
+        _rewrite(ctx, cfg, best, round_)
 
 
-def try_again(task: CodeTask, ctx: SolveContext, cfg: PolicyConfig) -> None:
+def try_again(ctx: SolveContext, cfg: PolicyConfig) -> None:
     """The floor of feedback: after a failure the model only hears "that is not right, try again".
 
     Greedy until a retry repeats earlier code, sampled from then on.
     """
-    attempt = ctx.attempt("initial", ctx.propose(first_messages(task)))
-    seen, temperature = {attempt.code}, 0.0
+    attempt = ctx.attempt("initial", ctx.propose(ctx.messages.first()))
+    seen, temperature = {attempt.candidate}, 0.0
     for round_ in range(cfg.rounds):
         if attempt.passed:
             return
-        reply = ctx.propose(try_again_messages(task, attempt.code), temperature=temperature, sample=round_)
+        reply = ctx.propose(ctx.messages.try_again(attempt.candidate), temperature=temperature, sample=round_)
         attempt = ctx.attempt("retry", reply, parent=attempt.step)
-        if attempt.code in seen:
+        if attempt.candidate in seen:
             temperature = cfg.temperature
-        seen.add(attempt.code)
+        seen.add(attempt.candidate)
 
 
-def reflexion(task: CodeTask, ctx: SolveContext, cfg: PolicyConfig) -> None:
+def reflexion(ctx: SolveContext, cfg: PolicyConfig) -> None:
     """After each failure the model reflects in words; the latest reflections (its memory) go into
     every later attempt together with the last attempt and its feedback."""
-    attempt = ctx.attempt("initial", ctx.propose(first_messages(task)))
+    attempt = ctx.attempt("initial", ctx.propose(ctx.messages.first()))
     memory: list[str] = []
-    seen, temperature = {attempt.code}, 0.0
+    seen, temperature = {attempt.candidate}, 0.0
     for round_ in range(cfg.rounds):
         if attempt.passed:
             return
-        reflection = ctx.ask(reflection_messages(task, attempt.code, attempt.feedback_text),
+        reflection = ctx.ask(ctx.messages.reflection(attempt.candidate, attempt.feedback_text),
                              temperature=temperature, sample=round_)
-        ctx.note("reflection", reflection, parent=attempt.step)
-        memory = (memory + [reflection])[-MAX_LESSONS:]
-        reply = ctx.propose(reflexion_messages(task, attempt.code, attempt.feedback_text, memory),
+        ctx.note("reflection", reflection.text, parent=attempt.step, call=reflection.call)
+        memory = (memory + [reflection.text])[-MAX_LESSONS:]
+        reply = ctx.propose(ctx.messages.reflexion(attempt.candidate, attempt.feedback_text, memory),
                             temperature=temperature, sample=round_)
         attempt = ctx.attempt("attempt", reply, parent=attempt.step)
-        if attempt.code in seen:
+        if attempt.candidate in seen:
             temperature = cfg.temperature
-        seen.add(attempt.code)
+        seen.add(attempt.candidate)
 
 
 def _top(attempts: list[Attempt], count: int) -> list[Attempt]:
     """The `count` highest-ranked attempts with distinct code; earlier ones win ties."""
-    chosen, codes = [], set()
+    chosen, candidates = [], set()
     for attempt in sorted(attempts, key=lambda a: a.rank, reverse=True):  # sort is stable
-        if attempt.code not in codes:
-            codes.add(attempt.code)
+        if attempt.candidate not in candidates:
+            candidates.add(attempt.candidate)
             chosen.append(attempt)
     return chosen[:count]
 
 
-def _rewrite(task: CodeTask, ctx: SolveContext, cfg: PolicyConfig, best: Attempt, sample: int) -> Attempt:
+def _rewrite(ctx: SolveContext, cfg: PolicyConfig, best: Attempt, sample: int) -> Attempt:
     """A fresh implementation sampled from the task and the best attempt's feedback, not its code."""
-    reply = ctx.propose(rewrite_messages(task, best.feedback_text), temperature=cfg.temperature, sample=sample)
+    reply = ctx.propose(ctx.messages.rewrite(best.feedback_text), temperature=cfg.temperature, sample=sample)
     return ctx.attempt("rewrite", reply, parent=best.step)
 
 
-def _samples(task: CodeTask, ctx: SolveContext, cfg: PolicyConfig) -> bool:
+def _samples(ctx: SolveContext, cfg: PolicyConfig) -> bool:
     """n first attempts (the first greedy, the rest sampled); True once one passes."""
     for i in range(cfg.n):
         temperature = 0.0 if i == 0 else cfg.temperature
-        if ctx.attempt("sample", ctx.propose(first_messages(task), temperature=temperature, sample=i)).passed:
+        if ctx.attempt("sample", ctx.propose(ctx.messages.first(), temperature=temperature, sample=i)).passed:
             return True
     return False
 
 
-def iad(task: CodeTask, ctx: SolveContext, cfg: PolicyConfig) -> None:
+def iad(ctx: SolveContext, cfg: PolicyConfig) -> None:
     """Iterative verifier-guided decoding: n candidates a round; the verifier (visible examples)
     scores them, the best half are refined with their feedback (sampled), and selection by score
     repeats each round over everything seen so far.
@@ -134,7 +131,7 @@ def iad(task: CodeTask, ctx: SolveContext, cfg: PolicyConfig) -> None:
     A candidate whose refinement came back as the same code (a model that copies what it is
     shown) is refined from then on by a rewrite from its feedback alone, without its code.
     """
-    if _samples(task, ctx, cfg):
+    if _samples(ctx, cfg):
         return
     keep = max(1, cfg.n // 2)
     copied: set[str] = set()
@@ -143,17 +140,17 @@ def iad(task: CodeTask, ctx: SolveContext, cfg: PolicyConfig) -> None:
         parents = _top(ctx.attempts, keep)
         for i in range(cfg.n):
             parent = parents[i % len(parents)]
-            if parent.code in copied:
-                messages, kind = rewrite_messages(task, parent.feedback_text), "rewrite"
+            if parent.candidate in copied:
+                messages, kind = ctx.messages.rewrite(parent.feedback_text), "rewrite"
             else:
-                messages, kind = revision_messages(task, parent.code, parent.feedback_text), "refinement"
+                messages, kind = ctx.messages.revision(parent.candidate, parent.feedback_text), "refinement"
             reply = ctx.propose(messages, temperature=cfg.temperature, sample=sample)
             sample += 1
             child = ctx.attempt(kind, reply, parent=parent.step)
             if child.passed:
                 return
-            if child.code == parent.code:
-                copied.add(parent.code)
+            if child.candidate == parent.candidate:
+                copied.add(parent.candidate)
 
 
 _CHANGE = re.compile(r"^\s*\**change\**\s*:\s*(.+)$", re.I | re.M)
@@ -171,14 +168,14 @@ def _lessons(history: list[tuple[str, float, float]]) -> str:
     return ("\n" + "\n".join(lines) + "\n") if lines else ""
 
 
-def evolve(task: CodeTask, ctx: SolveContext, cfg: PolicyConfig) -> None:
+def evolve(ctx: SolveContext, cfg: PolicyConfig) -> None:
     """A population of n solutions evolved for `rounds` generations. Each generation makes n
     children, alternating mutation (one parent and its feedback) and crossover (two parents);
     parents come from 2-way tournaments; the model is told which earlier changes raised the score;
     the fittest n under the visible examples survive."""
-    if _samples(task, ctx, cfg):
+    if _samples(ctx, cfg):
         return
-    rng = random.Random(zlib.crc32(task.id.encode()))
+    rng = random.Random(zlib.crc32(ctx.task.id.encode()))
     population = _top(ctx.attempts, cfg.n)
     history: list[tuple[str, float, float]] = []
     sample = cfg.n
@@ -194,17 +191,17 @@ def evolve(task: CodeTask, ctx: SolveContext, cfg: PolicyConfig) -> None:
             others = [p for p in population if p is not first]
             if i % 2 == 1 and others:
                 second = max(rng.sample(others, min(2, len(others))), key=lambda x: x.rank)
-                messages = crossover_messages(task, (first.code, first.feedback_text),
-                                              (second.code, second.feedback_text), _lessons(history))
-                kind, before = "crossover", max(first.feedback.score, second.feedback.score)
+                messages = ctx.messages.crossover((first.candidate, first.feedback_text),
+                                                  (second.candidate, second.feedback_text), _lessons(history))
+                kind, before = "crossover", max(first.score, second.score)
             else:
-                messages = mutation_messages(task, first.code, first.feedback_text, _lessons(history))
-                kind, before = "mutation", first.feedback.score
+                messages = ctx.messages.mutation(first.candidate, first.feedback_text, _lessons(history))
+                kind, before = "mutation", first.score
             reply = ctx.propose(messages, temperature=cfg.temperature, sample=sample)
             sample += 1
             child = ctx.attempt(kind, reply, parent=first.step)
-            change = _CHANGE.search(reply)
-            history.append(((change.group(1).strip() if change else kind)[:200], before, child.feedback.score))
+            change = _CHANGE.search(reply.text)
+            history.append(((change.group(1).strip() if change else kind)[:200], before, child.score))
             if child.passed:
                 return
             children.append(child)

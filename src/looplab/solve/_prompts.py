@@ -1,128 +1,150 @@
-"""Every prompt the solve policies send. Short prompts keep a small model on track."""
+"""The prompts the solve policies send, as data. One set of templates serves every task family: a
+family lends its words (`Voice`: what a candidate is called, how a reply is shaped, the system
+prompt). A policy's prompts are part of its configuration and of its recorded identity, so an
+optimizer can vary them and the record keeps variants apart."""
 from __future__ import annotations
 
+import hashlib
+import json
 import re
+from dataclasses import asdict, dataclass
+from typing import Any
 
 from ..models import Message
-from ..tasks import CodeTask
-
-SYSTEM = ("You are an expert Python programmer. Complete the function the user gives you. Reply with the "
-          "complete function, including the imports it needs, in one ```python code block and nothing else.")
-THINKER = "You are an expert Python programmer. Answer briefly, in plain sentences, without code."
-TESTER = "You are an expert Python tester."
+from ..tasks import Family
 
 
-def _code(code: str) -> str:
-    return f"```python\n{code}\n```"
+@dataclass(frozen=True)
+class Prompts:
+    """Templates, filled with `str.format`. Every template may use {task}, {noun}, {Noun}, {block},
+    {checked}; the others name what they add: {candidate}, {feedback}, {advice}, {lessons}, {plan},
+    {count}, {strategy}, {step}, {candidate_a}, {feedback_a}, {candidate_b}, {feedback_b}.
+    Templates for proposals go out under the family's system prompt, the others (`reflection`,
+    `strategies`, `critic_*`, `next_steps`, `self_evaluation`, `rethink`) under its thinker prompt.
+
+    >>> Prompts(first="{task}\\n\\nThink first.").identity() != Prompts().identity()
+    True
+    """
+
+    first: str = "{task}"
+    revision: str = ("{checked} and it is not right yet.\n{feedback}\n{advice}\nFix the {noun}. Reply with the "
+                     "complete corrected {noun}{block}.")
+    advice: str = "\nAdvice: {advice}\n"
+    rewrite: str = ("{task}\n\nAn earlier {noun} for this task was wrong:\n{feedback}\n\nWrite a new {noun} that "
+                    "gets these cases right.")
+    try_again: str = "That is not right. Try again."
+    reflection: str = ("Task:\n{task}\nA {noun}:\n{candidate}\nResults:\n{feedback}\n\nIn two or three sentences: "
+                       "why is this {noun} wrong, and what must the next one do differently?")
+    reflexion: str = ("{task}\n\nYour last {noun}:\n{candidate}\nResults:\n{feedback}\n\nLessons from your earlier "
+                      "attempts:\n{lessons}\n\nWrite a corrected {noun} that follows the lessons.")
+    strategies: str = ("{task}\n\nPropose {count} different strategies to write the {noun}, as a numbered list, "
+                       "one sentence each.")
+    strategy: str = "{task}\n\nWrite the {noun} with this strategy: {strategy}"
+    critic_passed: str = ("Task:\n{task}\n{Noun}:\n{candidate}\nResults:\n{feedback}\n\nThe task's own checks pass, "
+                          "but other checks fail. Decide whether the {noun} is right. Reply ACCEPT if the failing "
+                          "checks are wrong, or REFINE: <what to change> if the {noun} is wrong.")
+    critic_failed: str = ("Task:\n{task}\n{Noun}:\n{candidate}\nResults:\n{feedback}\n\nDecide what to do with this "
+                          "{noun}. Reply REFINE: <what to change> if it is close, or ABANDON: <why> if its approach "
+                          "cannot work.")
+    next_steps: str = ("{task}\n\nPlan so far:\n{plan}\n\nPropose {count} different possible next steps of the plan, "
+                       "as a numbered list, one sentence each.")
+    plan_code: str = "{task}\n\nFollow this plan:\n{plan}"
+    self_evaluation: str = ("{task}\n\nPlan:\n{plan}\n\nHow likely is this plan to give a correct {noun}? Reply with "
+                            "one number from 0 to 10.")
+    rethink: str = ("{task}\n\nPlan:\n{plan}\n\n{Noun} written from this plan:\n{candidate}\nResults:\n{feedback}\n\n"
+                    "The last step of the plan led to this error. Rewrite step {step} so that it is correct. Reply "
+                    "with the new step only, in one sentence.")
+    mutation: str = ("{task}\n\nA candidate {noun}:\n{candidate}\nResults:\n{feedback}\n{lessons}\nChange the "
+                     "candidate to fix it. First write one line `Change: <what you change>`, then the complete "
+                     "{noun}{block}.")
+    crossover: str = ("{task}\n\nCandidate A:\n{candidate_a}\nResults of A:\n{feedback_a}\n\nCandidate B:\n"
+                      "{candidate_b}\nResults of B:\n{feedback_b}\n{lessons}\nCombine what each does right into one "
+                      "{noun}. First write one line `Change: <what you combine>`, then the complete {noun}{block}.")
+
+    def identity(self) -> str:
+        """A short digest of every template: equal digests, equal prompts."""
+        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:8]
 
 
-def _chat(system: str, user: str) -> list[Message]:
-    return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+class Messages:
+    """The chat messages of each prompt for one task of one family."""
 
+    def __init__(self, prompts: Prompts, family: Family, task: Any):
+        self.prompts = prompts
+        self.family = family
+        voice = family.voice
+        self.words = {"task": family.describe(task), "noun": voice.noun, "Noun": voice.noun[:1].upper() + voice.noun[1:],
+                      "block": voice.block, "checked": voice.checked}
 
-def _answer_to(task: CodeTask, code: str, reply: str) -> list[Message]:
-    """The attempt as the model's own turn, then the user's reply to it."""
-    return _chat(SYSTEM, task.prompt) + [{"role": "assistant", "content": _code(code)},
-                                         {"role": "user", "content": reply}]
+    def _fill(self, template: str, **values: Any) -> str:
+        return template.format(**self.words, **values)
 
+    def _propose(self, template: str, **values: Any) -> list[Message]:
+        return [{"role": "system", "content": self.family.voice.system},
+                {"role": "user", "content": self._fill(template, **values)}]
 
-def first_messages(task: CodeTask) -> list[Message]:
-    return _chat(SYSTEM, task.prompt)
+    def _think(self, template: str, **values: Any) -> list[Message]:
+        return [{"role": "system", "content": self.family.voice.thinker},
+                {"role": "user", "content": self._fill(template, **values)}]
 
+    def _answer_to(self, candidate: str, reply: str) -> list[Message]:
+        """The candidate as the model's own turn, then the user's reply to it."""
+        return self.first() + [{"role": "assistant", "content": self.family.show(candidate)},
+                               {"role": "user", "content": reply}]
 
-def revision_messages(task: CodeTask, code: str, feedback: str, advice: str = "") -> list[Message]:
-    advice = f"\nAdvice: {advice}\n" if advice else ""
-    return _answer_to(task, code, f"I ran your function and it is not right yet.\n{feedback}\n{advice}\n"
-                                  "Fix the function. Reply with the complete corrected function in one "
-                                  "```python code block.")
+    def first(self) -> list[Message]:
+        return self._propose(self.prompts.first)
 
+    def revision(self, candidate: str, feedback: str, advice: str = "") -> list[Message]:
+        advice = self._fill(self.prompts.advice, advice=advice) if advice else ""
+        return self._answer_to(candidate, self._fill(self.prompts.revision, feedback=feedback, advice=advice))
 
-def rewrite_messages(task: CodeTask, feedback: str) -> list[Message]:
-    """A fresh start that knows what went wrong, without the failed code to copy from."""
-    return _chat(SYSTEM, f"{task.prompt}\n\nAn earlier implementation of this function was wrong:\n"
-                         f"{feedback}\n\nWrite a new implementation that gets these cases right.")
+    def rewrite(self, feedback: str) -> list[Message]:
+        """A fresh start that knows what went wrong, without the failed candidate to copy from."""
+        return self._propose(self.prompts.rewrite, feedback=feedback)
 
+    def try_again(self, candidate: str) -> list[Message]:
+        return self._answer_to(candidate, self._fill(self.prompts.try_again))
 
-def try_again_messages(task: CodeTask, code: str) -> list[Message]:
-    return _answer_to(task, code, "That is not right. Try again.")
+    def reflection(self, candidate: str, feedback: str) -> list[Message]:
+        return self._think(self.prompts.reflection, candidate=self.family.show(candidate), feedback=feedback)
 
+    def reflexion(self, candidate: str, feedback: str, lessons: list[str]) -> list[Message]:
+        notes = "\n".join(f"{i}. {lesson}" for i, lesson in enumerate(lessons, 1))
+        return self._propose(self.prompts.reflexion, candidate=self.family.show(candidate), feedback=feedback,
+                             lessons=notes)
 
-def reflection_messages(task: CodeTask, code: str, feedback: str) -> list[Message]:
-    return _chat(THINKER, f"Task:\n{task.prompt}\nAn implementation:\n{_code(code)}\n"
-                          f"Test results:\n{feedback}\n\nIn two or three sentences: why is this "
-                          "implementation wrong, and what must the next one do differently?")
+    def strategies(self, count: int) -> list[Message]:
+        return self._think(self.prompts.strategies, count=count)
 
+    def strategy(self, strategy: str) -> list[Message]:
+        return self._propose(self.prompts.strategy, strategy=strategy)
 
-def reflexion_messages(task: CodeTask, code: str, feedback: str, lessons: list[str]) -> list[Message]:
-    notes = "\n".join(f"{i}. {lesson}" for i, lesson in enumerate(lessons, 1))
-    return _chat(SYSTEM, f"{task.prompt}\n\nYour last implementation:\n{_code(code)}\n"
-                         f"Test results:\n{feedback}\n\nLessons from your earlier attempts:\n"
-                         f"{notes}\n\nWrite a corrected implementation that follows the lessons.")
+    def critic(self, candidate: str, feedback: str, deciding_passed: bool) -> list[Message]:
+        template = self.prompts.critic_passed if deciding_passed else self.prompts.critic_failed
+        return self._think(template, candidate=self.family.show(candidate), feedback=feedback)
 
+    def next_steps(self, thoughts: list[str], count: int) -> list[Message]:
+        return self._think(self.prompts.next_steps, plan=_plan(thoughts) or "(no steps yet)", count=count)
 
-def tests_messages(task: CodeTask) -> list[Message]:
-    return _chat(TESTER, f"{task.prompt}\n\nWrite 5 tests for `{task.entry_point}` as assert statements, one "
-                         f"per line, like `assert {task.entry_point}(...) == ...`, covering normal and edge cases. "
-                         "Work out each expected value carefully from the description. Reply with one "
-                         "```python code block.")
+    def plan_code(self, thoughts: list[str]) -> list[Message]:
+        return self._propose(self.prompts.plan_code, plan=_plan(thoughts))
 
+    def self_evaluation(self, thoughts: list[str]) -> list[Message]:
+        return self._think(self.prompts.self_evaluation, plan=_plan(thoughts))
 
-def strategies_messages(task: CodeTask, count: int) -> list[Message]:
-    return _chat(THINKER, f"{task.prompt}\n\nPropose {count} different strategies to implement "
-                          f"`{task.entry_point}`, as a numbered list, one sentence each.")
+    def rethink(self, thoughts: list[str], candidate: str, feedback: str) -> list[Message]:
+        return self._think(self.prompts.rethink, plan=_plan(thoughts), candidate=self.family.show(candidate),
+                           feedback=feedback, step=len(thoughts))
 
+    def mutation(self, candidate: str, feedback: str, lessons: str) -> list[Message]:
+        return self._propose(self.prompts.mutation, candidate=self.family.show(candidate), feedback=feedback,
+                             lessons=lessons)
 
-def strategy_messages(task: CodeTask, strategy: str) -> list[Message]:
-    return _chat(SYSTEM, f"{task.prompt}\n\nImplement it with this strategy: {strategy}")
-
-
-def critic_messages(task: CodeTask, code: str, feedback: str, visible_passed: bool) -> list[Message]:
-    if visible_passed:
-        question = ("The examples pass, but tests written for the task fail. Decide whether the code is right. "
-                    "Reply ACCEPT if the failing tests are wrong, or REFINE: <what to change> if the code is wrong.")
-    else:
-        question = ("Decide what to do with this implementation. Reply REFINE: <what to change> if it is close, "
-                    "or ABANDON: <why> if its approach cannot work.")
-    return _chat(THINKER, f"Task:\n{task.prompt}\nImplementation:\n{_code(code)}\nTest results:\n"
-                          f"{feedback}\n\n{question}")
-
-
-def next_steps_messages(task: CodeTask, thoughts: list[str], count: int) -> list[Message]:
-    plan = _plan(thoughts) or "(no steps yet)"
-    return _chat(THINKER, f"{task.prompt}\n\nPlan so far:\n{plan}\n\nPropose {count} different "
-                          "possible next steps of the plan, as a numbered list, one sentence each.")
-
-
-def plan_code_messages(task: CodeTask, thoughts: list[str]) -> list[Message]:
-    return _chat(SYSTEM, f"{task.prompt}\n\nFollow this plan:\n{_plan(thoughts)}")
-
-
-def self_evaluation_messages(task: CodeTask, thoughts: list[str]) -> list[Message]:
-    return _chat(THINKER, f"{task.prompt}\n\nPlan:\n{_plan(thoughts)}\n\nHow likely is this plan to "
-                          "give a correct implementation? Reply with one number from 0 to 10.")
-
-
-def rethink_messages(task: CodeTask, thoughts: list[str], code: str, feedback: str) -> list[Message]:
-    return _chat(THINKER, f"{task.prompt}\n\nPlan:\n{_plan(thoughts)}\n\nCode written from this "
-                          f"plan:\n{_code(code)}\nTest results:\n{feedback}\n\nThe last step of the "
-                          f"plan led to this error. Rewrite step {len(thoughts)} so that it is "
-                          "correct. Reply with the new step only, in one sentence.")
-
-
-def mutation_messages(task: CodeTask, code: str, feedback: str, lessons: str) -> list[Message]:
-    return _chat(SYSTEM, f"{task.prompt}\n\nA candidate implementation:\n{_code(code)}\n"
-                         f"Test results:\n{feedback}\n{lessons}\nChange the candidate to fix it. "
-                         "First write one line `Change: <what you change>`, then the complete "
-                         "function in one ```python code block.")
-
-
-def crossover_messages(task: CodeTask, first: tuple[str, str], second: tuple[str, str], lessons: str) -> list[Message]:
-    (code_a, feedback_a), (code_b, feedback_b) = first, second
-    return _chat(SYSTEM, f"{task.prompt}\n\nCandidate A:\n{_code(code_a)}\nResults of A:\n"
-                         f"{feedback_a}\n\nCandidate B:\n{_code(code_b)}\nResults of B:\n"
-                         f"{feedback_b}\n{lessons}\nCombine what each does right into one "
-                         "implementation. First write one line `Change: <what you combine>`, then "
-                         "the complete function in one ```python code block.")
+    def crossover(self, first: tuple[str, str], second: tuple[str, str], lessons: str) -> list[Message]:
+        (a, feedback_a), (b, feedback_b) = first, second
+        return self._propose(self.prompts.crossover, candidate_a=self.family.show(a), feedback_a=feedback_a,
+                             candidate_b=self.family.show(b), feedback_b=feedback_b, lessons=lessons)
 
 
 def _plan(thoughts: list[str]) -> str:
@@ -133,7 +155,11 @@ _ITEM = re.compile(r"^\s*(?:\d+[.)]|[-*])\s+(.+?)\s*$")
 
 
 def numbered_items(reply: str, limit: int) -> list[str]:
-    """The items of a numbered or bulleted list in a reply, at most `limit`, without duplicates."""
+    """The items of a numbered or bulleted list in a reply, at most `limit`, without duplicates.
+
+    >>> numbered_items("1. **Sort** first\\n2. Use a set\\n2. Use a set", 5)
+    ['Sort first', 'Use a set']
+    """
     items = []
     for line in reply.splitlines():
         match = _ITEM.match(line)

@@ -7,72 +7,69 @@ import math
 import re
 from dataclasses import dataclass, field
 
-from ..tasks import CodeTask
 from ._config import PolicyConfig
 from ._context import Attempt, SolveContext
-from ._prompts import (critic_messages, first_messages, next_steps_messages, numbered_items, plan_code_messages, rethink_messages,
-                       revision_messages, self_evaluation_messages, strategies_messages, strategy_messages)
+from ._prompts import numbered_items
 
 _VERDICT = re.compile(r"\b(ACCEPT|REFINE|ABANDON)\b\s*:?\s*(.*)", re.I | re.S)
 
 
-def critique(ctx: SolveContext, task: CodeTask, attempt: Attempt) -> tuple[str, str]:
+def critique(ctx: SolveContext, attempt: Attempt) -> tuple[str, str]:
     """The critic's decision on an attempt: ("accept" | "refine" | "abandon", its reason).
 
-    It sees the execution feedback and gives its own judgement; an answer it does not phrase as
-    asked counts as "refine" (keep working)."""
-    reply = ctx.ask(critic_messages(task, attempt.code, attempt.feedback_text, attempt.feedback.passed))
-    ctx.note("critique", reply, parent=attempt.step)
-    match = _VERDICT.search(reply)
+    It sees the feedback and gives its own judgement; an answer it does not phrase as asked counts
+    as "refine" (keep working)."""
+    reply = ctx.ask(ctx.messages.critic(attempt.candidate, attempt.feedback_text, attempt.deciding.passed))
+    ctx.note("critique", reply.text, parent=attempt.step, call=reply.call)
+    match = _VERDICT.search(reply.text)
     if not match:
-        return "refine", reply
+        return "refine", reply.text
     verdict = match.group(1).lower()
-    if verdict == "accept" and not attempt.feedback.passed:
-        verdict = "refine"  # the critic may not overrule a failing visible example
+    if verdict == "accept" and not attempt.deciding.passed:
+        verdict = "refine"  # the critic may not overrule the deciding source
     return verdict, match.group(2).strip()[:300]
 
 
-def tree(task: CodeTask, ctx: SolveContext, cfg: PolicyConfig) -> None:
+def tree(ctx: SolveContext, cfg: PolicyConfig) -> None:
     """CodeTree-style search. The model first proposes n distinct strategies and writes a solution
     for each. Then, best node first (by visible score, then generated tests), a critic reads the
     execution feedback and decides: refine the node (its advice goes into the revision), abandon
     it, or (when only the model's own tests fail) accept it. The search stops at a node that
     passes every check or that the critic accepts, or when the frontier or the budget runs out;
     refinements go at most `rounds` deep."""
-    reply = ctx.ask(strategies_messages(task, cfg.n))
-    strategies = numbered_items(reply, cfg.n) or [""]
-    frontier: list[tuple[tuple[float, float], int, int, Attempt]] = []  # (-rank, order, depth, node)
+    reply = ctx.ask(ctx.messages.strategies(cfg.n))
+    strategies = numbered_items(reply.text, cfg.n) or [""]
+    frontier: list[tuple[tuple[float, ...], int, int, Attempt]] = []  # (-rank, order, depth, node)
     for i, strategy in enumerate(strategies):
-        step = ctx.note("strategy", strategy)
-        messages = strategy_messages(task, strategy) if strategy else first_messages(task)
+        step = ctx.note("strategy", strategy, call=reply.call)
+        messages = ctx.messages.strategy(strategy) if strategy else ctx.messages.first()
         attempt = ctx.attempt("solution", ctx.propose(messages, sample=i), parent=step)
         if attempt.passed:
             return
         heapq.heappush(frontier, (_key(attempt), len(ctx.attempts), 0, attempt))
-    seen = {a.code for a in ctx.attempts}
+    seen = {a.candidate for a in ctx.attempts}
     while frontier:
         _, _, depth, node = heapq.heappop(frontier)
-        verdict, reason = critique(ctx, task, node)
+        verdict, reason = critique(ctx, node)
         if verdict == "accept":
             return
         if verdict == "abandon" or depth >= cfg.rounds:
             continue
         # A solution's first refinement is greedy; deeper ones are sampled, so repeats stay rare.
         temperature = cfg.temperature if depth else 0.0
-        reply = ctx.propose(revision_messages(task, node.code, node.feedback_text, advice=reason),
+        reply = ctx.propose(ctx.messages.revision(node.candidate, node.feedback_text, advice=reason),
                             temperature=temperature, sample=len(ctx.attempts))
         child = ctx.attempt("refinement", reply, parent=node.step)
         if child.passed:
             return
-        if child.code in seen:  # a repeat adds nothing to search from
+        if child.candidate in seen:  # a repeat adds nothing to search from
             continue
-        seen.add(child.code)
+        seen.add(child.candidate)
         heapq.heappush(frontier, (_key(child), len(ctx.attempts), depth + 1, child))
 
 
-def _key(attempt: Attempt) -> tuple[float, float]:
-    score, generated = attempt.rank
-    return -score, -generated
+def _key(attempt: Attempt) -> tuple[float, ...]:
+    return tuple(-score for score in attempt.rank)
 
 
 # --- MCTS ------------------------------------------------------------------------------------
@@ -129,14 +126,14 @@ def backpropagate(node: Node, reward: float) -> None:
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 
 
-def mcts(task: CodeTask, ctx: SolveContext, cfg: PolicyConfig) -> None:
+def mcts(ctx: SolveContext, cfg: PolicyConfig) -> None:
     """RethinkMCTS-style search over reasoning steps. Each of `rounds` iterations selects a node
     by UCT, expands it with n candidate next steps (one call), simulates the first new child to
     code, and backs up a reward: the visible score blended with the model's 0-10 rating of the plan.
     When the code fails, the model rewrites ("rethinks") the step that led there from the error,
     the node keeps the corrected step, and the code is written again from it."""
     root = Node("")
-    root.step = ctx.note("problem", task.prompt)
+    root.step = ctx.note("problem", ctx.messages.words["task"])
     sample = 0
     for _ in range(cfg.rounds):
         leaf = select(root)
@@ -144,36 +141,37 @@ def mcts(task: CodeTask, ctx: SolveContext, cfg: PolicyConfig) -> None:
             if leaf.depth >= MAX_DEPTH:
                 node = leaf
             else:
-                reply = ctx.ask(next_steps_messages(task, leaf.thoughts, cfg.n), temperature=cfg.temperature,
+                reply = ctx.ask(ctx.messages.next_steps(leaf.thoughts, cfg.n), temperature=cfg.temperature,
                                 sample=sample)
                 sample += 1
-                for thought in numbered_items(reply, cfg.n) or [reply.strip()[:300]]:
+                for thought in numbered_items(reply.text, cfg.n) or [reply.text[:300]]:
                     child = Node(thought, parent=leaf)
-                    child.step = ctx.note("thought", thought, parent=leaf.step)
+                    child.step = ctx.note("thought", thought, parent=leaf.step, call=reply.call)
                     leaf.children.append(child)
                 node = leaf.children[0]
         else:
             node = leaf
-        attempt = _simulate(task, ctx, node)
+        attempt = _simulate(ctx, node)
         if attempt.passed:
             return
-        node.thought = ctx.ask(rethink_messages(task, node.thoughts, attempt.code, attempt.feedback_text))[:300]
-        node.step = ctx.note("rethink", node.thought, parent=attempt.step)
-        attempt = _simulate(task, ctx, node)
+        rethought = ctx.ask(ctx.messages.rethink(node.thoughts, attempt.candidate, attempt.feedback_text))
+        node.thought = rethought.text[:300]
+        node.step = ctx.note("rethink", node.thought, parent=attempt.step, call=rethought.call)
+        attempt = _simulate(ctx, node)
         if attempt.passed:
             return
-        backpropagate(node, reward(ctx, task, node, attempt))
+        backpropagate(node, reward(ctx, node, attempt))
 
 
-def _simulate(task: CodeTask, ctx: SolveContext, node: Node) -> Attempt:
-    """Code written (greedily) from the node's plan, with its visible feedback."""
-    return ctx.attempt("code", ctx.propose(plan_code_messages(task, node.thoughts)), parent=node.step)
+def _simulate(ctx: SolveContext, node: Node) -> Attempt:
+    """A candidate written (greedily) from the node's plan, with its feedback."""
+    return ctx.attempt("code", ctx.propose(ctx.messages.plan_code(node.thoughts)), parent=node.step)
 
 
-def reward(ctx: SolveContext, task: CodeTask, node: Node, attempt: Attempt) -> float:
-    """The visible score blended with the model's own 0-10 rating of the node's plan."""
-    reply = ctx.ask(self_evaluation_messages(task, node.thoughts), max_tokens=8)
-    ctx.note("self-evaluation", reply, parent=node.step)
-    rating = _NUMBER.search(reply)
+def reward(ctx: SolveContext, node: Node, attempt: Attempt) -> float:
+    """The deciding score blended with the model's own 0-10 rating of the node's plan."""
+    reply = ctx.ask(ctx.messages.self_evaluation(node.thoughts), max_tokens=8)
+    ctx.note("self-evaluation", reply.text, parent=node.step, call=reply.call)
+    rating = _NUMBER.search(reply.text)
     own = min(10.0, float(rating.group())) / 10 if rating else 0.5
-    return (1 - SELF_EVALUATION) * attempt.feedback.score + SELF_EVALUATION * own
+    return (1 - SELF_EVALUATION) * attempt.score + SELF_EVALUATION * own

@@ -8,14 +8,8 @@ from __future__ import annotations
 
 import ast
 import re
-from dataclasses import dataclass
 
-
-@dataclass(frozen=True)
-class Example:
-    call: str      # a Python expression that calls the function under test
-    expected: str  # a Python expression for the value it should return
-    line: str      # the docstring text it came from
+from ..feedback import Example
 
 
 _SAFE_NODES = (ast.Expression, ast.Constant, ast.List, ast.Tuple, ast.Set, ast.Dict, ast.UnaryOp,
