@@ -207,7 +207,7 @@ def _config(strategy: str, args, **overrides) -> PolicyConfig:
 
 
 def _print_summary(summary: dict, run_dir: str) -> None:
-    table = Table(title=f"{summary.get('tasks') or 'tasks'}, model {summary['model']}")
+    table = Table(title=f"{summary.get('family') or 'tasks'}, model {summary['model']}")
     for column in ("policy", "tasks", "pass@1 (hidden)", "passed visible", "tokens", "calls", "wall s"):
         table.add_column(column, justify="left" if column == "policy" else "right")
     for name, s in summary["policies"].items():

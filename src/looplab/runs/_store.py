@@ -321,7 +321,7 @@ class RunStore:
         return out
 
     def write_summary(self) -> dict:
-        summary = {"run_dir": str(self.dir), "model": self.meta("model"), "tasks": self.meta("tasks"),
+        summary = {"run_dir": str(self.dir), "model": self.meta("model"), "family": self.meta("family"),
                    "sandbox": self.meta("sandbox"), "policies": self.summary()}
         partial = self.dir / "summary.json.tmp"
         partial.write_text(json.dumps(summary, indent=2))

@@ -36,19 +36,36 @@ class MathHidden:
 
 
 _ANSWER = re.compile(r"answer\s*(?:is)?\s*[:=]\s*(.+)", re.I)
-_BOXED = re.compile(r"\\boxed\{([^{}]*)\}")
+_FRACTION = re.compile(r"\\d?frac\{([^{}]*)\}\{([^{}]*)\}")
+
+
+def _boxed(text: str) -> str | None:
+    """The contents of the last \\boxed{...}, nested braces included."""
+    start = text.rfind("\\boxed{")
+    if start < 0:
+        return None
+    depth, i = 0, start + len("\\boxed")
+    for j in range(i, len(text)):
+        depth += {"{": 1, "}": -1}.get(text[j], 0)
+        if depth == 0:
+            return text[i + 1:j]
+    return None
 
 
 def extract_answer(reply: str) -> str:
     """The final answer in a reply: the last `Answer: ...` line, else the last \\boxed{...}; "" if neither.
+    LaTeX fractions become a/b and thousands separators go.
 
-    >>> extract_answer("3 + 4 = 7\\nAnswer: **7**.")
-    '7'
+    >>> extract_answer("3 + 4 = 7\\nAnswer: **7**."), extract_answer("so \\\\boxed{\\\\frac{3}{4}}"), extract_answer("none")
+    ('7', '3/4', '')
     """
-    found = _ANSWER.findall(reply) or _BOXED.findall(reply)
-    if not found:
+    lines = _ANSWER.findall(reply)
+    answer = lines[-1] if lines else _boxed(reply)
+    if answer is None:
         return ""
-    answer = _BOXED.sub(r"\1", found[-1]).strip().strip("*`$ ").rstrip(".").strip()
+    answer = _boxed(answer) or answer
+    answer = _FRACTION.sub(r"\1/\2", answer).replace("\\(", "").replace("\\)", "")
+    answer = answer.strip().strip("*`$ ").rstrip(".").strip()
     return re.sub(r"(?<=\d),(?=\d{3}\b)", "", answer)  # 1,234 -> 1234
 
 
@@ -90,18 +107,21 @@ class MathFamily:
 
 
 def load_math(generators: list[str] | None = None, count: int = PER_GENERATOR) -> list[Problem]:
-    """`count` seeded problems from each generator, generator by generator."""
+    """`count` seeded problems from each generator, taken in turn (one of each, then the next of each),
+    so the first N tasks mix the generators evenly."""
     try:
         import reasoning_gym
     except ImportError:
         raise TaskError("the math family needs reasoning-gym: pip install reasoning-gym==0.1.25") from None
-    problems = []
+    datasets = {}
     for name in generators or DEFAULT_GENERATORS:
         try:
-            dataset = reasoning_gym.create_dataset(name, seed=SEED, size=count)
+            datasets[name] = reasoning_gym.create_dataset(name, seed=SEED, size=count)
         except Exception as e:  # reasoning-gym raises several kinds for an unknown name
             raise TaskError(f"reasoning-gym has no generator {name!r} ({e})") from None
-        for i in range(count):
+    problems = []
+    for i in range(count):
+        for name, dataset in datasets.items():
             entry = dataset[i]
             problems.append(Problem(MathTask(f"{name}/{i}", entry["question"], name), MathHidden(entry, dataset)))
     return problems
