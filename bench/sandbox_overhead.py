@@ -24,13 +24,13 @@ def timed(fn) -> float:
     return time.perf_counter() - start
 
 
-def measure(pause: float) -> tuple[float, float]:
+def measure(pause: float, rounds: int) -> tuple[float, float]:
     sandbox = Sandbox()
     bare = lambda: subprocess.run([sys.executable, "-c", "pass"], check=True)  # noqa: E731
     boxed = lambda: sandbox.run("pass")  # noqa: E731
     bare(), boxed()  # warm the page cache
     bare_times, boxed_times = [], []
-    for _ in range(ROUNDS):
+    for _ in range(rounds):
         time.sleep(pause)
         bare_times.append(timed(bare))
         time.sleep(pause)
@@ -39,14 +39,14 @@ def measure(pause: float) -> tuple[float, float]:
     return statistics.median(bare_times), statistics.median(boxed_times)
 
 
-def main() -> None:
+def main(rounds: int = ROUNDS) -> None:
     for label, pause in (("back to back", 0.0), (f"paced ({PAUSE * 1000:.0f} ms pause)", PAUSE)):
-        b, s = measure(pause)
+        b, s = measure(pause, rounds)
         print(f"{label}:")
-        print(f"  bare python -c pass : {b * 1000:7.1f} ms (median of {ROUNDS})")
+        print(f"  bare python -c pass : {b * 1000:7.1f} ms (median of {rounds})")
         print(f"  sandbox.run('pass') : {s * 1000:7.1f} ms (bubblewrap, fresh sandbox per run)")
         print(f"  ratio               : {s / b:7.2f}x  (target <= 1.5x)")
 
 
 if __name__ == "__main__":
-    main()
+    main(3 if "--tiny" in sys.argv else ROUNDS)  # --tiny: a quick run that only checks the script works

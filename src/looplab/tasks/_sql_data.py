@@ -10,7 +10,7 @@ import random
 import sqlite3
 from pathlib import Path
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 SEEDS = {"visible": 11, "hidden": 37}
 
 FIRST = ("Ada Alan Amara Ana Anders Aiko Ben Bilal Carla Chen Chloe Dara David Elena Emil Farah Felix Grace "
@@ -19,7 +19,8 @@ FIRST = ("Ada Alan Amara Ana Anders Aiko Ben Bilal Carla Chen Chloe Dara David E
 LAST = ("Abbott Bauer Castro Dubois Eriksen Fischer Garcia Haddad Ito Jensen Kowalski Lindqvist Moreau Nakamura "
         "Novak Okafor Petrov Quist Rossi Santos Schmidt Tanaka Ueda Varga Weber Xu Yilmaz Zhang Kim Silva Mensah "
         "Olsen Park Reyes Ahmed").split()
-CITIES = ["Lisbon", "Oslo", "Lyon", "Porto", "Berlin", "Krakow", "Seville", "Turin", "Ghent", "Tampere"]
+CITIES = ["Lisbon", "Oslo", "Lyon", "Porto", "Berlin", "Krakow", "Seville", "Turin", "Ghent", "Tampere", "Bergen",
+          "Utrecht", "Graz", "Aarhus"]
 
 
 def _name(rng: random.Random) -> str:
@@ -71,10 +72,14 @@ def build_library(db: sqlite3.Connection, rng: random.Random) -> None:
         pages = None if rng.random() < 0.1 else rng.randrange(90, 900)
         db.execute("INSERT INTO books VALUES (?,?,?,?,?,?)", (i, title, 1 + _skewed(rng, 40), rng.choice(genres),
                                                              rng.randrange(1920, 2024), pages))
+    # each instance's members live in other cities (Oslo, which a question names, in both); the share
+    # without an email differs too
+    cities = ["Oslo"] + rng.sample([c for c in CITIES if c != "Oslo"], 9)
+    no_email = rng.uniform(0.12, 0.28)
     for i in range(1, 151):
-        email = None if rng.random() < 0.2 else f"member{i}@mail.example"
+        email = None if rng.random() < no_email else f"member{i}@mail.example"
         db.execute("INSERT INTO members VALUES (?,?,?,?,?)",
-                   (i, _name(rng), rng.choice(CITIES), _date(rng, dt.date(2015, 1, 1), 3000).isoformat(), email))
+                   (i, _name(rng), rng.choice(cities), _date(rng, dt.date(2015, 1, 1), 3000).isoformat(), email))
     for i in range(1, 1601):
         loaned = _date(rng, dt.date(2021, 1, 1), 1400)
         returned = None if rng.random() < 0.12 else (loaned + dt.timedelta(days=rng.randrange(1, 60))).isoformat()
@@ -149,7 +154,9 @@ def build_clinic(db: sqlite3.Connection, rng: random.Random) -> None:
         insurance = None if rng.random() < 0.25 else rng.choice(insurers)
         db.execute("INSERT INTO patients VALUES (?,?,?,?,?)",
                    (i, _name(rng), _date(rng, dt.date(1940, 1, 1), 30000).isoformat(), rng.choice("FM"), insurance))
-    drugs = ["amoxicillin", "ibuprofen", "metformin", "lisinopril", "atorvastatin", "cetirizine", "omeprazole"]
+    # each instance stocks other drugs besides the three the questions name
+    drugs = ["ibuprofen", "metformin", "amoxicillin"] + rng.sample(
+        ["lisinopril", "atorvastatin", "cetirizine", "omeprazole", "sertraline", "levothyroxine", "amlodipine"], 4)
     prescription = 0
     for i in range(1, 1401):
         day = _date(rng, dt.date(2022, 6, 1), 900)

@@ -1,0 +1,264 @@
+"""Task families with the scripted model and the real parts: SQLite databases, reasoning-gym's
+generators and scorers, JSONL code tasks in the sandbox; plain reward functions as sources."""
+import json
+import sqlite3
+import time
+from collections import Counter
+
+import pytest
+from solve_fakes import Counting
+
+from looplab.cli import main
+from looplab.models import ScriptedModel
+from looplab.runs import RunError, RunStore
+from looplab.solve import PolicyConfig, Prompts, solve_tasks
+from looplab.tasks import (MathFamily, SqlFamily, TaskError, extract_answer, extract_sql, load_tasks, run_query,
+                           same_result)
+from looplab.tasks._sql import QueryResult, database
+from looplab.tasks._sql_data import DOMAINS
+from looplab.tasks._sql_questions import QUESTIONS
+
+# The README's two-task example of the JSONL format, verbatim.
+JSONL_EXAMPLE = [
+    {"id": "double", "prompt": "def double(x):\n    \"\"\"Return x times two.\"\"\"\n", "entry_point": "double",
+     "visible_tests": ["assert double(2) == 4"], "hidden_tests": "assert double(0) == 0\nassert double(-3) == -6",
+     "category": "arithmetic", "reference": "def double(x):\n    return 2 * x\n"},
+    {"task_id": "he/first_word", "prompt": "def first_word(s):\n    \"\"\"The first word of s.\n    >>> first_word('a b')\n"
+     "    'a'\n    \"\"\"\n", "entry_point": "first_word", "canonical_solution": "    return s.split()[0]\n",
+     "test": "def check(candidate):\n    assert candidate('hello world') == 'hello'\n"},
+]
+
+
+def write_jsonl(path, rows):
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    return path
+
+
+def solve(tmp_path, family, problems, config, model, **kwargs):
+    with RunStore(tmp_path / "run") as store:
+        report = solve_tasks(problems, family, config, model=model, store=store, **kwargs)
+        outcomes = store.outcomes(config.name)
+        steps = store.steps(config.name)
+        calls = [c for p in outcomes for c in store.calls(config.name, p)]
+    return report, outcomes, steps, calls
+
+
+# --- sql -----------------------------------------------------------------------------------------
+
+def test_sql_databases_are_realistic_and_every_gold_query_answers_on_both_instances():
+    assert len(QUESTIONS) >= 90 and len({q[0] for q in QUESTIONS}) == len(QUESTIONS)
+    assert set(Counter(q[1] for q in QUESTIONS)) == {"easy", "medium", "hard"}
+    assert {"joins", "aggregation", "nesting", "ordering", "null"} <= {q[2] for q in QUESTIONS}
+    largest = 0
+    for domain in DOMAINS:
+        db = sqlite3.connect(database(domain, "visible"))
+        tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        assert len(tables) >= 4
+        largest = max(largest, *(db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in tables))
+        nulls = sum(db.execute(f"SELECT COUNT(*) FROM {t} WHERE {c[1]} IS NULL").fetchone()[0]
+                    for t in tables for c in db.execute(f"PRAGMA table_info({t})"))
+        assert nulls > 0
+    assert largest >= 1000
+    for task_id, _, _, ordered, _, gold in QUESTIONS:
+        domain = task_id.split("/")[0]
+        visible = run_query(database(domain, "visible"), gold)
+        hidden = run_query(database(domain, "hidden"), gold)
+        assert visible.rows and hidden.rows, task_id
+        # a query that hard-codes what the visible database answers fails on the hidden one
+        assert not same_result(visible, hidden, ordered), task_id
+
+
+def test_sql_candidates_run_read_only_and_within_a_time_limit():
+    path = database("shop", "visible")
+    for statement in ("DELETE FROM orders", "INSERT INTO products VALUES (999, 'x', 'y', 1, 0)",
+                      "DROP TABLE orders", f"ATTACH DATABASE '{path}' AS other", "PRAGMA writable_schema = 1"):
+        assert run_query(path, statement).error, statement
+    assert run_query(path, "SELECT COUNT(*) FROM orders").rows[0][0] == 900
+    start = time.monotonic()
+    endless = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) SELECT COUNT(*) FROM n"
+    assert "time limit" in run_query(path, endless, seconds=0.5).error
+    assert time.monotonic() - start < 5
+    assert "one statement" in run_query(path, "SELECT 1; SELECT 2").error
+
+
+def test_sql_result_comparison_ignores_column_order_and_row_order_unless_asked():
+    want = QueryResult(("name", "n"), (("a", 2), ("b", 1)))
+    assert same_result(QueryResult(("n", "name"), ((1, "b"), (2, "a"))), want, ordered=False)
+    assert not same_result(QueryResult(("name", "n"), (("b", 1), ("a", 2))), want, ordered=True)
+    assert same_result(QueryResult(("x", "y"), (("a", "2.0"), ("b", 1.001))), want, ordered=True)
+    assert not same_result(QueryResult(("name",), (("a",), ("b",))), want, ordered=False)
+    assert extract_sql("Try:\n```sql\nSELECT 1;\n```\nor\n```sql\nSELECT 2\n```") == "SELECT 2"
+    assert extract_sql("The query is SELECT name FROM t;") == "SELECT name FROM t"
+
+
+def test_sql_refine_shows_the_error_and_rows_never_the_gold(tmp_path):
+    family, problems = load_tasks("sql", None, ids=["shop/01"])
+    bad = "```sql\nSELECT COUNT(*) FROM order WHERE status = 'cancelled'\n```"
+    right = "```sql\nSELECT COUNT(*) FROM orders WHERE status = 'cancelled'\n```"
+    model = Counting(lambda messages: right if "The query failed" in messages[-1]["content"] else bad)
+    _, outcomes, steps, calls = solve(tmp_path, family, problems, PolicyConfig("refine", rounds=2), model)
+    assert [s["kind"] for s in steps] == ["initial", "revision"]
+    assert steps[0]["feedback"]["execution"]["passed"] == 0 and steps[1]["feedback"]["execution"]["passed"] == 1
+    assert "The query ran and returned 1 rows" in steps[1]["feedback"]["execution"]["text"]
+    assert outcomes["shop/01"]["passed_hidden"] == 1 and outcomes["shop/01"]["passed_visible"] == 1
+    gold = [q[5] for q in QUESTIONS if q[0] == "shop/01"][0]
+    seen = json.dumps([c["messages"] for c in calls])
+    assert gold not in seen and "hidden" not in seen
+    assert "CREATE TABLE orders" in calls[0]["messages"][1]["content"]  # the schema is in the prompt
+
+
+def test_sql_hard_coded_visible_answer_fails_the_hidden_score():
+    family, problems = load_tasks("sql", None, ids=["shop/01"])
+    visible = run_query(problems[0].task.database, problems[0].hidden.gold).rows[0][0]
+    assert not family.score(problems[0], f"SELECT {visible}").passed
+    assert family.score(problems[0], problems[0].hidden.gold).passed
+
+
+# --- math ----------------------------------------------------------------------------------------
+
+def test_math_answers_are_read_and_scored_by_the_generator(tmp_path):
+    family, problems = load_tasks("math", None, limit=3)
+    assert [p.task.category for p in problems] == ["gsm_symbolic", "basic_arithmetic", "fraction_simplification"]
+    problem = problems[1]
+    answer = problem.hidden.entry["answer"]
+    assert family.score(problem, answer).passed and not family.score(problem, answer + "1").passed
+    assert not family.score(problem, "").passed
+    assert extract_answer("Work.\nAnswer: 42") == "42" and extract_answer("so \\boxed{\\frac{3}{4}}.") == "3/4"
+    assert extract_answer("I think it is 42") == ""
+
+    def reply(messages):  # no answer line first; the format check asks for one
+        return f"Answer: {answer}" if "could not find your final answer" in messages[-1]["content"] else "Hmm."
+    _, outcomes, steps, _ = solve(tmp_path, family, [problem], PolicyConfig("refine", rounds=2), Counting(reply))
+    assert [s["kind"] for s in steps] == ["initial", "revision"]
+    assert outcomes[problem.task.id]["passed_hidden"] == 1
+
+
+def test_unknown_families_and_generators_get_one_sentence():
+    with pytest.raises(TaskError, match="unknown --tasks"):
+        load_tasks("chess", None)
+    with pytest.raises(TaskError, match="no generator"):
+        load_tasks("math:no_such_generator", None)
+    with pytest.raises(TaskError, match="unknown sql domain"):
+        load_tasks("sql:zoo", None)
+    with pytest.raises(TaskError, match="ambiguous"):
+        load_tasks("math", None, ids=["3"])
+
+
+# --- JSONL code tasks ----------------------------------------------------------------------------
+
+def test_the_readme_jsonl_example_runs_in_the_sandbox(tmp_path, sandbox):
+    path = write_jsonl(tmp_path / "tasks.jsonl", JSONL_EXAMPLE)
+    family, problems = load_tasks(str(path), sandbox)
+    assert [p.task.id for p in problems] == ["double", "he/first_word"]
+    assert [e.call for e in problems[0].task.examples] == ["double(2)"]
+    assert [e.call for e in problems[1].task.examples] == ["first_word('a b')"]  # from the docstring
+    assert problems[0].task.category == "arithmetic"
+    for problem in problems:
+        assert family.score(problem, problem.hidden.reference).passed
+    assert not family.score(problems[0], "def double(x):\n    return 4").passed  # fits the visible test only
+    replies = ["```python\ndef double(x):\n    return 2 * x\n```", "```python\ndef first_word(s):\n    return s.split()[0]\n```"]
+    _, outcomes, _, _ = solve(tmp_path, family, problems, PolicyConfig("single"), ScriptedModel(replies))
+    assert all(o["passed_hidden"] == 1 and o["passed_visible"] == 1 for o in outcomes.values())
+
+
+@pytest.mark.parametrize("line, message", [
+    ("{not json", "line 2: not valid JSON"),
+    ('{"id": "x", "prompt": "def f():\\n", "entry_point": "f"}', "line 2: missing field 'hidden_tests'"),
+    ('{"id": "x", "prompt": "def g():\\n", "entry_point": "f", "hidden_tests": "assert f()"}', "line 2: field 'prompt'"),
+    ('{"id": "x", "prompt": "def f():\\n", "entry_point": "f", "hidden_tests": "assert f(",}', "line 2: not valid JSON"),
+    ('{"id": "x", "prompt": "def f():\\n", "entry_point": "f", "hidden_tests": "assert f("}', "line 2: field 'hidden_tests'"),
+    ('{"id": "x", "prompt": "def f():\\n", "entry_point": "f", "hidden_tests": "assert f() == 1", "visible_tests": ["f()"]}',
+     "line 2: field 'visible_tests'"),
+    ('{"id": "double", "prompt": "def f():\\n", "entry_point": "f", "hidden_tests": "assert f() == 1"}', "line 2: field 'id'"),
+    ('{"id": 3, "prompt": "def f():\\n", "entry_point": "f", "hidden_tests": "assert f() == 1"}', "line 2: field 'id'"),
+])
+def test_a_bad_task_file_names_the_line_and_field_and_nothing_runs(tmp_path, line, message):
+    path = tmp_path / "bad.jsonl"
+    path.write_text(json.dumps(JSONL_EXAMPLE[0]) + "\n" + line + "\n")
+    with pytest.raises(TaskError, match=message):
+        load_tasks(str(path), None)
+    assert main(["solve", "--tasks", str(path), "--model", "scripted:none.json", "--run-dir", str(tmp_path / "r")]) == 2
+    assert not (tmp_path / "r").exists()
+
+
+# --- sources, store, identity ----------------------------------------------------------------------
+
+def test_a_plain_reward_function_is_a_feedback_source(tmp_path):
+    family, problems = load_tasks("math", None, ids=["basic_arithmetic/0"])
+
+    def reward(task, candidate):  # a user's own check: an integer answer
+        return (1.0, "fine") if candidate.lstrip("-").isdigit() else (0.0, "Give a whole number.")
+    replies = ["Answer: 1.5", "Answer: 7"]
+    _, outcomes, steps, calls = solve(tmp_path, family, problems, PolicyConfig("refine", rounds=2),
+                                      ScriptedModel(replies), sources={"integer": reward})
+    assert [list(s["feedback"]) for s in steps] == [["integer"], ["integer"]]
+    assert "Give a whole number." in calls[1]["messages"][-1]["content"]
+    assert outcomes["basic_arithmetic/0"]["answer"] == "7"
+
+
+def test_every_step_records_the_call_that_produced_it(tmp_path):
+    family, problems = load_tasks("math", None, ids=["basic_arithmetic/0"])
+    with RunStore(tmp_path / "run") as store:
+        solve_tasks(problems, family, PolicyConfig("reflexion", rounds=1), model=ScriptedModel(["Answer: x", "why"]),
+                    store=store, sources={"never": lambda task, candidate: 0.0})
+        steps = store.steps("reflexion(k=1)")
+        calls = {c["id"]: c for c in store.calls("reflexion(k=1)", "basic_arithmetic/0")}
+    assert [s["kind"] for s in steps] == ["initial", "reflection", "attempt"]
+    assert all(s["call_id"] in calls for s in steps)
+    assert calls[steps[1]["call_id"]]["seq"] == 1 and calls[steps[2]["call_id"]]["seq"] == 2
+
+
+def test_a_library_call_cannot_mix_models_families_or_loops_in_one_record(tmp_path):
+    family, problems = load_tasks("math", None, limit=1)
+    solve(tmp_path, family, problems, PolicyConfig("single"), ScriptedModel(["Answer: 1"]))
+    other = ScriptedModel(["Answer: 1"])
+    other.name = "another-model"
+    with pytest.raises(RunError, match="model"):
+        solve(tmp_path, family, problems, PolicyConfig("single"), other)
+    sql, sql_problems = load_tasks("sql", None, limit=1)
+    with pytest.raises(RunError, match="family"):
+        solve(tmp_path, sql, sql_problems, PolicyConfig("single"), ScriptedModel(["SELECT 1"]))
+    with RunStore(tmp_path / "run") as store, pytest.raises(RunError, match="solve run"):
+        store.require({"loop": "grow"})
+
+
+def test_prompt_variants_are_separate_policies_in_the_record(tmp_path):
+    family, problems = load_tasks("math", None, limit=1)
+    plain, variant = PolicyConfig("single"), PolicyConfig("single", prompts=Prompts(first="{task}\n\nBe brief."))
+    assert plain.name == "single" and variant.name.startswith("single@") and variant.name != plain.name
+    model = Counting(["Answer: 1"])
+    solve(tmp_path, family, problems, plain, model)
+    solve(tmp_path, family, problems, variant, model)
+    assert model.requests[1][0][-1]["content"].endswith("Be brief.")
+    with RunStore(tmp_path / "run") as store:
+        assert [name for name, _ in store.policies()] == ["single", variant.name]
+
+
+def test_every_policy_runs_on_sql_and_math(tmp_path):
+    from looplab.solve import POLICIES
+
+    for spec, reply in (("sql:shop", "1. Count.\n```sql\nSELECT name FROM products WHERE 0\n```"),
+                        ("math:basic_arithmetic", "1. Add.\nAnswer: 12345")):
+        family, problems = load_tasks(spec, None, limit=1)
+        for strategy in POLICIES:
+            report, outcomes, steps, _ = solve(tmp_path / spec / strategy, family, problems,
+                                               PolicyConfig(strategy, n=2, rounds=2), ScriptedModel([reply]))
+            assert len(outcomes) == 1 and report.stopped is None, (spec, strategy)
+            assert any(s["feedback"] for s in steps)
+
+
+def test_show_diffs_an_attempt_against_its_parent_and_sends_grow_runs_elsewhere(tmp_path, capsys):
+    from looplab.runs import show_task
+    from rich.console import Console
+
+    family, problems = load_tasks("sql", None, ids=["shop/01"])
+    replies = ["```sql\nSELECT COUNT(*) FROM order\n```", "```sql\nSELECT COUNT(*) FROM orders\n```"]
+    solve(tmp_path, family, problems, PolicyConfig("refine", rounds=1), ScriptedModel(replies))
+    console = Console(record=True, width=120)
+    console.print(show_task(tmp_path / "run", "shop/01"))
+    out = console.export_text()
+    assert "-SELECT COUNT(*) FROM order" in out and "+SELECT COUNT(*) FROM orders" in out
+    with RunStore(tmp_path / "grown") as store:
+        store.require({"loop": "grow"})
+    assert main(["show", "--run-dir", str(tmp_path / "grown"), "x"]) == 2
+    assert "graph report" in capsys.readouterr().err
