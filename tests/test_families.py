@@ -1,5 +1,6 @@
 """Task families with the scripted model and the real parts: SQLite databases, reasoning-gym's
 generators and scorers, JSONL code tasks in the sandbox; plain reward functions as sources."""
+import csv
 import json
 import sqlite3
 import time
@@ -262,3 +263,26 @@ def test_show_diffs_an_attempt_against_its_parent_and_sends_grow_runs_elsewhere(
         store.require({"loop": "grow"})
     assert main(["show", "--run-dir", str(tmp_path / "grown"), "x"]) == 2
     assert "graph report" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("spec", ["jsonl", "sql:clinic", "math:gsm_symbolic"])
+def test_all_ten_policies_run_through_compare(tmp_path, spec):
+    from looplab.solve import POLICIES
+
+    if spec == "jsonl":
+        spec = str(write_jsonl(tmp_path / "tasks.jsonl", JSONL_EXAMPLE))
+    replies = tmp_path / "replies.json"
+    # one reply that serves every kind of prompt: a plan, a candidate of each family, a test
+    replies.write_text(json.dumps(["1. Think.\n2. Answer.\n```python\ndef double(x):\n    return 2 * x\n"
+                                   "assert double(1) == 2\n```\n```sql\nSELECT COUNT(*) FROM patients\n```\nAnswer: 3"]))
+    run_dir = tmp_path / "cmp"
+    assert main(["compare", "--tasks", spec, "--limit", "2", "--policies", ",".join(POLICIES), "--budget-tokens",
+                 "2500", "--model", f"scripted:{replies}", "--run-dir", str(run_dir)]) == 0
+    rows = {r["policy"]: r for r in csv.DictReader(open(run_dir / "comparison.csv"))}
+    assert len(rows) == 10 and all(r["tasks"] == "2" for r in rows.values())
+    assert all(0 < float(r["mean_tokens"]) <= 2500 for r in rows.values())
+    # re-reading the record gives the same table
+    before = (run_dir / "comparison.csv").read_text()
+    assert main(["compare", "--tasks", spec, "--limit", "2", "--policies", ",".join(POLICIES), "--budget-tokens",
+                 "2500", "--model", f"scripted:{replies}", "--run-dir", str(run_dir), "--report-only"]) == 0
+    assert (run_dir / "comparison.csv").read_text() == before
