@@ -308,3 +308,30 @@ def test_a_graph_that_stops_growing_does_not_trap_the_questions(tmp_path, embedd
     with sqlite3.connect(tmp_path / "run" / "run.sqlite") as db:
         questions = [q for (q,) in db.execute("SELECT next_question FROM grow_iterations WHERE iteration > 1")]
     assert len(set(questions)) > 1  # the two low-degree ends of the chain take turns
+
+
+HOSTILE = ['<img src=x onerror="window.hacked=1">', "</script><script>window.hacked=2</script>",
+           "a & b \"quoted\" 'single'", "\u202eRTL override", "x" * 300]
+
+
+def test_the_report_never_writes_a_model_written_name_as_markup(tmp_path, embedder):
+    def hostile_reply(messages):
+        reply = fake_reply(messages)
+        if messages[0]["content"].startswith("You turn") and "```json" in reply:
+            graph = json.loads(reply.split("```json\n")[1].split("\n```")[0])
+            anchor = graph["nodes"][0]["id"]
+            graph["nodes"] += [{"id": name} for name in HOSTILE]
+            graph["edges"] += [{"source": anchor, "target": name, "relation": "<b>bold</b> relates"} for name in HOSTILE]
+            return "```json\n" + json.dumps(graph) + "\n```"
+        return reply
+
+    grow(tmp_path / "run", embedder, 2, reply=hostile_reply)
+    assert main(["graph", "report", "--run-dir", str(tmp_path / "run")]) == 0
+    page = (tmp_path / "run" / "report.html").read_text()
+    assert "<img" not in page and "onerror=\"" not in page and "<b>bold" not in page
+    assert page.count("</script>") == 2  # the page's own two scripts, nothing a name closed
+    data = page.split('id="graph-data">')[1].split("</script>")[0]
+    assert "<" not in data and ">" not in data and "&" not in data
+    names = {n["id"] for n in json.loads(data)["nodes"]}
+    assert any("onerror" in n for n in names)  # still there, as data
+    assert "innerHTML" not in page  # the viewer inserts names as text

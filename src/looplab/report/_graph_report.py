@@ -72,8 +72,13 @@ canvas.onmousemove = e => { if (drag) { ox = drag[2] + e.offsetX - drag[0]; oy =
 canvas.onmouseup = e => {
   if (drag && !drag[4]) {
     const n = nearest(e.offsetX, e.offsetY);
-    if (n) document.getElementById('info').innerHTML = `<b>${n.id}</b> — degree ${n.d}, community ${n.c}` +
-      (n.a ? `, also written: ${n.a}` : '') + `<br>${n.r}`;
+    if (n) {  // model-written names go in as text, never as markup
+      const info = document.getElementById('info'), name = document.createElement('b'),
+            relations = document.createElement('div');
+      name.textContent = n.id;
+      relations.textContent = n.r;
+      info.replaceChildren(name, ` — degree ${n.d}, community ${n.c}` + (n.a ? `, also written: ${n.a}` : ''), relations);
+    }
   }
   drag = null;
 };
@@ -87,6 +92,11 @@ document.getElementById('search').oninput = e => {
 };
 window.onresize = fit; fit();
 """
+
+
+def _clip(text: str, limit: int = 600) -> str:
+    """At most `limit` characters, cut at a word boundary."""
+    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + " …"
 
 
 def _number(value) -> str:
@@ -159,11 +169,13 @@ def graph_report(run_dir: str | Path) -> Path:
     ids = {n: i for i, n in enumerate(view)}
     nodes_json = [{"i": ids[n], "id": n, "x": round(float(positions[n][0]), 4), "y": round(float(positions[n][1]), 4),
                    "c": int(community[n]), "d": degree[n], "a": graph.nodes[n].get("aliases", ""),
-                   "r": html.escape("; ".join(f"{d.get('relation', '')} → {v}" for _, v, d in graph.out_edges(n, data=True))[:600])}
+                   "r": _clip("; ".join(f"{d.get('relation', '')} → {v}" for _, v, d in graph.out_edges(n, data=True)))}
                   for n in view]
     label_degree = sorted(degree.values())[-min(25, len(degree))] if degree else 0
     data = json.dumps({"nodes": nodes_json, "edges": [[ids[u], ids[v]] for u, v in view.edges],
-                       "labelDegree": label_degree}).replace("</", "<\\/")
+                       "labelDegree": label_degree})
+    # Inside <script>, no model-written string may read as markup.
+    data = data.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     question = html.escape(str(summary.get("question", "")))
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>looplab graph report</title>
 <style>{STYLE}</style></head><body>
