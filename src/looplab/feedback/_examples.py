@@ -5,7 +5,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from ..sandbox import ExecResult, Sandbox
+from ..sandbox import MARK, ExecResult, Sandbox, checked_program
 from ._base import Feedback
 
 
@@ -21,40 +21,33 @@ class Example:
     expected: str  # a Python expression for the value it should return
     line: str      # the text it came from
 
-MARK = "@@looplab-check@@ "
 MAX_SHOWN = 300  # characters of a returned value shown back to the model
 
-# Appended to the candidate program; runs every example and prints one marked JSON line per check.
-_RUNNER = '''
+# Runs in the harness's trusted process, with the function a proxy to the candidate's process;
+# reports one row per check.
+_DRIVER = '''
+import math as _math, traceback as _tb
 
-def _looplab_checks(_checks, _entry):
-    import json as _json, math as _math, traceback as _tb
-
-    def _same(a, b):
-        if isinstance(a, float) or isinstance(b, float):
-            try:
-                return _math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-6)
-            except TypeError:
-                return False
-        if isinstance(a, (list, tuple)) and type(a) is type(b):
-            return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
-        return a == b
-
-    if _entry not in globals():
-        print(%(mark)r + _json.dumps({"missing": _entry}), flush=True)
-        return
-    for _i, (_call, _expected) in enumerate(_checks):
-        _row = {"i": _i}
+def _same(a, b):
+    if isinstance(a, float) or isinstance(b, float):
         try:
-            _got = eval(_call)
-            _row["got"] = repr(_got)[:%(shown)d]
-            _row["ok"] = bool(_same(_got, eval(_expected)))
-        except BaseException as _e:
-            _row["ok"] = False
-            _row["error"] = "".join(_tb.format_exception_only(type(_e), _e)).strip()[:%(shown)d]
-        print(%(mark)r + _json.dumps(_row), flush=True)
+            return _math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-6)
+        except TypeError:
+            return False
+    if isinstance(a, (list, tuple)) and type(a) is type(b):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    return a == b
 
-_looplab_checks(%(checks)r, %(entry)r)
+for _i, (_call, _expected) in enumerate(%(checks)r):
+    _row = {"i": _i}
+    try:
+        _got = eval(_call)
+        _row["got"] = repr(_got)[:%(shown)d]
+        _row["ok"] = bool(_same(_got, eval(_expected)))
+    except Exception as _e:
+        _row["ok"] = False
+        _row["error"] = "".join(_tb.format_exception_only(type(_e), _e)).strip()[:%(shown)d]
+    _report(_row)
 '''
 
 
@@ -65,7 +58,8 @@ def _short_traceback(result: ExecResult, lines: int = 12) -> str:
 
 class ExampleChecks:
     """Feedback from the examples visible in a task (its docstring's, or a file's visible tests),
-    run in the sandbox against `build(task, candidate)`, the program a candidate makes.
+    run in the sandbox against `build(task, candidate)`, the program a candidate makes. The checks run
+    in a process of their own, so a candidate cannot report a check it did not pass.
 
     The text names each failing call, the expected value and what came back (or the error), so
     a model can act on it. A task without examples still gets its code run: a crash or a missing
@@ -79,8 +73,8 @@ class ExampleChecks:
 
     def program(self, task: Any, candidate: str, examples: Sequence[Example]) -> str:
         checks = [(e.call, e.expected) for e in examples]
-        return self.build(task, candidate) + _RUNNER % {"mark": MARK, "shown": MAX_SHOWN, "checks": checks,
-                                                        "entry": task.entry_point}
+        driver = _DRIVER % {"shown": MAX_SHOWN, "checks": checks}
+        return checked_program(self.build(task, candidate), task.prompt, task.entry_point, driver)
 
     def evaluate(self, task: Any, candidate: str, examples: Sequence[Example] | None = None,
                  label: str | None = None) -> Feedback:

@@ -1,4 +1,5 @@
 """Run untrusted generated Python: bubblewrap isolation, rlimits, wall timeout, output caps."""
+from ._harness import MARK, PASSED, checked_program
 from ._sandbox import RESULT_KINDS, ExecResult, Limits, Sandbox, SandboxUnavailable
 
-__all__ = ["RESULT_KINDS", "ExecResult", "Limits", "Sandbox", "SandboxUnavailable"]
+__all__ = ["MARK", "PASSED", "RESULT_KINDS", "ExecResult", "Limits", "Sandbox", "SandboxUnavailable", "checked_program"]

@@ -11,13 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..feedback import Example, ExampleChecks, FeedbackSource, parse_generated_tests
-from ..sandbox import Sandbox
+from ..sandbox import PASSED, Sandbox, checked_program
 from ._examples import extract_examples
 from ._family import HiddenScore, Problem, TaskError, Voice
 
-# Printed after the hidden check returns: a pass needs this positive evidence, not only a clean
-# exit (a program that exits early, or a sandbox that never ran it, also exits cleanly).
-HIDDEN_PASSED_MARK = "@@looplab-hidden-check-passed@@"
 
 VOICE = Voice(
     system=("You are an expert Python programmer. Complete the function the user gives you. Reply with the "
@@ -46,12 +43,15 @@ class HiddenTest:
     entry_point: str
     reference: str = field(default="", repr=False)  # a correct solution, to judge generated tests afterwards
 
-    def program(self, solution: str) -> str:
+    def program(self, solution: str, prompt: str) -> str:
+        """The check as a harness program: `solution` runs in a process of its own; the check (after
+        the task's `prompt`, which defines its helpers) runs in another and reports a pass only when
+        it returned."""
         if re.search(r"^def\s+check\s*\(", self.code, re.M):
             run = f"{self.code}\n\ncheck({self.entry_point})\n"
         else:
             run = f"def _looplab_hidden():\n{_indent(self.code)}\n\n_looplab_hidden()\n"
-        return f"{solution}\n\n{run}print({HIDDEN_PASSED_MARK!r})\n"
+        return checked_program(solution, prompt, self.entry_point, f"{run}_report({{'passed': True}})\n")
 
 
 def _indent(code: str) -> str:
@@ -162,8 +162,9 @@ class CodeFamily:
         return {"examples": self.checks}
 
     def score(self, problem: Problem, candidate: str) -> HiddenScore:
-        result = self.sandbox.run(problem.hidden.program(build_program(problem.task, candidate)))
-        passed = result.kind == "ok" and HIDDEN_PASSED_MARK in result.stdout.splitlines()
+        program = problem.hidden.program(build_program(problem.task, candidate), problem.task.prompt)
+        result = self.sandbox.run(program)
+        passed = result.kind == "ok" and PASSED in result.stdout.splitlines()
         return HiddenScore(passed, {"kind": result.kind, "traceback": result.traceback[-2000:]})
 
     def settings(self) -> dict:
