@@ -2,6 +2,7 @@
 import os
 import shutil
 import sys
+import time
 
 import pytest
 
@@ -163,3 +164,42 @@ def test_each_program_gets_a_fresh_sandbox_and_close_stops_the_spare():
     assert spare is not None and spare.poll() is None  # the next one is already starting
     sandbox.close()
     assert spare.poll() is not None
+
+
+# How a run ended comes from what looplab observed, never from what the program chose to say.
+
+@pytest.mark.parametrize("status", [137, 153, 159, 255])
+def test_an_exit_status_cannot_pose_as_a_signal(sandbox, status):
+    result = sandbox.run(f"import sys\nsys.exit({status})")
+    assert result.kind == "error" and result.exit_code == status and result.signal is None
+
+
+def test_a_program_that_writes_like_bubblewrap_is_not_a_sandbox_failure(sandbox):
+    result = sandbox.run("import sys\nsys.stderr.write('bwrap: Can not mount tmpfs\\n')\nsys.exit(1)")
+    assert result.kind == "error"  # and no SandboxUnavailable: the run goes on
+
+
+def test_a_program_that_kills_its_launcher_ends_as_killed(sandbox):
+    result = sandbox.run("import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\nimport time\ntime.sleep(5)")
+    assert result.kind in ("killed", "error") and result.kind != "ok"
+
+
+def test_a_numpy_allocation_failure_is_memory(sandbox):
+    result = sandbox.run("import numpy as np\nnp.ones((1 << 40,), dtype=np.uint8)")
+    assert result.kind == "memory", result.stderr[-300:]
+
+
+def test_the_timeout_holds_when_the_program_ignores_a_large_stdin(sandbox):
+    start = time.monotonic()
+    result = sandbox.with_limits(timeout=2).run("import time\ntime.sleep(30)", stdin="x" * 1_300_000)
+    assert result.kind == "timeout" and time.monotonic() - start < 6
+
+
+def test_a_program_that_writes_without_reading_its_stdin_does_not_deadlock(sandbox):
+    result = sandbox.with_limits(timeout=5).run("import sys\nsys.stdout.write('y' * 200_000)", stdin="x" * 1_300_000)
+    assert result.kind == "ok" and len(result.stdout) == 200_000
+
+
+def test_a_program_reads_all_of_a_large_stdin(sandbox):
+    result = sandbox.run("import sys\nprint(len(sys.stdin.read()))", stdin="x" * 1_300_000)
+    assert result.kind == "ok" and result.stdout.strip() == "1300000"

@@ -317,13 +317,24 @@ def cmd_demo(args) -> int:
     return 0
 
 
+MAX_STDIN = 16 << 20  # bytes `exec --stdin` passes on; a program's input, not a data set
+
+
 def cmd_exec(args) -> int:
     try:
-        code = args.file.read_text()
-        stdin = args.stdin.read_text() if args.stdin else ""
+        code = args.file.read_bytes().decode("utf-8")
+        stdin = b""
+        if args.stdin:
+            with open(args.stdin, "rb") as f:
+                stdin = f.read(MAX_STDIN + 1)
     except OSError as e:
-        raise TaskError(f"cannot read {e.filename}: {e.strerror}") from e
-    result = _sandbox(args).run(code, filename=args.file.name, stdin=stdin)
+        raise UsageError(f"cannot read {e.filename}: {e.strerror}") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{args.file} is not UTF-8 text; give a Python source file") from None
+    if len(stdin) > MAX_STDIN:
+        raise UsageError(f"--stdin {args.stdin} holds more than {MAX_STDIN >> 20} MB; give a smaller file")
+    result = _sandbox(args).run(code, filename=args.file.name or "main.py",
+                                stdin=stdin.decode("utf-8", "surrogateescape"))
     print(result.to_json())
     return 0 if result.ok else 1
 

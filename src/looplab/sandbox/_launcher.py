@@ -1,4 +1,5 @@
-"""Runs inside the sandbox: apply resource limits, wait for the program, run it, print a clean traceback.
+"""Runs inside the sandbox: apply resource limits, wait for the program, run it in a child process,
+and report how that process ended on a channel only this launcher holds.
 
 The sandbox reads this file once and passes its text to `python -c`, so a run never depends on
 what is on disk later (an upgrade during a long run cannot mix two versions).
@@ -7,6 +8,14 @@ The launcher starts before its program exists (the sandbox keeps one started ahe
 the program arrives on standard input: a JSON header line {"filename", "size"}, then `size` bytes
 of source; whatever follows is the program's own standard input. The pipe is read with os.read,
 so nothing of the program's input is consumed here.
+
+How the program ended comes from waitpid in this launcher, never from what the program printed or
+the status it exited with: the launcher writes "started" on the status descriptor before it reads
+the program (so looplab can tell a sandbox that never started from a program that wrote "bwrap:"),
+then one JSON line {"exit": code} or {"signal": n}. The program's process does not hold that
+descriptor. Started as root, the launcher and the program become two different unused users, so
+the program cannot signal or trace the launcher either; otherwise the launcher makes itself
+non-dumpable, and a program that kills it only ends its own run as "killed".
 
 Limits are set after bubblewrap created its namespaces, so the process limit counts only the
 processes inside the sandbox. Python starts with -S (no site: half of its start-up time), so the
@@ -38,24 +47,14 @@ def _read_line() -> bytes:
     return bytes(line)
 
 
-def main() -> None:
-    cpu, memory, processes, file_size, uid = (int(x) for x in sys.argv[1:6])
-    sys.path.extend(p for p in sys.argv[6:] if p)
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))  # SIGXCPU first, SIGKILL a second later
-    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-    resource.setrlimit(resource.RLIMIT_NPROC, (processes, processes))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (file_size, file_size))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    if uid >= 0:  # started as root: become a user nobody else is, which drops every capability
-        os.setgroups([])
-        os.setgid(uid)
-        os.setuid(uid)
-    header = _read_line()
-    if not header:
-        return  # the sandbox was closed before it got a program
-    program = json.loads(header)
-    path = "/sandbox/" + program["filename"]
-    source = _read_exactly(program["size"]).decode("utf-8")
+def _become(uid: int) -> None:
+    os.setgroups([])
+    os.setgid(uid)
+    os.setuid(uid)
+
+
+def _run(path: str, source: str) -> None:
+    """The program's process: run the source and print a clean traceback if it raises."""
     import linecache  # tracebacks show the program's lines though it is not a file here
 
     linecache.cache[path] = (len(source), None, source.splitlines(True), path)
@@ -65,7 +64,7 @@ def main() -> None:
         exec(compile(source, path, "exec"), namespace)
     except SystemExit:
         raise
-    except BaseException as error:  # report anything the program raised, minus this launcher's frame
+    except BaseException as error:  # report anything the program raised, minus this launcher's frames
         import traceback
 
         report = traceback.TracebackException.from_exception(error)
@@ -74,6 +73,41 @@ def main() -> None:
         sys.stdout.flush()
         sys.stderr.write("".join(report.format()))
         sys.exit(1)
+
+
+def main() -> None:
+    cpu, memory, processes, file_size, uid, status = (int(x) for x in sys.argv[1:7])
+    sys.path.extend(p for p in sys.argv[7:] if p)
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))  # SIGXCPU first, SIGKILL a second later
+    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    resource.setrlimit(resource.RLIMIT_NPROC, (processes, processes))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (file_size, file_size))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    os.write(status, b"started\n")
+    header = _read_line()
+    if not header:
+        return  # the sandbox was closed before it got a program
+    program = json.loads(header)
+    path = "/sandbox/" + program["filename"]
+    source = _read_exactly(program["size"]).decode("utf-8", "replace")
+    pid = os.fork()
+    if pid == 0:
+        os.close(status)
+        if uid >= 0:  # started as root: become a user nobody else is, which drops every capability
+            _become(uid)
+        _run(path, source)
+        sys.exit(0)
+    os.close(0)
+    if uid >= 0:
+        _become(uid + 1)  # another user than the program's: it cannot signal or trace this process
+    else:
+        import ctypes
+
+        ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE 0: no ptrace or /proc access for the program
+    _, wait_status = os.waitpid(pid, 0)
+    ended = ({"signal": os.WTERMSIG(wait_status)} if os.WIFSIGNALED(wait_status)
+             else {"exit": os.WEXITSTATUS(wait_status)})
+    os.write(status, (json.dumps(ended) + "\n").encode())
 
 
 main()

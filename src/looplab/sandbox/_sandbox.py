@@ -79,7 +79,24 @@ def _stop(proc: subprocess.Popen) -> None:
     _kill_group(proc)
     for pipe in (proc.stdin, proc.stdout, proc.stderr):
         pipe.close()
+    _read_status(proc)
     proc.wait()
+
+
+def _read_status(proc: subprocess.Popen) -> list[str]:
+    """What the launcher wrote on its status channel ("started", then how the program ended); closes it."""
+    fd, proc.status_fd = proc.status_fd, -1
+    if fd < 0:
+        return []
+    data = bytearray()
+    os.set_blocking(fd, False)
+    try:
+        while chunk := os.read(fd, 4096):
+            data += chunk
+    except BlockingIOError:
+        pass
+    os.close(fd)
+    return data.decode("utf-8", "replace").splitlines()
 
 
 class Sandbox:
@@ -105,14 +122,14 @@ class Sandbox:
     def with_limits(self, **changes) -> Sandbox:
         return Sandbox(replace(self.limits, **changes), unsafe_no_sandbox=self._bwrap is None)
 
-    def _command(self) -> list[str]:
+    def _command(self, status_fd: int) -> list[str]:
         lim = self.limits
         # RLIMIT_NPROC never binds a process whose real user is root, and a user namespace would map
         # the sandbox user back to root. So as root: no user namespace, and the launcher switches to
         # an unused uid of its own, whose process count starts at zero.
         drop_to = secrets.randbelow(1 << 20) + (1 << 20) if os.geteuid() == 0 and self._bwrap else -1
         launcher_args = [str(lim.cpu_seconds), str(lim.memory_mb << 20), str(lim.processes),
-                         str(lim.file_size_mb << 20), str(drop_to)]
+                         str(lim.file_size_mb << 20), str(drop_to), str(status_fd)]
         if self._bwrap is None:
             return [self._python, "-I", "-S", "-c", LAUNCHER, *launcher_args, *self._site_dirs]
         cmd = [self._bwrap, "--die-with-parent", "--new-session", "--unshare-pid", "--unshare-net",
@@ -146,10 +163,20 @@ class Sandbox:
         return cmd
 
     def _start(self) -> subprocess.Popen:
-        """A fresh sandbox whose launcher waits for its program on stdin."""
+        """A fresh sandbox whose launcher waits for its program on stdin, with a status channel of its own."""
         env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/tmp"}
-        return subprocess.Popen(self._command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, cwd="/tmp", env=env, start_new_session=True)
+        status_read, status_write = os.pipe()
+        try:
+            proc = subprocess.Popen(self._command(status_write), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, cwd="/tmp", env=env, start_new_session=True,
+                                    pass_fds=(status_write,))
+        except BaseException:
+            os.close(status_read)
+            raise
+        finally:
+            os.close(status_write)
+        proc.status_fd = status_read
+        return proc
 
     def close(self) -> None:
         """Stop the sandbox started ahead of need, if any."""
@@ -170,27 +197,27 @@ class Sandbox:
         source = code.encode()
         header = json.dumps({"filename": filename, "size": len(source)}).encode() + b"\n"
         start = time.monotonic()
-        out, err, reason = self._collect(proc, header + source + stdin.encode(), start)
+        out, err, reason = self._collect(proc, header + source + stdin.encode("utf-8", "surrogateescape"), start)
         duration = time.monotonic() - start
+        status = _read_status(proc)
         self._spare = self._start()
         self._finalizer.detach()
         self._finalizer = weakref.finalize(self, _stop, self._spare)
-        return self._result(proc.returncode, out, err, reason, duration)
+        return self._result(status, out, err, reason, duration)
 
     def _collect(self, proc: subprocess.Popen, stdin: bytes, start: float) -> tuple[bytes, bytes, str]:
-        """Read both pipes until exit, the wall-clock deadline or the output cap."""
-        try:
-            proc.stdin.write(stdin)
-        except BrokenPipeError:
-            pass
-        proc.stdin.close()
+        """Feed stdin and read both pipes until exit, the wall-clock deadline or the output cap. Input
+        is written as the program takes it, so a program that never reads it cannot stall the run."""
         chunks = {proc.stdout: bytearray(), proc.stderr: bytearray()}
         selector = selectors.DefaultSelector()
         for pipe in chunks:
             selector.register(pipe, selectors.EVENT_READ)
+        os.set_blocking(proc.stdin.fileno(), False)
+        pending = memoryview(stdin)
+        selector.register(proc.stdin, selectors.EVENT_WRITE)
         deadline = start + self.limits.timeout
         reason = ""
-        while selector.get_map():
+        while any(key.fileobj is not proc.stdin for key in selector.get_map().values()):
             left = deadline - time.monotonic()
             if left <= 0:
                 if proc.poll() is None:
@@ -201,6 +228,16 @@ class Sandbox:
                 # is already there.
                 deadline = min(deadline, time.monotonic() + 0.2)
             for key, _ in selector.select(timeout=min(left, 0.5)):
+                if key.fileobj is proc.stdin:
+                    try:
+                        pending = pending[os.write(key.fd, pending[:65536]):]
+                    except (BrokenPipeError, BlockingIOError) as e:
+                        if isinstance(e, BrokenPipeError):
+                            pending = pending[:0]
+                    if not pending:
+                        selector.unregister(proc.stdin)
+                        proc.stdin.close()
+                    continue
                 data = os.read(key.fd, 65536)
                 if not data:
                     selector.unregister(key.fileobj)
@@ -210,6 +247,8 @@ class Sandbox:
                 reason = "output_limit"
                 break
         selector.close()
+        if not proc.stdin.closed:
+            proc.stdin.close()
         _kill_group(proc)  # reason or not: no process of the program may outlive its run
         try:
             proc.wait(timeout=max(0.1, deadline - time.monotonic()))
@@ -220,30 +259,31 @@ class Sandbox:
         cap = self.limits.output_bytes
         return bytes(chunks[proc.stdout][:cap]), bytes(chunks[proc.stderr][:cap]), reason
 
-    def _result(self, returncode: int, out: bytes, err: bytes, reason: str, duration: float) -> ExecResult:
+    def _result(self, status: list[str], out: bytes, err: bytes, reason: str, duration: float) -> ExecResult:
+        """What happened, from what looplab observed: its own deadline and output cap, and the launcher's
+        report of how the program's process ended. Nothing the program printed or the exit status it
+        chose can make a sandbox failure, a signal, or success of another run."""
         stdout = out.decode("utf-8", "replace")
         stderr = err.decode("utf-8", "replace")
         tb = _last_traceback(stderr)
-        sig = None
-        exit_code: int | None = returncode
-        if returncode < 0:
-            sig, exit_code = -returncode, None
-        elif self._bwrap is not None and returncode > 128:  # bubblewrap reports a signal as 128 + n
-            sig, exit_code = returncode - 128, None
+        if not status or status[0] != "started":
+            raise SandboxUnavailable(f"the sandbox did not start: {stderr.strip()[:500] or 'no message'}")
+        ended = json.loads(status[1]) if len(status) > 1 else {}
+        sig, exit_code = ended.get("signal"), ended.get("exit")
         if reason:
             kind = reason
+        elif not ended:
+            kind = "killed"  # the program's process took the launcher down with it
         elif sig in (signal.SIGXCPU, signal.SIGKILL) and duration >= self.limits.cpu_seconds * 0.9:
             kind = "timeout"
         elif sig == signal.SIGXFSZ:
             kind = "output_limit"
         elif sig is not None:
             kind = "killed"
-        elif tb and tb.splitlines()[-1].startswith("MemoryError"):
-            kind = "memory"
         elif exit_code == 0:
             kind = "ok"
+        elif tb and re.match(r"(\w+\.)*\w*MemoryError\b", tb.splitlines()[-1]):
+            kind = "memory"  # a failure either way; which failure only the program's own traceback tells
         else:
             kind = "error"
-        if self._bwrap is not None and exit_code == 1 and stderr.startswith("bwrap:") and not stdout:
-            raise SandboxUnavailable(f"bubblewrap could not start the sandbox: {stderr.strip()}")
         return ExecResult(kind, exit_code, sig, stdout, stderr, tb, round(duration, 4), self.isolation)
