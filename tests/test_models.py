@@ -101,7 +101,7 @@ def test_openai_gives_up_after_bounded_retries(chat_server):
     with chat_server(lambda messages: "fine") as server:
         server.fail_next = [500] * 10
         model = OpenAIModel("m", server.url, max_retries=2, backoff=0.01)
-        with pytest.raises(ModelUnavailable, match="failed 3 times; last: HTTP 500"):
+        with pytest.raises(ModelUnavailable, match="failed after 3 tries; last: HTTP 500"):
             model.complete([{"role": "user", "content": "hi"}])
         assert server.fail_next == [500] * 7
 

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import importlib.util
 import json
+import math
 import os
 import sys
 import time
@@ -15,7 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .grow import DEFAULT_THRESHOLD, NEXT_POLICIES
-from .models import Budget, BudgetExceeded, Meter, ModelError, load_model
+from .models import Budget, BudgetExceeded, Meter, ModelError, OpenAIModel, Timeouts, load_model
 from .runs import RunError, RunStore
 from .sandbox import Limits, Sandbox, SandboxUnavailable
 from .solve import EXTRA_SOURCES, POLICIES, PolicyConfig, compare, run_policies
@@ -29,20 +31,64 @@ class UsageError(Exception):
 
 
 USER_ERRORS = (ModelError, RunError, SandboxUnavailable, TaskError, UsageError)
+EXIT_INCOMPLETE = 1   # the run stopped early or tasks ended in errors; the record has the rest
+EXIT_USAGE = 2        # a flag, file or directory that cannot be used as given
+EXIT_INTERNAL = 70    # a fault of looplab's own
+EXIT_INTERRUPTED = 130
 TASKS_HELP = "humaneval (default) | sql[:library,shop,clinic] | math[:GENERATOR,...] (default generators: " \
              "gsm_symbolic, basic_arithmetic, fraction_simplification) | FILE.jsonl (code tasks, see the README)"
 COMPARE_ROUNDS = 8     # compare: rounds high enough that the token budget, not the count, ends a policy
 COMPARE_SAMPLES = 64   # compare: best-of-n's samples, likewise
 
 
+class _Parser(argparse.ArgumentParser):
+    """Bad arguments get one line, not the whole usage."""
+
+    def error(self, message: str):
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _whole(least: int):
+    """An argparse type: a whole number of at least `least`."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < least:
+            raise argparse.ArgumentTypeError(f"must be at least {least}, not {value}")
+        return value
+    return parse
+
+
+def _number(low: float, high: float = math.inf, *, low_open: bool = False):
+    """An argparse type: a finite number in [low, high] (or (low, high] when `low_open`)."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not math.isfinite(value) or value < low or value > high or (low_open and value == low):
+            bounds = f"{'above' if low_open else 'at least'} {low:g}" + (f" and at most {high:g}" if high < math.inf else "")
+            raise argparse.ArgumentTypeError(f"must be a number {bounds}, not {text}")
+        return value
+    return parse
+
+
 def _add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default="local",
                    help="local (default) | local:smollm2 | local:PATH.gguf | openai:NAME | scripted:FILE.json")
     p.add_argument("--base-url", help="OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1 (or OPENAI_BASE_URL)")
+    p.add_argument("--connect-timeout", type=_number(0, low_open=True), default=10.0,
+                   help="seconds to connect to the server (default 10)")
+    p.add_argument("--read-timeout", type=_number(0, low_open=True), default=300.0,
+                   help="seconds the server may stay silent while answering (default 300)")
+    p.add_argument("--call-timeout", type=_number(0, low_open=True), default=900.0,
+                   help="seconds one call may take in all, retries included (default 900)")
 
 
 def _add_sandbox_args(p: argparse.ArgumentParser, timeout: float) -> None:
-    p.add_argument("--timeout", type=float, default=timeout, help=f"wall-clock seconds per program (default {timeout})")
+    p.add_argument("--timeout", type=_number(0, 3600, low_open=True), default=timeout, help=f"wall-clock seconds per program (default {timeout})")
     p.add_argument("--unsafe-no-sandbox", action="store_true",
                    help="run generated code with resource limits only, without bubblewrap isolation")
 
@@ -61,37 +107,39 @@ def _add_run_dir(p: argparse.ArgumentParser, default: str | None = None) -> None
 def _add_task_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tasks", default="humaneval", help=TASKS_HELP)
     which = p.add_mutually_exclusive_group()
-    which.add_argument("--limit", type=int, help="the first N tasks")
+    which.add_argument("--limit", type=_whole(1), help="the first N tasks")
     which.add_argument("--ids", help="comma-separated task ids, e.g. HumanEval/0,HumanEval/7, shop/03, or 0,7")
 
 
 def _add_policy_args(p: argparse.ArgumentParser, *, rounds: int, budget_required: bool = False) -> None:
-    p.add_argument("--n", type=int, default=4,
+    p.add_argument("--n", type=_whole(1), default=4,
                    help="best-of-n: samples; iad: candidates per round; evolve: population; tree: strategies; "
                         "mcts: children per expansion (default 4)")
-    p.add_argument("--rounds", type=int, default=rounds,
+    p.add_argument("--rounds", type=_whole(0), default=rounds,
                    help="refine, resample, try-again, reflexion: rounds after the first attempt; iad: refinement rounds; "
                         f"evolve: generations; tree: refinement depth; mcts: iterations (default {rounds})")
-    p.add_argument("--temperature", type=float, default=0.8, help="whenever a policy samples (default 0.8)")
-    p.add_argument("--max-tokens", type=int, default=768, help="per code reply (default 768)")
+    p.add_argument("--temperature", type=_number(0, 2), default=0.8, help="whenever a policy samples (default 0.8)")
+    p.add_argument("--max-tokens", type=_whole(16), default=768, help="per code reply (default 768)")
     p.add_argument("--generated-tests", action="store_true",
                    help="code tasks: also check candidates against tests the model writes (they may be wrong; "
                         "never scored); the same as adding +tests to a policy name")
-    p.add_argument("--budget-tokens", type=int, required=budget_required,
+    p.add_argument("--budget-tokens", type=_whole(1), required=budget_required,
                    help="token budget per task (prompt and completion); every policy stops at it")
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="looplab", description="Feedback loops around language models.")
+    parser = _Parser(prog="looplab", description="Feedback loops around language models.")
+    parser.add_argument("--version", action="version", version=f"looplab {importlib.metadata.version('looplab')}")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of any error")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("solve", help="solve tasks with a loop policy, recording every step")
     _add_task_args(p)
     p.add_argument("--strategy", default="single", choices=list(POLICIES))
     _add_policy_args(p, rounds=3)
-    p.add_argument("--budget-calls", type=int, help="call budget per task")
-    p.add_argument("--run-tokens", type=int, help="token budget for the whole run")
-    p.add_argument("--run-calls", type=int, help="call budget for the whole run")
+    p.add_argument("--budget-calls", type=_whole(1), help="call budget per task")
+    p.add_argument("--run-tokens", type=_whole(1), help="token budget for the whole run")
+    p.add_argument("--run-calls", type=_whole(1), help="call budget for the whole run")
     _add_run_dir(p)
     _add_model_args(p)
     _add_sandbox_args(p, 10.0)
@@ -125,16 +173,16 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("grow", help="grow a knowledge graph by agentic graph reasoning (resumable)")
     p.add_argument("question", help='the seed question, e.g. "Discuss an interesting idea in bio-inspired materials science."')
-    p.add_argument("--iterations", type=int, required=True, help="grow until this many iterations are recorded")
+    p.add_argument("--iterations", type=_whole(1), required=True, help="grow until this many iterations are recorded")
     p.add_argument("--topic", help="broad topic every next question stays within")
     p.add_argument("--next", default="newest", choices=NEXT_POLICIES, dest="next_policy",
                    help="what the next question is about: newest concepts (the paper's rule, default), low-degree "
                         "frontier, bridge nodes between communities, or a random node")
-    p.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD,
+    p.add_argument("--threshold", type=_number(0, 1, low_open=True), default=DEFAULT_THRESHOLD,
                    help=f"cosine similarity at which two concept names merge (default {DEFAULT_THRESHOLD})")
     p.add_argument("--embedder", default="minilm", help="minilm (default, offline) or openai:MODEL (uses --base-url)")
-    p.add_argument("--snapshot-every", type=int, default=1, help="GraphML snapshot every N iterations (default 1)")
-    p.add_argument("--run-tokens", type=int, help="token budget for the whole run")
+    p.add_argument("--snapshot-every", type=_whole(1), default=1, help="GraphML snapshot every N iterations (default 1)")
+    p.add_argument("--run-tokens", type=_whole(1), help="token budget for the whole run")
     _add_run_dir(p)
     _add_model_args(p)
 
@@ -153,7 +201,7 @@ def _parser() -> argparse.ArgumentParser:
     q.add_argument("--output", type=Path, help="file to write (default: graph.<ext> beside the run)")
 
     p = sub.add_parser("demo", help="single vs refine on the first HumanEval tasks with the embedded model")
-    p.add_argument("--limit", type=int, default=10)
+    p.add_argument("--limit", type=_whole(1), default=10)
     _add_run_dir(p, default="runs/demo")
     _add_model_args(p)
     _add_sandbox_args(p, 10.0)
@@ -167,10 +215,20 @@ def _load_tasks(args, sandbox: Sandbox):
     return load_tasks(args.tasks, sandbox, limit=args.limit, ids=ids)
 
 
-def _run(configs: list[PolicyConfig], family, problems, args, *, task_budget=Budget(), run_budget=Budget()) -> dict:
-    """Runs the policies with a progress bar each; returns the run's summary."""
+def _load_model(args):
+    """The model `--model` names; an OpenAI-compatible server is asked first whether it answers at all."""
+    timeouts = Timeouts(args.connect_timeout, args.read_timeout, args.call_timeout)
     with console.status("loading the model"):
-        model = load_model(args.model, base_url=args.base_url)
+        model = load_model(args.model, base_url=args.base_url, timeouts=timeouts)
+        if isinstance(model, OpenAIModel):
+            model.check()
+    return model
+
+
+def _run(configs: list[PolicyConfig], family, problems, args, *, task_budget=Budget(), run_budget=Budget()) -> dict:
+    """Runs the policies with a progress bar each; returns the run's summary. Remembers in
+    `args.incomplete` why the run did not finish cleanly, if it did not."""
+    model = _load_model(args)
     columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("hidden pass {task.fields[passed]}"), TimeElapsedColumn(), TimeRemainingColumn()]
     with RunStore(args.run_dir) as store, Progress(*columns, console=console) as progress:
@@ -189,11 +247,19 @@ def _run(configs: list[PolicyConfig], family, problems, args, *, task_budget=Bud
 
         reports = run_policies(problems, family, configs, model=model, store=store, task_budget=task_budget,
                                run_budget=run_budget, on_start=start, on_task=advance)
+        problems_seen = []
         for report in reports:
             if report.skipped:
                 console.print(f"{report.policy}: {report.skipped} tasks were already finished in {args.run_dir}")
             if report.stopped:
                 console.print(Text(f"{report.policy} stopped: {report.stopped}", style="red"))
+                problems_seen.append(f"{report.policy} stopped early")
+            failed = [o for o in report.outcomes if o.status != "done"]
+            if failed:
+                problems_seen.append(f"{len(failed)} tasks of {report.policy} ended in a model error")
+        if len(reports) < len(configs):
+            problems_seen.append(f"{len(configs) - len(reports)} policies did not run")
+        args.incomplete = "; ".join(problems_seen)
         return store.write_summary()
 
 
@@ -224,6 +290,15 @@ def cmd_solve(args) -> int:
     summary = _run([config], family, problems, args, task_budget=_budget(args.budget_calls, args.budget_tokens),
                    run_budget=_budget(args.run_calls, args.run_tokens))
     _print_summary(summary, args.run_dir)
+    return _finish(args)
+
+
+def _finish(args) -> int:
+    """Exit status 0 when every task finished cleanly; 1, with the reason, when the run stopped early or
+    tasks ended in errors (the record keeps them; the same command resumes)."""
+    if getattr(args, "incomplete", ""):
+        console.print(Text(f"The run is not complete: {args.incomplete}. The same command resumes it.", style="red"))
+        return EXIT_INCOMPLETE
     return 0
 
 
@@ -294,7 +369,7 @@ def cmd_compare(args) -> int:
                       f"{r['mean_calls']:.1f}", f"{r['wall_seconds']:.0f}")
     Console().print(table)
     console.print(f"Wrote {csv_path} and {html_path}")
-    return 0
+    return _finish(args)
 
 
 def cmd_show(args) -> int:
@@ -312,6 +387,8 @@ def cmd_demo(args) -> int:
     start = time.monotonic()
     summary = _run([PolicyConfig("single"), PolicyConfig("refine", rounds=3)], family, problems, args)
     _print_summary(summary, args.run_dir)
+    if getattr(args, "incomplete", ""):
+        return _finish(args)
     console.print(f"Demo took {time.monotonic() - start:.0f} s. See any task's attempts and feedback with: "
                   f"looplab show --run-dir {args.run_dir} HumanEval/0")
     return 0
@@ -403,8 +480,8 @@ def cmd_grow(args) -> int:
     from .grow import GrowConfig, GrowRun
 
     config = GrowConfig(args.question, topic=args.topic, next_policy=args.next_policy, threshold=args.threshold)
-    with console.status("loading the model and the embedder"):
-        model = load_model(args.model, base_url=args.base_url)
+    model = _load_model(args)
+    with console.status("loading the embedder"):
         embedder = _embedder(args.embedder, args.base_url)
     with RunStore(args.run_dir) as store:
         run = GrowRun(store, config, model, embedder, snapshot_every=args.snapshot_every,
@@ -467,8 +544,7 @@ def cmd_graph(args) -> int:
         else:
             path = longest_shortest_path(graph)
         console.print(f"Path of {len(path)} concepts: {' -> '.join(path)}")
-        with console.status("loading the model"):
-            model = load_model(args.model, base_url=args.base_url)
+        model = _load_model(args)
         with RunStore(args.run_dir) as store, console.status("composing"):
             out = compose(store, graph, model, path)
         console.print(f"Wrote {out}")
@@ -484,15 +560,31 @@ COMMANDS = {"solve": cmd_solve, "compare": cmd_compare, "show": cmd_show, "demo"
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    """The command line. Errors a user can cause end in one sentence and exit status 2; `--debug` shows
+    the traceback of any error instead."""
+    parser = _parser()
+    args = parser.parse_args(argv)
     try:
         return COMMANDS[args.command](args)
     except USER_ERRORS as e:
-        console.print(f"[red]error:[/red] {e}")
-        return 2
+        if args.debug:
+            raise
+        console.print(Text.assemble(("error: ", "red"), _terminal_safe(str(e))))
+        return EXIT_USAGE
     except KeyboardInterrupt:
-        console.print("[yellow]interrupted; run the same command again to resume where it stopped")
-        return 130
+        console.print(Text("interrupted; run the same command again to resume where it stopped", style="yellow"))
+        return EXIT_INTERRUPTED
+    except Exception as e:  # a fault of looplab's own: say so in one sentence, keep the traceback for --debug
+        if args.debug:
+            raise
+        console.print(Text.assemble(("internal error: ", "red"), _terminal_safe(f"{type(e).__name__}: {e}"),
+                                    "; re-run with --debug to see where it happened, and report it"))
+        return EXIT_INTERNAL
+
+
+def _terminal_safe(text: str) -> str:
+    """Text from outside (servers, files, models) without control characters that a terminal would obey."""
+    return "".join(c if c in "\n\t" or c.isprintable() else "\ufffd" for c in text)
 
 
 if __name__ == "__main__":

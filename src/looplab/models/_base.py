@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -38,6 +39,20 @@ class Completion:
     usage: Usage
     latency: float  # seconds spent waiting for the model
     finish_reason: str = "stop"
+    usage_estimated: bool = False  # the server gave no usable token counts; they are an upper estimate
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def clean_text(text: str) -> str:
+    """Model text as looplab keeps it: valid Unicode (a lone surrogate, which no file or database can
+    hold, becomes U+FFFD); everything else, control characters included, is kept as it came.
+
+    >>> clean_text("ok \ud800")
+    'ok \ufffd'
+    """
+    return _SURROGATE.sub("\ufffd", text)
 
 
 @runtime_checkable

@@ -1,60 +1,126 @@
 from __future__ import annotations
 
+import random
 import time
+from dataclasses import dataclass
 
 import httpx
 
-from ._base import Completion, Message, ModelError, ModelUnavailable, Usage
+from ._base import Completion, Message, ModelError, ModelUnavailable, Usage, clean_text
 
 RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
+MAX_RETRY_AFTER = 60.0  # seconds: a longer Retry-After counts as unavailable for now
 
 
-def post_with_retries(http: httpx.Client, url: str, body: dict, *, max_retries: int = 5,
-                      backoff: float = 1.0) -> httpx.Response:
-    """POST JSON; retry transient failures (429, 5xx, timeouts, dropped connections) with
-    exponential backoff, raise ModelUnavailable when they persist and ModelError on a refusal."""
-    problem = ""
+@dataclass(frozen=True)
+class Timeouts:
+    """How long a request may take: to connect, between two bytes of the reply, and in all for one call
+    (every retry included). A server that never answers costs at most `call` seconds per call."""
+
+    connect: float = 10.0
+    read: float = 300.0
+    call: float = 900.0
+
+    def __post_init__(self):
+        for name in ("connect", "read", "call"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and 0 < value < float("inf")):
+                raise ValueError(f"the {name} timeout must be a positive number of seconds, not {value!r}")
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    try:
+        return max(0.0, float(response.headers.get("retry-after", "")))
+    except ValueError:
+        return None
+
+
+def post_with_retries(http: httpx.Client, url: str, body: dict, *, max_retries: int = 5, backoff: float = 1.0,
+                      call_seconds: float = 900.0) -> httpx.Response:
+    """POST JSON; retry transient failures (429, 5xx, timeouts, dropped connections) with exponential
+    backoff and jitter, or after the server's Retry-After; raise ModelUnavailable when they persist or
+    the call's time is up, and ModelError on a refusal."""
+    problem, deadline, wait = "", time.monotonic() + call_seconds, 0.0
     for attempt in range(max_retries + 1):
         if attempt:
-            time.sleep(backoff * 2 ** (attempt - 1))
+            wait = wait or backoff * 2 ** (attempt - 1) * random.uniform(0.5, 1.5)
+            if time.monotonic() + wait >= deadline:
+                break
+            time.sleep(wait)
+        wait = 0.0
+        left = deadline - time.monotonic()
         try:
-            response = http.post(url, json=body)
+            response = http.post(url, json=body, timeout=http.timeout if left > http.timeout.read else
+                                 httpx.Timeout(min(http.timeout.connect, left), read=left, write=left, pool=left))
         except httpx.TimeoutException:
-            problem = f"timed out after {http.timeout.read}s"
+            problem = "timed out"
             continue
         except httpx.TransportError as e:
             problem = f"connection failed ({type(e).__name__}: {e})"
             continue
         if response.status_code in RETRY_STATUS:
             problem = f"HTTP {response.status_code}: {response.text[:200]}"
+            after = _retry_after(response)
+            if after is not None and after > MAX_RETRY_AFTER:
+                break
+            wait = after or 0.0
             continue
         if response.status_code >= 400:
             raise ModelError(f"{url} refused the request with HTTP {response.status_code}: {response.text[:300]}")
         return response
-    raise ModelUnavailable(f"{url} failed {max_retries + 1} times; last: {problem}")
+    raise ModelUnavailable(f"{url} failed after {attempt + 1} tries; last: {problem}")
+
+
+def _content(message: dict) -> str:
+    """The reply text: a string, or the text parts of a list of content parts."""
+    content = message.get("content")
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list) and all(isinstance(p, dict) for p in content):
+        return "".join(p["text"] for p in content if isinstance(p.get("text"), str))
+    raise TypeError(f"content is a {type(content).__name__}")
+
+
+def _count(usage: object, key: str) -> int | None:
+    value = usage.get(key) if isinstance(usage, dict) else None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1e9:
+        return None
+    return int(value)
 
 
 class OpenAIModel:
     """Any server speaking the OpenAI chat-completions API (vLLM, llama.cpp server, Ollama, hosted APIs).
 
-    Transient failures (429, 5xx, timeouts, dropped connections) are retried with exponential
-    backoff up to `max_retries` times, then raised as ModelUnavailable.
+    Transient failures (429, 5xx, timeouts, dropped connections) are retried with backoff up to
+    `max_retries` times within the call's time, then raised as ModelUnavailable. A reply without a
+    usable `usage` is charged by the same upper estimate the budget uses, so budgets still hold.
     """
 
     def __init__(self, model: str, base_url: str, api_key: str | None = None, *,
-                 timeout: float = 300.0, max_retries: int = 5, backoff: float = 1.0):
+                 timeouts: Timeouts = Timeouts(), max_retries: int = 5, backoff: float = 1.0):
         self.model = model
         self.base_url = base_url.rstrip("/")
         self.name = f"openai:{model}"
         self.max_retries = max_retries
         self.backoff = backoff
+        self.timeouts = timeouts
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self._http = httpx.Client(timeout=timeout, headers=headers)
+        self._http = httpx.Client(timeout=httpx.Timeout(timeouts.read, connect=timeouts.connect), headers=headers)
+
+    def check(self, seconds: float = 5.0) -> None:
+        """Fail within seconds, with one sentence, when no server answers at the base URL."""
+        try:
+            self._http.get(f"{self.base_url}/models", timeout=seconds)
+        except httpx.HTTPError as e:
+            raise ModelUnavailable(f"no server answers at {self.base_url} ({type(e).__name__}); start it, or fix "
+                                   "--base-url (e.g. http://127.0.0.1:8000/v1)") from None
 
     def count_tokens(self, messages: list[Message]) -> int:
         # No tokenizer for an arbitrary server: one token per two bytes is above what BPE
         # tokenizers produce for English and code, plus the chat template's per-message tokens.
-        return sum(len(m["content"].encode()) // 2 + 8 for m in messages) + 8
+        return sum(len(m["content"].encode("utf-8", "replace")) // 2 + 8 for m in messages) + 8
 
     def complete(self, messages: list[Message], *, temperature: float = 0.0, max_tokens: int = 512,
                  seed: int | None = None, json_schema: dict | None = None) -> Completion:
@@ -67,16 +133,24 @@ class OpenAIModel:
                                        "json_schema": {"name": "reply", "schema": json_schema}}
         start = time.perf_counter()
         response = post_with_retries(self._http, f"{self.base_url}/chat/completions", body,
-                                     max_retries=self.max_retries, backoff=self.backoff)
-        return self._parse(response, time.perf_counter() - start)
+                                     max_retries=self.max_retries, backoff=self.backoff,
+                                     call_seconds=self.timeouts.call)
+        return self._parse(response, messages, time.perf_counter() - start)
 
-    def _parse(self, response: httpx.Response, latency: float) -> Completion:
+    def _parse(self, response: httpx.Response, messages: list[Message], latency: float) -> Completion:
         try:
             data = response.json()
             choice = data["choices"][0]
-            text = choice["message"]["content"] or ""
-            usage = data.get("usage") or {}
-        except (ValueError, KeyError, IndexError, TypeError) as e:
-            raise ModelError(f"malformed reply from {self.base_url}: {response.text[:300]}") from e
-        return Completion(text, Usage(int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0))),
-                          latency, choice.get("finish_reason") or "stop")
+            text = clean_text(_content(choice["message"]))
+            finish = choice.get("finish_reason")
+        except (ValueError, KeyError, IndexError, TypeError, AttributeError) as e:
+            raise ModelError(f"malformed reply from {self.base_url} ({type(e).__name__}: {e}): "
+                             f"{clean_text(response.text[:300])}") from None
+        usage = data.get("usage")
+        prompt, completion = _count(usage, "prompt_tokens"), _count(usage, "completion_tokens")
+        estimated = prompt is None or completion is None
+        if estimated:
+            prompt = self.count_tokens(messages)
+            completion = len(text.encode()) // 2 + 1
+        return Completion(text, Usage(prompt, completion), latency,
+                          finish if isinstance(finish, str) else "stop", usage_estimated=estimated)

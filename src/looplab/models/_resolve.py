@@ -5,11 +5,13 @@ import os
 from ._base import Model, ModelError
 
 
-def load_model(spec: str = "local", *, base_url: str | None = None, api_key: str | None = None) -> Model:
+def load_model(spec: str = "local", *, base_url: str | None = None, api_key: str | None = None,
+               timeouts=None) -> Model:
     """Build a model from a `--model` string.
 
     - ``local`` (default): embedded Qwen2.5-Coder-0.5B-Instruct; ``local:smollm2``; ``local:/path/model.gguf``
-    - ``openai:MODEL``: an OpenAI-compatible server at ``base_url`` (or $OPENAI_BASE_URL), key from $OPENAI_API_KEY
+    - ``openai:MODEL``: an OpenAI-compatible server at ``base_url`` (or $OPENAI_BASE_URL), key from $OPENAI_API_KEY,
+      with `timeouts` (a `Timeouts`) for its requests
     - ``scripted:FILE.json``: replies read from a JSON list, for tests and dry runs
     """
     kind, _, arg = spec.partition(":")
@@ -23,7 +25,7 @@ def load_model(spec: str = "local", *, base_url: str | None = None, api_key: str
             return LlamaModel(smollm2_path(), "local:smollm2-135m-instruct-q4_1")
         return LlamaModel(os.path.expanduser(arg), f"local:{os.path.basename(arg)}")
     if kind == "openai":
-        from ._openai import OpenAIModel
+        from ._openai import OpenAIModel, Timeouts
 
         url = base_url or os.environ.get("OPENAI_BASE_URL")
         if not arg:
@@ -31,7 +33,7 @@ def load_model(spec: str = "local", *, base_url: str | None = None, api_key: str
         if not url:
             raise ModelError("give the server address with --base-url (or OPENAI_BASE_URL), "
                              "e.g. --base-url http://127.0.0.1:8000/v1")
-        return OpenAIModel(arg, url, api_key or os.environ.get("OPENAI_API_KEY"))
+        return OpenAIModel(arg, url, api_key or os.environ.get("OPENAI_API_KEY"), timeouts=timeouts or Timeouts())
     if kind == "scripted":
         from ._scripted import ScriptedModel
 

@@ -4,7 +4,7 @@ import hashlib
 import json
 
 from ..feedback import Feedback
-from ..models import Completion, Message, Meter, Model, ModelError, Usage
+from ..models import Completion, Message, Meter, Model, ModelError, Usage, clean_text
 from ._store import RunStore
 
 
@@ -58,9 +58,13 @@ class TaskRecorder:
             seed = int(hashlib.sha256(f"{self.policy}|{self.task_id}|{self._seq}|{key}".encode()).hexdigest()[:8], 16)
             completion = self.model.complete(messages, temperature=temperature, max_tokens=allowed, seed=seed,
                                              json_schema=json_schema)
-            self.last_call = self.store.add_call(self.policy, self.task_id, self._seq, key, self.model.name, messages, params,
-                                completion.text, completion.finish_reason, completion.usage.prompt_tokens,
-                                completion.usage.completion_tokens, round(completion.latency, 4))
+            completion = Completion(clean_text(completion.text), completion.usage, completion.latency,
+                                    completion.finish_reason, completion.usage_estimated)
+            stored = {**params, "usage_estimated": True} if completion.usage_estimated else params
+            self.last_call = self.store.add_call(self.policy, self.task_id, self._seq, key, self.model.name, messages,
+                                                 stored, completion.text, completion.finish_reason,
+                                                 completion.usage.prompt_tokens, completion.usage.completion_tokens,
+                                                 round(completion.latency, 4))
         self._seq += 1
         self.meter.charge(completion.usage)
         return completion
