@@ -335,3 +335,32 @@ def test_the_report_never_writes_a_model_written_name_as_markup(tmp_path, embedd
     names = {n["id"] for n in json.loads(data)["nodes"]}
     assert any("onerror" in n for n in names)  # still there, as data
     assert "innerHTML" not in page  # the viewer inserts names as text
+
+
+def test_a_rerun_rebuilds_the_files_the_record_says_should_exist(tmp_path, embedder):
+    grow(tmp_path / "run", embedder, 3)
+    graph_file, metrics = tmp_path / "run" / "graph.graphml", tmp_path / "run" / "metrics.csv"
+    whole, rows = graph_file.read_text(), metrics.read_text()
+    graph_file.unlink()  # as if killed between the commit of iteration 3 and its file writes
+    metrics.write_text(rows.rsplit("\n", 2)[0] + "\n")
+    grow(tmp_path / "run", embedder, 3)  # nothing left to do but the files
+    assert graph_file.read_text() == whole and metrics.read_text() == rows
+
+
+def test_control_characters_in_a_concept_name_keep_the_graph_valid(tmp_path, embedder):
+    def reply(messages):
+        text = fake_reply(messages)
+        if messages[0]["content"].startswith("You turn") and "```json" in text:
+            graph = json.loads(text.split("```json\n")[1].split("\n```")[0])
+            graph["nodes"].append({"id": "bell\x07 and\x00null\x1b[31m"})
+            graph["edges"].append({"source": graph["nodes"][0]["id"], "target": "bell\x07 and\x00null\x1b[31m",
+                                   "relation": "rings\x0b"})
+            return "```json\n" + json.dumps(graph) + "\n```"
+        return text
+
+    grow(tmp_path / "run", embedder, 2, reply=reply)
+    graph = load_graphml(tmp_path / "run" / "graph.graphml")  # parses: valid XML
+    assert "bell and null [31m" in graph
+    assert main(["graph", "report", "--run-dir", str(tmp_path / "run")]) == 0
+    for fmt in ("graphml", "json", "csv"):
+        assert main(["graph", "export", "--run-dir", str(tmp_path / "run"), "--format", fmt]) == 0

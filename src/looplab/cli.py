@@ -20,7 +20,7 @@ from .grow import DEFAULT_THRESHOLD, NEXT_POLICIES
 from .models import Budget, BudgetExceeded, Meter, ModelError, OpenAIModel, Timeouts, load_model
 from .runs import RunError, RunStore
 from .sandbox import Limits, Sandbox, SandboxUnavailable
-from .solve import EXTRA_SOURCES, POLICIES, PolicyConfig, compare, run_policies
+from .solve import EXTRA_SOURCES, POLICIES, PolicyConfig, compare, feedback_sources, run_policies
 from .tasks import TaskError, load_tasks
 
 console = Console(stderr=True)
@@ -228,6 +228,8 @@ def _load_model(args):
 def _run(configs: list[PolicyConfig], family, problems, args, *, task_budget=Budget(), run_budget=Budget()) -> dict:
     """Runs the policies with a progress bar each; returns the run's summary. Remembers in
     `args.incomplete` why the run did not finish cleanly, if it did not."""
+    for config in configs:
+        feedback_sources(family, config)  # a source the family cannot have fails before anything is recorded
     model = _load_model(args)
     columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("hidden pass {task.fields[passed]}"), TimeElapsedColumn(), TimeRemainingColumn()]
@@ -550,7 +552,10 @@ def cmd_graph(args) -> int:
         console.print(f"Wrote {out}")
     elif args.graph_command == "export":
         output = args.output or Path(args.run_dir) / f"graph_export.{args.format}"
-        export_graph(load_graphml(source), output, args.format)
+        try:
+            export_graph(load_graphml(source), output, args.format)
+        except OSError as e:
+            raise UsageError(f"cannot write {output}: {e.strerror}") from None
         console.print(f"Wrote {output}")
     return 0
 

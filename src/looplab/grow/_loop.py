@@ -114,6 +114,9 @@ class GrowRun:
     # ---- one iteration -------------------------------------------------------------------------
     def run(self, iterations: int, on_iteration: Callable[[IterationResult], None] | None = None) -> list[IterationResult]:
         results = []
+        if self.finished():
+            # A process killed between an iteration's commit and its files left them behind the record.
+            self._save(self.finished())
         state = state_of(self.graph)
         while self.finished() < iterations:
             result, state = self._iterate(self.finished() + 1, state)

@@ -86,9 +86,11 @@ def _salvage(text: str) -> dict | None:
 
 
 def _clean_name(value) -> str | None:
+    """A name or relation as the graph keeps it: control characters (which GraphML cannot hold) as
+    spaces, whitespace collapsed, at most MAX_NAME characters; None when nothing is left."""
     if not isinstance(value, str):
         return None
-    name = " ".join(value.split())
+    name = " ".join("".join(c if c.isprintable() else " " for c in value).split())
     return name if 0 < len(name) <= MAX_NAME else None
 
 

@@ -27,8 +27,10 @@ class ScriptedModel:
     def from_file(cls, path: str | Path) -> ScriptedModel:
         try:
             replies = json.loads(Path(path).read_text())
-        except (OSError, ValueError) as e:
-            raise ModelError(f"cannot read scripted replies from {path}: {e}") from e
+        except OSError as e:
+            raise ModelError(f"cannot read scripted replies from {path}: {e.strerror}") from None
+        except ValueError:
+            raise ModelError(f"{path} is not a JSON list of replies") from None
         if not (isinstance(replies, list) and replies and all(isinstance(r, str) for r in replies)):
             raise ModelError(f"{path} must hold a non-empty JSON list of strings")
         return cls(replies, name=f"scripted:{path}")

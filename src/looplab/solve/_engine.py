@@ -7,7 +7,7 @@ from typing import Callable
 from ..feedback import FeedbackSource, GeneratedTests, as_source
 from ..models import Budget, BudgetExceeded, Meter, Model, ModelError, ModelUnavailable
 from ..runs import RunStore, TaskRecorder
-from ..tasks import Family, Problem
+from ..tasks import Family, Problem, TaskError
 from ._config import PolicyConfig
 from ._context import SolveContext
 from ._policies import best_of_n, evolve, iad, reflexion, refine, resample, single, try_again
@@ -20,7 +20,7 @@ POLICIES: dict[str, Callable[[SolveContext, PolicyConfig], None]] = {
 
 def _generated_tests(family: Family) -> FeedbackSource:
     if not hasattr(family, "checks"):
-        raise ValueError(f"generated tests need a code family, not {family.name}")
+        raise TaskError(f"+tests (generated tests) needs code tasks; {family.name} tasks have none")
     return GeneratedTests(family.checks)
 
 
@@ -62,7 +62,7 @@ def feedback_sources(family: Family, config: PolicyConfig,
     chosen = dict(family.sources())
     for name in config.extra_sources:
         if name not in EXTRA_SOURCES:
-            raise ValueError(f"unknown feedback source {name!r}; choose from {', '.join(EXTRA_SOURCES)}")
+            raise TaskError(f"unknown feedback source {name!r}; choose from {', '.join(EXTRA_SOURCES)}")
         chosen[name] = EXTRA_SOURCES[name](family)
     return chosen
 

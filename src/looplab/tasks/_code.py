@@ -213,8 +213,10 @@ def load_jsonl(path: str | Path) -> list[Problem]:
     path = Path(path)
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as e:
-        raise TaskError(f"cannot read the task file {path}: {e}") from None
+    except OSError as e:
+        raise TaskError(f"cannot read the task file {path}: {e.strerror}") from None
+    except UnicodeDecodeError:
+        raise TaskError(f"the task file {path} is not UTF-8 text") from None
     problems, seen = [], set()
     for number, line in enumerate(lines, 1):
         if not line.strip():
