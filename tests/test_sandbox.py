@@ -203,3 +203,37 @@ def test_a_program_that_writes_without_reading_its_stdin_does_not_deadlock(sandb
 def test_a_program_reads_all_of_a_large_stdin(sandbox):
     result = sandbox.run("import sys\nprint(len(sys.stdin.read()))", stdin="x" * 1_300_000)
     assert result.kind == "ok" and result.stdout.strip() == "1300000"
+
+
+MEMFD_HOARD = """
+import os
+held = []
+for i in range(280):
+    fd = os.memfd_create(f"hoard{i}")
+    os.write(fd, b"x" * (16 << 20))
+    held.append(fd)
+print("held", len(held))
+"""
+FORKED_HOARD = """
+import os, time
+children = []
+for i in range(3):
+    pid = os.fork()
+    if pid == 0:
+        block = bytearray(800 << 20)
+        for j in range(0, len(block), 4096):
+            block[j] = 1
+        time.sleep(1)
+        os._exit(0)
+    children.append(pid)
+print([os.waitpid(pid, 0)[1] for pid in children])
+"""
+
+
+@pytest.mark.parametrize("program", [MEMFD_HOARD, FORKED_HOARD], ids=["memfd", "three processes"])
+def test_memory_is_bounded_for_the_whole_sandbox(sandbox, program):
+    if not sandbox.containment.startswith("cgroup"):
+        pytest.skip("no writable control groups here (not root): memory is bounded per process only")
+    result = sandbox.with_limits(timeout=30, memory_mb=1024).run(program)
+    assert result.peak_memory_mb is not None and result.peak_memory_mb <= 1024 + 1
+    assert result.kind == "memory" or "9" in result.stdout  # the group's own limit ended it

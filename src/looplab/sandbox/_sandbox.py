@@ -15,6 +15,8 @@ import weakref
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
+from ._cgroup import Cgroups
+
 LAUNCHER = Path(__file__).with_name("_launcher.py").read_text()
 RESULT_KINDS = ("ok", "error", "timeout", "memory", "killed", "output_limit")
 BWRAP_MISSING = ("bubblewrap is not installed, so generated code cannot be isolated; install it with "
@@ -46,6 +48,7 @@ class ExecResult:
     traceback: str            # the program's last traceback, if it raised
     duration: float           # wall seconds
     isolation: str            # "bubblewrap" or "unsafe-no-sandbox"
+    peak_memory_mb: float | None = None  # the most the sandbox held at once, where a control group measured it
 
     @property
     def ok(self) -> bool:
@@ -81,6 +84,8 @@ def _stop(proc: subprocess.Popen) -> None:
         pipe.close()
     _read_status(proc)
     proc.wait()
+    if proc.cgroup is not None:
+        proc.cgroup.remove()
 
 
 def _read_status(proc: subprocess.Popen) -> list[str]:
@@ -104,7 +109,9 @@ class Sandbox:
 
     Inside: no network, the system and Python read-only, a private writable /tmp, no view of
     the user's files; CPU, memory, process and file-size rlimits; a wall-clock timeout; capped
-    output. `unsafe_no_sandbox=True` keeps the limits but drops the isolation.
+    output. Where the machine allows it (root), a control group per sandbox bounds memory (tmpfs
+    and memfd included) and processes for everything the program starts together; `containment`
+    says which. `unsafe_no_sandbox=True` keeps the limits but drops the isolation.
     """
 
     def __init__(self, limits: Limits = Limits(), *, unsafe_no_sandbox: bool = False):
@@ -116,6 +123,8 @@ class Sandbox:
         self._python = sys.executable
         # Python starts with -S in the sandbox; the launcher puts these back on sys.path.
         self._site_dirs = [p for p in site.getsitepackages() if os.path.isdir(p)]
+        self._cgroups = Cgroups.find()
+        self.containment = f"cgroup v{self._cgroups.version}" if self._cgroups else "per-process rlimits"
         self._spare: subprocess.Popen | None = None
         self._finalizer = weakref.finalize(self, lambda: None)
 
@@ -166,16 +175,22 @@ class Sandbox:
         """A fresh sandbox whose launcher waits for its program on stdin, with a status channel of its own."""
         env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/tmp"}
         status_read, status_write = os.pipe()
+        command = self._command(status_write)
+        # The group bounds the launcher, bubblewrap and the program; leave room for the first two.
+        group = self._cgroups.make(self.limits.memory_mb << 20, self.limits.processes + 8) if self._cgroups else None
         try:
-            proc = subprocess.Popen(self._command(status_write), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                    stderr=subprocess.PIPE, cwd="/tmp", env=env, start_new_session=True,
-                                    pass_fds=(status_write,))
+            proc = subprocess.Popen(group.wrap(command) if group else command, stdin=subprocess.PIPE,
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd="/tmp", env=env,
+                                    start_new_session=True, pass_fds=(status_write,))
         except BaseException:
             os.close(status_read)
+            if group:
+                group.remove()
             raise
         finally:
             os.close(status_write)
         proc.status_fd = status_read
+        proc.cgroup = group
         return proc
 
     def close(self) -> None:
@@ -200,10 +215,14 @@ class Sandbox:
         out, err, reason = self._collect(proc, header + source + stdin.encode("utf-8", "surrogateescape"), start)
         duration = time.monotonic() - start
         status = _read_status(proc)
+        out_of_memory = proc.cgroup is not None and proc.cgroup.out_of_memory()
+        peak = round(proc.cgroup.peak_bytes() / 2 ** 20, 1) if proc.cgroup is not None else None
+        if proc.cgroup is not None:
+            proc.cgroup.remove()
         self._spare = self._start()
         self._finalizer.detach()
         self._finalizer = weakref.finalize(self, _stop, self._spare)
-        return self._result(status, out, err, reason, duration)
+        return replace(self._result(status, out, err, reason, duration, out_of_memory), peak_memory_mb=peak)
 
     def _collect(self, proc: subprocess.Popen, stdin: bytes, start: float) -> tuple[bytes, bytes, str]:
         """Feed stdin and read both pipes until exit, the wall-clock deadline or the output cap. Input
@@ -259,7 +278,8 @@ class Sandbox:
         cap = self.limits.output_bytes
         return bytes(chunks[proc.stdout][:cap]), bytes(chunks[proc.stderr][:cap]), reason
 
-    def _result(self, status: list[str], out: bytes, err: bytes, reason: str, duration: float) -> ExecResult:
+    def _result(self, status: list[str], out: bytes, err: bytes, reason: str, duration: float,
+                out_of_memory: bool = False) -> ExecResult:
         """What happened, from what looplab observed: its own deadline and output cap, and the launcher's
         report of how the program's process ended. Nothing the program printed or the exit status it
         chose can make a sandbox failure, a signal, or success of another run."""
@@ -272,6 +292,8 @@ class Sandbox:
         sig, exit_code = ended.get("signal"), ended.get("exit")
         if reason:
             kind = reason
+        elif out_of_memory:
+            kind = "memory"  # the kernel killed a process of the sandbox's group for memory
         elif not ended:
             kind = "killed"  # the program's process took the launcher down with it
         elif sig in (signal.SIGXCPU, signal.SIGKILL) and duration >= self.limits.cpu_seconds * 0.9:
