@@ -286,3 +286,16 @@ def test_all_ten_policies_run_through_compare(tmp_path, spec):
     assert main(["compare", "--tasks", spec, "--limit", "2", "--policies", ",".join(POLICIES), "--budget-tokens",
                  "2500", "--model", f"scripted:{replies}", "--run-dir", str(run_dir), "--report-only"]) == 0
     assert (run_dir / "comparison.csv").read_text() == before
+
+
+def test_show_never_sends_control_characters_to_the_terminal(tmp_path):
+    from rich.console import Console
+
+    from looplab.runs import show_task
+
+    family, problems = load_tasks("math", None, limit=1)
+    solve(tmp_path, family, problems, PolicyConfig("single"), ScriptedModel(["Answer: 4\x1b[2J\x07"]))
+    console = Console(record=True, width=120)
+    console.print(show_task(tmp_path / "run", problems[0].task.id, full=True))
+    out = console.export_text()
+    assert "\x1b" not in out and "\x07" not in out and "4\ufffd[2J" in out

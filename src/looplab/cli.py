@@ -7,6 +7,7 @@ import importlib.util
 import json
 import math
 import os
+import sqlite3
 import sys
 import time
 from pathlib import Path
@@ -18,7 +19,7 @@ from rich.text import Text
 
 from .grow import DEFAULT_THRESHOLD, NEXT_POLICIES
 from .models import Budget, BudgetExceeded, Meter, ModelError, OpenAIModel, Timeouts, load_model
-from .runs import RunError, RunStore
+from .runs import RunError, RunStore, terminal_safe
 from .sandbox import Limits, Sandbox, SandboxUnavailable
 from .solve import EXTRA_SOURCES, POLICIES, PolicyConfig, compare, feedback_sources, run_policies
 from .tasks import TaskError, load_tasks
@@ -574,22 +575,22 @@ def main(argv: list[str] | None = None) -> int:
     except USER_ERRORS as e:
         if args.debug:
             raise
-        console.print(Text.assemble(("error: ", "red"), _terminal_safe(str(e))))
+        console.print(Text.assemble(("error: ", "red"), terminal_safe(str(e))))
         return EXIT_USAGE
     except KeyboardInterrupt:
         console.print(Text("interrupted; run the same command again to resume where it stopped", style="yellow"))
         return EXIT_INTERRUPTED
+    except sqlite3.DatabaseError as e:  # a run.sqlite damaged past what opening it could see
+        if args.debug:
+            raise
+        console.print(Text.assemble(("error: ", "red"), f"the run database is damaged ({e}); use another --run-dir"))
+        return EXIT_USAGE
     except Exception as e:  # a fault of looplab's own: say so in one sentence, keep the traceback for --debug
         if args.debug:
             raise
-        console.print(Text.assemble(("internal error: ", "red"), _terminal_safe(f"{type(e).__name__}: {e}"),
+        console.print(Text.assemble(("internal error: ", "red"), terminal_safe(f"{type(e).__name__}: {e}"),
                                     "; re-run with --debug to see where it happened, and report it"))
         return EXIT_INTERNAL
-
-
-def _terminal_safe(text: str) -> str:
-    """Text from outside (servers, files, models) without control characters that a terminal would obey."""
-    return "".join(c if c in "\n\t" or c.isprintable() else "\ufffd" for c in text)
 
 
 if __name__ == "__main__":

@@ -12,10 +12,19 @@ from rich.tree import Tree
 from ._store import RunError, RunStore
 
 
+def terminal_safe(text: str) -> str:
+    """Text from outside (models, servers, files) without control characters a terminal would obey.
+
+    >>> terminal_safe("red\x1b[31m text\n")
+    'red\ufffd[31m text\n'
+    """
+    return "".join(c if c in "\n\t" or c.isprintable() else "\ufffd" for c in text)
+
+
 def _clip(text: str, full: bool, lines: int = 3) -> str:
     """The first lines of a text; for code, from its last top-level `def` (the function asked for
     comes after the prompt's imports and helpers, which models tend to repeat)."""
-    all_lines = text.strip().splitlines()
+    all_lines = terminal_safe(text).strip().splitlines()
     if full:
         return "\n".join(all_lines)
     start = max((i for i, line in enumerate(all_lines) if line.startswith("def ")), default=0)
@@ -28,7 +37,8 @@ def _diff(before: str, after: str, full: bool, lines: int = 12) -> Text:
     """What changed from the parent candidate, as a unified diff (coloured)."""
     if before == after:
         return Text("(unchanged: the same candidate as its parent)", style="magenta")
-    changed = list(difflib.unified_diff(before.splitlines(), after.splitlines(), lineterm="", n=1))[2:]
+    changed = list(difflib.unified_diff(terminal_safe(before).splitlines(), terminal_safe(after).splitlines(),
+                                        lineterm="", n=1))[2:]
     if not full and len(changed) > lines:
         changed = changed[:lines] + [f"… {len(changed) - lines} more diff lines"]
     text = Text()
