@@ -286,6 +286,9 @@ def test_all_ten_policies_run_through_compare(tmp_path, spec):
     assert main(["compare", "--tasks", spec, "--limit", "2", "--policies", ",".join(POLICIES), "--budget-tokens",
                  "2500", "--model", f"scripted:{replies}", "--run-dir", str(run_dir), "--report-only"]) == 0
     assert (run_dir / "comparison.csv").read_text() == before
+    assert main(["analyze", "--tasks", spec, "--limit", "2", "--run-dir", str(run_dir)]) == 0
+    analysis = list(csv.DictReader(open(run_dir / "analysis.csv")))
+    assert len(analysis) == 10 and (run_dir / "analysis.html").exists()
 
 
 def test_show_never_sends_control_characters_to_the_terminal(tmp_path):

@@ -4,7 +4,7 @@ import csv
 import json
 
 import pytest
-from solve_fakes import HIDDEN, PROMPT, RIGHT, WRONG, Counting, problems, solve
+from solve_fakes import HIDDEN, OVERFIT, PROMPT, RIGHT, WRONG, Counting, problems, solve
 
 from looplab.cli import main
 from looplab.feedback import parse_generated_tests
@@ -309,3 +309,22 @@ def test_chart_ticks_read_as_plain_numbers():
     from looplab.report._svg import _fmt
     assert [_fmt(v) for v in (0, 72.6, 421.2, 1263.7)] == ["0", "72.6", "421", "1,264"]
     assert _fmt(0.005) == "5.0e-03" and _fmt(2e7) == "2.0e+07"
+
+
+def test_analyze_reads_friction_copy_back_flips_rounds_and_the_gap_off_the_record(tmp_path, sandbox, run):
+    from looplab.solve import analyze
+
+    # refine: a wrong attempt, the same code handed back, then a rewrite that is right
+    run(PolicyConfig("refine", rounds=3), Counting([WRONG, WRONG, RIGHT]))
+    run(PolicyConfig("single"), Counting([OVERFIT]), tasks=[problems(2)[1]])  # passes the examples only
+    with RunStore(tmp_path / "run") as store:
+        rows = {r["policy"]: r for r in analyze(store, CodeFamily(sandbox), problems(2))}
+    refine = rows["refine(k=3)"]
+    assert refine["tasks"] == 1 and refine["pass_at_1"] == 1.0
+    assert refine["revisions_after_failure"] == 2 and refine["friction"] == 0.5 and refine["copy_back"] == 0.5
+    assert (refine["wrong_to_right"], refine["right_to_wrong"]) == (1, 0)
+    assert refine["pass_at_1_by_attempts"][:4] == [0.0, 0.0, 1.0, 1.0]
+    assert refine["passed_visible_failed_hidden"] == 0 and refine["category_pass_at_1"] == {"all": 1.0}
+    single = rows["single"]
+    assert single["revisions_after_failure"] == 0 and single["friction"] is None
+    assert single["passed_visible_failed_hidden"] == 1 and single["pass_at_1"] == 0.0

@@ -25,6 +25,7 @@ from .solve import EXTRA_SOURCES, POLICIES, PolicyConfig, compare, feedback_sour
 from .tasks import TaskError, load_tasks
 
 console = Console(stderr=True)
+out = Console(width=None if sys.stdout.isatty() else 160)  # tables; a pipe or file gets room for every column
 
 
 class UsageError(Exception):
@@ -158,6 +159,12 @@ def _parser() -> argparse.ArgumentParser:
     _add_model_args(p)
     _add_sandbox_args(p, 10.0)
 
+    p = sub.add_parser("analyze", help="what feedback did in a run: friction, copy-back, flips, categories, rounds, "
+                                       "visible-hidden gap (analysis.csv and analysis.html)")
+    _add_task_args(p)
+    _add_run_dir(p)
+    _add_sandbox_args(p, 10.0)
+
     p = sub.add_parser("show", help="print one task's attempts as a tree, with feedback and diffs, from a run record")
     _add_run_dir(p)
     p.add_argument("task_id", help="e.g. HumanEval/10, shop/07 or gsm_symbolic/4")
@@ -283,7 +290,7 @@ def _print_summary(summary: dict, run_dir: str) -> None:
         pass_at_1 = f"{100 * s['pass_at_1']:.1f}%" if s["pass_at_1"] is not None else "-"
         table.add_row(name, str(s["tasks"]), pass_at_1, str(s["passed_visible"]), f"{s['tokens']:,}",
                       str(s["calls"]), f"{s['wall_seconds']:.0f}")
-    Console().print(table)
+    out.print(table)
     console.print(f"Run record: {Path(run_dir) / 'run.sqlite'} (summary in {Path(run_dir) / 'summary.json'})")
 
 
@@ -370,16 +377,46 @@ def cmd_compare(args) -> int:
                                f"({'<0.001' if p < 0.001 else f'{p:.2f}'})")
         table.add_row(Text(r["policy"]), f"{100 * r['pass_at_1']:.1f}%", *reference_cells, f"{r['mean_tokens']:.0f}",
                       f"{r['mean_calls']:.1f}", f"{r['wall_seconds']:.0f}")
-    Console().print(table)
+    out.print(table)
     console.print(f"Wrote {csv_path} and {html_path}")
     return _finish(args)
+
+
+def cmd_analyze(args) -> int:
+    from .report import write_analysis
+    from .solve import analyze
+
+    family, problems = _load_tasks(args, _sandbox(args))
+    with RunStore(args.run_dir) as store:
+        if store.meta("loop") == "grow":
+            raise RunError(f"{args.run_dir} is a grow run; analyze reads solve runs")
+        if store.meta("family") not in (None, family.name):
+            raise RunError(f"{args.run_dir} holds {store.meta('family')} tasks; give --tasks for them")
+        rows = analyze(store, family, problems)
+    if not rows:
+        raise RunError(f"{args.run_dir} has no finished tasks of these")
+    csv_path, html_path = write_analysis(args.run_dir, rows)
+    table = Table(title=f"What feedback did: {family.name}, {args.run_dir}")
+    for column in ("policy", "pass@1", "revisions", "friction", "copy-back", "wrong→right", "right→wrong",
+                   "visible pass, hidden fail", "by attempts 1..k", "worst category"):
+        table.add_column(column, justify="left" if column in ("policy", "worst category") else "right", no_wrap=True)
+    share = lambda v: "-" if v is None else f"{100 * v:.0f}%"  # noqa: E731
+    for r in rows:
+        table.add_row(Text(r["policy"]), share(r["pass_at_1"]), str(r["revisions_after_failure"]), share(r["friction"]),
+                      share(r["copy_back"]), str(r["wrong_to_right"]), str(r["right_to_wrong"]),
+                      str(r["passed_visible_failed_hidden"]),
+                      "/".join(f"{100 * p:.0f}" for p in r["pass_at_1_by_attempts"][:5]),
+                      f"{r['worst_category']} {share(r['category_pass_at_1'][r['worst_category']])}")
+    out.print(table)
+    console.print(f"Wrote {csv_path} and {html_path}")
+    return 0
 
 
 def cmd_show(args) -> int:
     from .runs import show_task
 
     task_id = args.task_id if not args.task_id.isdigit() else f"HumanEval/{args.task_id}"
-    Console().print(show_task(args.run_dir, task_id, policy=args.policy, full=args.full))
+    out.print(show_task(args.run_dir, task_id, policy=args.policy, full=args.full))
     return 0
 
 
@@ -453,7 +490,7 @@ def cmd_models(args) -> int:
     table.add_row("local:PATH.gguf", "yes" if has_llama else "no", llama_note or "any GGUF file")
     table.add_row("openai:NAME", "yes" if openai_ok else "no", openai_note)
     table.add_row("scripted:FILE.json", "yes", "replies from a JSON list, for tests")
-    Console().print(table)
+    out.print(table)
     if qwen_ok and not args.no_check:
         with console.status("assembling and loading the embedded model"):
             start = time.monotonic()
@@ -462,7 +499,7 @@ def cmd_models(args) -> int:
             reply = model.complete([{"role": "user", "content": "Write a Python one-liner that reverses a string s."}],
                                    max_tokens=48)
         speed = reply.usage.completion_tokens / reply.latency if reply.latency else 0.0
-        Console().print(f"Embedded model check: loaded in {loaded:.1f} s, {reply.usage.completion_tokens} tokens "
+        out.print(f"Embedded model check: loaded in {loaded:.1f} s, {reply.usage.completion_tokens} tokens "
                         f"at {speed:.1f} tokens/s.\nReply: {reply.text.strip()[:200]}")
     return 0
 
@@ -511,7 +548,7 @@ def cmd_grow(args) -> int:
         summary = run.summary()
         (store.dir / "grow_summary.json").write_text(json.dumps(summary, indent=2))
     final = summary.get("final", {})
-    Console().print(f"{summary['iterations']} iterations; {final.get('nodes', 0)} nodes, {final.get('edges', 0)} edges, "
+    out.print(f"{summary['iterations']} iterations; {final.get('nodes', 0)} nodes, {final.get('edges', 0)} edges, "
                     f"modularity {final.get('modularity') or 0:.3f}; first-try parse rate "
                     f"{summary.get('first_try_parse_rate', 0):.0%}; {summary.get('seconds_per_iteration', 0)} s per "
                     f"iteration.\nGraph: {Path(args.run_dir) / 'graph.graphml'}, metrics: "
@@ -561,7 +598,7 @@ def cmd_graph(args) -> int:
     return 0
 
 
-COMMANDS = {"solve": cmd_solve, "compare": cmd_compare, "show": cmd_show, "demo": cmd_demo, "exec": cmd_exec,
+COMMANDS = {"solve": cmd_solve, "compare": cmd_compare, "analyze": cmd_analyze, "show": cmd_show, "demo": cmd_demo, "exec": cmd_exec,
             "models": cmd_models, "grow": cmd_grow, "graph": cmd_graph}
 
 

@@ -1,4 +1,5 @@
 """Inference-time loops with verifiers, over any task family."""
+from ._analyze import analyze
 from ._compare import (Comparison, Curve, HiddenCache, Paired, against_reference, compare, curve, run_policies,
                        sign_test, trajectories)
 from ._config import PolicyConfig
@@ -8,4 +9,4 @@ from ._prompts import Messages, Prompts
 
 __all__ = ["EXTRA_SOURCES", "POLICIES", "Attempt", "Comparison", "Curve", "HiddenCache", "Messages", "Paired",
            "PolicyConfig", "Prompts", "Reply", "SolveContext", "SolveReport", "TaskOutcome", "against_reference",
-           "compare", "curve", "feedback_sources", "run_policies", "sign_test", "solve_tasks", "trajectories"]
+           "analyze", "compare", "curve", "feedback_sources", "run_policies", "sign_test", "solve_tasks", "trajectories"]

@@ -1,0 +1,49 @@
+"""`looplab analyze`: analysis.csv and analysis.html."""
+from __future__ import annotations
+
+import csv
+import html
+from pathlib import Path
+
+from ._compare_report import STYLE
+
+COLUMNS = ["policy", "family", "deciding_source", "tasks", "pass_at_1", "revisions_after_failure", "friction",
+           "copy_back", "right_to_wrong", "wrong_to_right", "passed_visible_failed_hidden", "category_spread",
+           "worst_category", "category_pass_at_1", "pass_at_1_by_attempts", "leaks_withheld"]
+EXPLAINED = {
+    "friction": "of the revisions made after feedback named a failure, the share that still fails it",
+    "copy_back": "of those revisions, the share the model handed back unchanged",
+    "right_to_wrong": "child attempts that fail the hidden test where their parent passed it",
+    "wrong_to_right": "child attempts that pass the hidden test where their parent failed it",
+    "passed_visible_failed_hidden": "answers that pass every visible check and fail the hidden test",
+    "category_spread": "standard deviation of pass@1 across task categories",
+    "pass_at_1_by_attempts": "pass@1 had the policy stopped after 1, 2, ... attempts",
+}
+
+
+def _flat(value) -> str:
+    if isinstance(value, dict):
+        return "; ".join(f"{k}={v:.3f}" for k, v in value.items())
+    if isinstance(value, list):
+        return "; ".join(f"{v:.3f}" for v in value)
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    return "" if value is None else str(value)
+
+
+def write_analysis(run_dir: str | Path, rows: list[dict]) -> tuple[Path, Path]:
+    run_dir = Path(run_dir)
+    csv_path, html_path = run_dir / "analysis.csv", run_dir / "analysis.html"
+    with open(csv_path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(COLUMNS)
+        writer.writerows([_flat(r.get(c)) for c in COLUMNS] for r in rows)
+    head = "".join(f"<th>{html.escape(c.replace('_', ' '))}</th>" for c in COLUMNS)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(_flat(r.get(c)))}</td>" for c in COLUMNS) + "</tr>"
+                   for r in rows)
+    notes = "".join(f"<li><b>{html.escape(k.replace('_', ' '))}</b>: {html.escape(v)}</li>" for k, v in EXPLAINED.items())
+    html_path.write_text(f"""<!doctype html><html><head><meta charset="utf-8"><title>looplab analysis</title>
+<style>{STYLE} table{{font-size:12px}}</style></head><body><h1>What feedback did in this run</h1>
+<p>Read from the record alone; attempts are scored by the hidden test after the loops, for this page only.</p>
+<div style="overflow-x:auto"><table><tr>{head}</tr>{body}</table></div><ul>{notes}</ul></body></html>""")
+    return csv_path, html_path

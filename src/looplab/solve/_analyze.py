@@ -1,0 +1,101 @@
+"""What feedback did in a recorded run, per policy and feedback source, from the record alone.
+
+Every attempt of a policy is scored by the hidden test here, after the loops (the verdicts are cached
+in the run like compare's); nothing of it goes back into a loop. For each policy:
+
+- friction: of the revisions made after feedback named a failure (the parent failed its deciding
+  source), the share whose candidate still fails that source, and the share that came back unchanged
+  (copy-back);
+- flips between a parent and its child attempt, by the hidden verdict: right to wrong, wrong to right;
+- pass@1 by task category (mean and spread), and pass@1 had the policy stopped after k attempts;
+- the visible-to-hidden gap: answers that pass every visible check and fail the hidden test.
+"""
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass
+
+from ..feedback import rank
+from ..runs import RunStore
+from ..tasks import Family, Problem
+from ._compare import HiddenCache, ranking_order
+
+MAX_ROUNDS_SHOWN = 8
+
+
+@dataclass(frozen=True)
+class _Scored:
+    score: float
+
+
+def _category(task) -> str:
+    return getattr(task, "category", "") or getattr(task, "difficulty", "") or "all"
+
+
+def analyze(store: RunStore, family: Family, problems: list[Problem]) -> list[dict]:
+    """One row per policy (and per deciding feedback source) of the run, over the tasks in `problems`.
+
+    >>> # rows = analyze(RunStore("runs/x", read_only=True), family, problems)
+    """
+    hidden = HiddenCache(store, family)
+    by_id = {p.task.id: p for p in problems}
+    rows = []
+    for policy, _ in store.policies():
+        order = ranking_order(store, policy)
+        outcomes = {t: o for t, o in store.outcomes(policy).items() if t in by_id}
+        if not outcomes:
+            continue
+        attempts: dict[str, list[dict]] = defaultdict(list)
+        for step in store.steps(policy):
+            if step["task_id"] in outcomes and step["feedback"]:
+                attempts[step["task_id"]].append(step)
+        revisions = still_failing = copied = right_to_wrong = wrong_to_right = 0
+        for task_id, steps in attempts.items():
+            problem = by_id[task_id]
+            by_step = {s["step"]: s for s in steps}
+            for step in steps:
+                parent = by_step.get(step["parent"])
+                if parent is None:
+                    continue
+                deciding = order[0] if order[0] in parent["feedback"] else next(iter(parent["feedback"]))
+                before = parent["feedback"][deciding]
+                if not before["passed"]:
+                    revisions += 1
+                    still_failing += not step["feedback"].get(deciding, before)["passed"]
+                    copied += step["candidate"] == parent["candidate"]
+                was = hidden.passed(problem, parent["candidate"])
+                now = hidden.passed(problem, step["candidate"])
+                right_to_wrong += was and not now
+                wrong_to_right += now and not was
+        # pass@1 had the policy stopped after k attempts: the best of the first k by the ranking rule
+        by_round = []
+        for k in range(1, MAX_ROUNDS_SHOWN + 1):
+            passed = 0
+            for task_id in outcomes:
+                first = attempts.get(task_id, [])[:k]
+                if first:
+                    best = max(first, key=lambda s: rank({n: _Scored(f["score"]) for n, f in s["feedback"].items()},
+                                                         order))  # max keeps the earliest among equals
+                    passed += hidden.passed(by_id[task_id], best["candidate"])
+            by_round.append(passed / len(outcomes))
+        categories: dict[str, list[int]] = defaultdict(list)
+        for task_id, outcome in outcomes.items():
+            categories[_category(by_id[task_id].task)].append(outcome["passed_hidden"])
+        rates = {c: sum(v) / len(v) for c, v in sorted(categories.items())}
+        gap = sum(1 for o in outcomes.values() if o["passed_visible"] and not o["passed_hidden"])
+        rows.append({
+            "policy": policy, "family": family.name, "deciding_source": order[0], "tasks": len(outcomes),
+            "pass_at_1": sum(o["passed_hidden"] for o in outcomes.values()) / len(outcomes),
+            "revisions_after_failure": revisions,
+            "friction": round(still_failing / revisions, 4) if revisions else None,
+            "copy_back": round(copied / revisions, 4) if revisions else None,
+            "right_to_wrong": right_to_wrong, "wrong_to_right": wrong_to_right,
+            "passed_visible_failed_hidden": gap,
+            "category_pass_at_1": rates,
+            "category_spread": round(statistics.pstdev(rates.values()), 4) if len(rates) > 1 else 0.0,
+            "worst_category": min(rates, key=rates.get),
+            "pass_at_1_by_attempts": [round(p, 4) for p in by_round],
+            "leaks_withheld": 0,  # no source of this run can leak the answer (simulated users come later)
+        })
+    return rows
