@@ -328,3 +328,35 @@ def test_analyze_reads_friction_copy_back_flips_rounds_and_the_gap_off_the_recor
     single = rows["single"]
     assert single["revisions_after_failure"] == 0 and single["friction"] is None
     assert single["passed_visible_failed_hidden"] == 1 and single["pass_at_1"] == 0.0
+
+
+def test_a_judge_is_a_recorded_charged_source_and_its_critique_reaches_the_model(run):
+    def reply(messages):
+        if "strict reviewer" in messages[0]["content"]:
+            return "VERDICT: FAIL\nIt subtracts; it should add." if "a - b" in messages[-1]["content"] else "VERDICT: PASS"
+        return RIGHT if "it should add" in messages[-1]["content"] else WRONG
+    _, calls, outcomes, steps = run(PolicyConfig("refine", rounds=2, extra_sources=("judge",)), Counting(reply))
+    assert kinds(steps) == ["initial", "revision"]
+    assert len(calls) == 4  # attempt, judgement, revision, judgement: all on the record
+    assert "A reviewer's critique:" in prompts(calls)[2] and "it should add" in prompts(calls)[2]
+    assert outcomes["add/0"]["passed_hidden"] == 1
+
+
+def test_a_deceptive_judge_argues_against_its_own_verdict_and_says_so_in_the_record(tmp_path, sandbox):
+    from looplab.feedback import Judge
+    from looplab.models import Meter
+    from looplab.runs import TaskRecorder
+    from looplab.solve import Prompts, SolveContext
+
+    def reply(messages):
+        last = messages[-1]["content"]
+        return "It is wrong: it fails on negatives." if "Argue convincingly" in last else "VERDICT: PASS\nFine."
+    with RunStore(tmp_path / "run") as store:
+        problem = problems()[0]
+        recorder = TaskRecorder(store, "p", problem.task.id, Counting(reply), Meter())
+        ctx = SolveContext(CodeFamily(sandbox), problem.task, recorder, {}, 256, Prompts())
+        judge = Judge(deceive=1.0).for_task(ctx)
+        feedback = judge.evaluate(problem.task, "def add(a, b):\n    return a + b")
+    assert not feedback.passed and feedback.details == {"verdict": "fail", "parsed": True, "deceptive": True}
+    assert "fails on negatives" in feedback.text
+    assert PolicyConfig("refine", extra_sources=("deceptive-judge",)).name == "refine(k=3)+deceptive-judge"

@@ -2,6 +2,7 @@
 from ._base import Feedback, FeedbackSource, Reward, all_passed, as_source, rank
 from ._examples import Example, ExampleChecks
 from ._generated import GeneratedTests, parse_generated_tests
+from ._judge import Judge
 
-__all__ = ["Example", "ExampleChecks", "Feedback", "FeedbackSource", "GeneratedTests", "Reward", "all_passed",
+__all__ = ["Example", "ExampleChecks", "Feedback", "FeedbackSource", "GeneratedTests", "Judge", "Reward", "all_passed",
            "as_source", "parse_generated_tests", "rank"]

@@ -6,7 +6,8 @@ in the run like compare's); nothing of it goes back into a loop. For each policy
 - friction: of the revisions made after feedback named a failure (the parent failed its deciding
   source), the share whose candidate still fails that source, and the share that came back unchanged
   (copy-back);
-- flips between a parent and its child attempt, by the hidden verdict: right to wrong, wrong to right;
+- flips between a parent and its child attempt, by the hidden verdict: right to wrong, wrong to right,
+  apart for children of feedback that was honest and of feedback a deceptive judge gave;
 - pass@1 by task category (mean and spread), and pass@1 had the policy stopped after k attempts;
 - the visible-to-hidden gap: answers that pass every visible check and fail the hidden test.
 """
@@ -50,7 +51,8 @@ def analyze(store: RunStore, family: Family, problems: list[Problem]) -> list[di
         for step in store.steps(policy):
             if step["task_id"] in outcomes and step["feedback"]:
                 attempts[step["task_id"]].append(step)
-        revisions = still_failing = copied = right_to_wrong = wrong_to_right = 0
+        revisions = still_failing = copied = 0
+        flips = {"honest": [0, 0], "deceived": [0, 0]}  # right to wrong, wrong to right
         for task_id, steps in attempts.items():
             problem = by_id[task_id]
             by_step = {s["step"]: s for s in steps}
@@ -66,8 +68,9 @@ def analyze(store: RunStore, family: Family, problems: list[Problem]) -> list[di
                     copied += step["candidate"] == parent["candidate"]
                 was = hidden.passed(problem, parent["candidate"])
                 now = hidden.passed(problem, step["candidate"])
-                right_to_wrong += was and not now
-                wrong_to_right += now and not was
+                heard = "deceived" if any(f["details"].get("deceptive") for f in parent["feedback"].values()) else "honest"
+                flips[heard][0] += was and not now
+                flips[heard][1] += now and not was
         # pass@1 had the policy stopped after k attempts: the best of the first k by the ranking rule
         by_round = []
         for k in range(1, MAX_ROUNDS_SHOWN + 1):
@@ -90,7 +93,8 @@ def analyze(store: RunStore, family: Family, problems: list[Problem]) -> list[di
             "revisions_after_failure": revisions,
             "friction": round(still_failing / revisions, 4) if revisions else None,
             "copy_back": round(copied / revisions, 4) if revisions else None,
-            "right_to_wrong": right_to_wrong, "wrong_to_right": wrong_to_right,
+            "right_to_wrong": flips["honest"][0], "wrong_to_right": flips["honest"][1],
+            "right_to_wrong_deceived": flips["deceived"][0], "wrong_to_right_deceived": flips["deceived"][1],
             "passed_visible_failed_hidden": gap,
             "category_pass_at_1": rates,
             "category_spread": round(statistics.pstdev(rates.values()), 4) if len(rates) > 1 else 0.0,

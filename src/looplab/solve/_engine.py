@@ -4,7 +4,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from ..feedback import FeedbackSource, GeneratedTests, as_source
+from ..feedback import FeedbackSource, GeneratedTests, Judge, as_source
 from ..models import Budget, BudgetExceeded, Meter, Model, ModelError, ModelUnavailable
 from ..runs import RunStore, TaskRecorder
 from ..tasks import Family, Problem, TaskError
@@ -25,7 +25,11 @@ def _generated_tests(family: Family) -> FeedbackSource:
 
 
 # Feedback sources a policy may add after its family's own, by the name used in `+name`. One line each.
-EXTRA_SOURCES: dict[str, Callable[[Family], FeedbackSource]] = {"tests": _generated_tests}
+EXTRA_SOURCES: dict[str, Callable[[Family], FeedbackSource]] = {
+    "tests": _generated_tests,
+    "judge": lambda family: Judge(),
+    "deceptive-judge": lambda family: Judge(deceive=0.5),  # argues against its own verdict half the time
+}
 
 # Stop the run after this many tasks in a row found the model server unreachable.
 MAX_UNAVAILABLE_IN_A_ROW = 3
