@@ -13,7 +13,7 @@ from looplab.cli import main
 from looplab.models import ScriptedModel
 from looplab.runs import RunError, RunStore
 from looplab.solve import PolicyConfig, Prompts, solve_tasks
-from looplab.tasks import (MathFamily, SqlFamily, TaskError, extract_answer, extract_sql, load_tasks, run_query,
+from looplab.tasks import (TaskError, extract_answer, extract_sql, load_tasks, run_query,
                            same_result)
 from looplab.tasks._sql import QueryResult, database
 from looplab.tasks._sql_data import DOMAINS

@@ -7,7 +7,7 @@ from solve_fakes import OVERFIT, PROMPT, RIGHT, WRONG, Counting, problems, solve
 from looplab.models import Budget, Meter, ModelError, ModelUnavailable, ScriptedModel
 from looplab.runs import RunError
 from looplab.solve import PolicyConfig
-from looplab.tasks import CodeFamily, Problem, build_program, extract_code, sanitize
+from looplab.tasks import CodeFamily, build_program, extract_code, sanitize
 
 
 def test_extract_code_prefers_the_block_defining_the_function():

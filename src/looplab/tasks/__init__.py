@@ -7,6 +7,6 @@ from ._math import MathFamily, MathTask, extract_answer
 from ._registry import FAMILIES, load_tasks
 from ._sql import SqlFamily, SqlTask, extract_sql, run_query, same_result
 
-__all__ = ["FAMILIES", "CodeFamily", "CodeTask", "Family", "HiddenScore", "HiddenTest",
-           "MathFamily", "MathTask", "Problem", "SqlFamily", "SqlTask", "TaskError", "Voice", "build_program",
-           "extract_answer", "extract_code", "extract_examples", "load_tasks", "run_query", "same_result", "sanitize"]
+__all__ = ["FAMILIES", "CodeFamily", "CodeTask", "Family", "HiddenScore", "HiddenTest", "MathFamily", "MathTask",
+           "Problem", "SqlFamily", "SqlTask", "TaskError", "Voice", "build_program", "extract_answer", "extract_code",
+           "extract_examples", "extract_sql", "load_tasks", "run_query", "same_result", "sanitize"]
