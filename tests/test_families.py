@@ -80,6 +80,7 @@ def test_sql_candidates_run_read_only_and_within_a_time_limit():
     assert "time limit" in run_query(path, endless, seconds=0.5).error
     assert time.monotonic() - start < 5
     assert "one statement" in run_query(path, "SELECT 1; SELECT 2").error
+    assert "too big" in run_query(path, "SELECT zeroblob(50000000)").error  # no value past 10 MB
 
 
 def test_sql_result_comparison_ignores_column_order_and_row_order_unless_asked():

@@ -274,12 +274,10 @@ def _run(configs: list[PolicyConfig], family, problems, args, *, task_budget=Bud
 
 
 def _config(strategy: str, args, **overrides) -> PolicyConfig:
-    try:
-        return PolicyConfig(strategy, **{"n": args.n, "rounds": args.rounds, "temperature": args.temperature,
-                                         "max_tokens": args.max_tokens,
-                                         "extra_sources": ("tests",) if args.generated_tests else (), **overrides})
-    except ValueError as e:
-        raise UsageError(f"--{str(e).replace('_', '-')}") from None
+    """The policy the flags describe (argparse has checked every number already)."""
+    return PolicyConfig(strategy, **{"n": args.n, "rounds": args.rounds, "temperature": args.temperature,
+                                     "max_tokens": args.max_tokens,
+                                     "extra_sources": ("tests",) if args.generated_tests else (), **overrides})
 
 
 def _print_summary(summary: dict, run_dir: str) -> None:

@@ -73,7 +73,8 @@ class Messages:
         self.prompts = prompts
         self.family = family
         voice = family.voice
-        self.words = {"task": family.describe(task), "noun": voice.noun, "Noun": voice.noun[:1].upper() + voice.noun[1:],
+        self.task_text = family.describe(task)
+        self.words = {"task": self.task_text, "noun": voice.noun, "Noun": voice.noun[:1].upper() + voice.noun[1:],
                       "block": voice.block, "checked": voice.checked}
 
     def _fill(self, template: str, **values: Any) -> str:

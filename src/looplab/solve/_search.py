@@ -133,7 +133,7 @@ def mcts(ctx: SolveContext, cfg: PolicyConfig) -> None:
     When the code fails, the model rewrites ("rethinks") the step that led there from the error,
     the node keeps the corrected step, and the code is written again from it."""
     root = Node("")
-    root.step = ctx.note("problem", ctx.messages.words["task"])
+    root.step = ctx.note("problem", ctx.messages.task_text)
     sample = 0
     for _ in range(cfg.rounds):
         leaf = select(root)

@@ -22,6 +22,7 @@ from ._sql_questions import QUESTIONS
 
 QUERY_SECONDS = 5.0      # per query, visible or hidden
 MAX_ROWS = 100_000       # a result larger than this is an error, not an answer
+MAX_VALUE_BYTES = 10 << 20  # the longest string or blob a query may build
 SHOWN_ROWS = 5
 SAMPLE_ROWS = 3          # rows per table shown with the schema
 
@@ -76,6 +77,7 @@ def run_query(database: Path, sql: str, seconds: float = QUERY_SECONDS) -> Query
         return QueryResult(error=f"cannot open the database ({e})")
     try:
         db.set_authorizer(_read_only)
+        db.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_VALUE_BYTES)  # no value, however built, may grow past this
         deadline = time.monotonic() + seconds
         db.set_progress_handler(lambda: time.monotonic() > deadline, 10_000)
         cursor = db.execute(sql)
