@@ -161,6 +161,7 @@ def test_metrics_equal_networkx_and_powerlaw_on_the_saved_graph(tmp_path, embedd
     assert row["powerlaw_xmin"] == fit.power_law.xmin
     assert row["powerlaw_llr"] == pytest.approx(llr) and row["powerlaw_p"] == pytest.approx(p)
     assert sum(float(r["merges"]) for r in rows) > 0 and summary["first_try_parse_rate"] == 1.0
+    assert sum(float(r["reused"]) for r in rows) > 0  # names seen before, as written: reuse, not merges
     assert len(list((tmp_path / "run" / "graphs").glob("graph_*.graphml"))) == 25
 
 

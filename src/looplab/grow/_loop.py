@@ -149,8 +149,11 @@ class GrowRun:
             names = list(local.nodes)
             resolutions, new_vectors = self.resolver.resolve(names)
             added = merge_local(self.graph, local, resolutions, iteration)
-        merges = sum(1 for r in resolutions if r.method != "new")
-        row, after, community = measure(self.graph, iteration, before, merges=merges, parse_failures=failures,
+        # A merge joins two different spellings; the same name again is reuse, counted apart.
+        merges = sum(1 for r in resolutions if r.method != "new" and r.name != r.node)
+        reused = sum(1 for r in resolutions if r.method != "new" and r.name == r.node)
+        row, after, community = measure(self.graph, iteration, before, merges=merges, reused=reused,
+                                        parse_failures=failures,
                                         seed=cfg.seed)
         self.community = community
         focus = self._focus(added, iteration)
