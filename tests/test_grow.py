@@ -243,15 +243,22 @@ def test_grow_through_http_server_and_resume_after_kill_9(chat_server, tmp_path)
     assert (tmp_path / "whole" / "metrics.csv").read_text() == (tmp_path / "killed" / "metrics.csv").read_text()
 
 
-def test_export_formats(tmp_path, embedder, capsys):
+def test_export_formats_other_tools_read(tmp_path, embedder, capsys):
     grow(tmp_path / "run", embedder, 3)
-    for fmt in ("graphml", "json", "csv"):
+    for fmt in ("graphml", "gexf", "json", "csv"):
         out = tmp_path / f"g.{fmt}"
         assert main(["graph", "export", "--run-dir", str(tmp_path / "run"), "--format", fmt, "--output", str(out)]) == 0
     graph = load_graphml(tmp_path / "run" / "graph.graphml")
     data = json.loads((tmp_path / "g.json").read_text())
-    assert len(data["nodes"]) == len(graph) and len(data["edges"]) == graph.number_of_edges()
-    assert len((tmp_path / "g.csv").read_text().splitlines()) == graph.number_of_edges() + 1
+    for key in ("links", "edges"):  # networkx before 3.6 reads "links", 3.6 and later "edges", each by default
+        read = nx.node_link_graph(data, edges=key)
+        assert set(read.nodes) == set(graph.nodes) and read.number_of_edges() == graph.number_of_edges()
+    assert nx.read_gexf(tmp_path / "g.gexf").number_of_edges() == graph.number_of_edges()
+    nodes = list(csv.DictReader(open(tmp_path / "g_nodes.csv")))
+    edges = list(csv.DictReader(open(tmp_path / "g_edges.csv")))
+    assert len(nodes) == len(graph) and {"community", "aliases", "type"} <= nodes[0].keys()
+    relations = sum(len(d["relation"].split(" | ")) for _, _, d in graph.edges(data=True))
+    assert len(edges) == relations and all(" | " not in e["relation"] for e in edges)  # one relation per row
 
 
 def test_report_is_one_offline_html_file(tmp_path, embedder):

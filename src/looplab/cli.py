@@ -203,10 +203,11 @@ def _parser() -> argparse.ArgumentParser:
     q.add_argument("--from", dest="source", help="first concept (with --to)")
     q.add_argument("--to", dest="target", help="last concept (with --from)")
     _add_model_args(q)
-    q = graph_sub.add_parser("export", help="write the graph as GraphML, node-link JSON or a CSV edge list")
+    q = graph_sub.add_parser("export", help="write the graph as GraphML, GEXF, node-link JSON, or nodes and edges CSV")
     _add_run_dir(q)
-    q.add_argument("--format", choices=["graphml", "json", "csv"], default="graphml")
-    q.add_argument("--output", type=Path, help="file to write (default: graph.<ext> beside the run)")
+    q.add_argument("--format", choices=["graphml", "gexf", "json", "csv"], default="graphml")
+    q.add_argument("--output", type=Path, help="file to write (default: graph_export.<format> in the run directory; "
+                                               "csv writes NAME_nodes.csv and NAME_edges.csv)")
 
     p = sub.add_parser("demo", help="single vs refine on the first HumanEval tasks with the embedded model")
     p.add_argument("--limit", type=_whole(1), default=10)
@@ -589,10 +590,10 @@ def cmd_graph(args) -> int:
     elif args.graph_command == "export":
         output = args.output or Path(args.run_dir) / f"graph_export.{args.format}"
         try:
-            export_graph(load_graphml(source), output, args.format)
+            written = export_graph(load_graphml(source), output, args.format)
         except OSError as e:
             raise UsageError(f"cannot write {output}: {e.strerror}") from None
-        console.print(f"Wrote {output}")
+        console.print(f"Wrote {' and '.join(str(p) for p in written)}")
     return 0
 
 
