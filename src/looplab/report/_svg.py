@@ -5,11 +5,22 @@ import html
 import math
 
 
-def _ticks(low: float, high: float, count: int = 4) -> list[float]:
+def _ticks(low: float, high: float, count: int = 5, *, whole: bool = False) -> list[float]:
+    """Round tick values (1, 2, 2.5 or 5 times a power of ten) covering [low, high]; whole numbers
+    only when `whole` (iterations).
+
+    >>> _ticks(0, 1075), _ticks(1, 18, whole=True)
+    ([0.0, 250.0, 500.0, 750.0, 1000.0], [5.0, 10.0, 15.0])
+    """
     if high <= low:
         return [low]
-    step = (high - low) / count
-    return [low + i * step for i in range(count + 1)]
+    raw = (high - low) / count
+    power = 10 ** math.floor(math.log10(raw))
+    step = next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw)
+    if whole:
+        step = max(1.0, round(step))
+    first = math.ceil(low / step - 1e-9) * step
+    return [float(round(first + i * step, 10)) for i in range(int((high - first) / step + 1e-9) + 1)]
 
 
 def _fmt(value: float) -> str:
@@ -21,7 +32,7 @@ def _fmt(value: float) -> str:
 
 
 def line_chart(title: str, xs: list[float], ys: list[float], *, width: int = 300, height: int = 170) -> str:
-    """A line chart of ys over xs; NaN points are left out."""
+    """A line chart of ys over xs (whole-numbered, such as iterations); NaN points are left out."""
     points = [(x, y) for x, y in zip(xs, ys) if y is not None and not math.isnan(y)]
     left, bottom, top, right = 44, 24, 22, 10
     body = [f'<text x="{width / 2}" y="14" text-anchor="middle" class="title">{html.escape(title)}</text>']
@@ -42,10 +53,12 @@ def line_chart(title: str, xs: list[float], ys: list[float], *, width: int = 300
         for t in _ticks(y0, y1):
             body.append(f'<line x1="{left}" x2="{width - right}" y1="{sy(t):.1f}" y2="{sy(t):.1f}" class="grid"/>'
                         f'<text x="{left - 4}" y="{sy(t) + 3:.1f}" text-anchor="end">{_fmt(t)}</text>')
-        for t in _ticks(x0, x1):
+        for t in _ticks(x0, x1, whole=True):
             body.append(f'<text x="{sx(t):.1f}" y="{height - 8}" text-anchor="middle">{_fmt(t)}</text>')
         path = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in points)
         body.append(f'<polyline points="{path}" class="line"/>')
+        body.extend(f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="2" class="dot"><title>{_fmt(x)}: {_fmt(y)}'
+                    f'</title></circle>' for x, y in points)
     else:
         body.append(f'<text x="{width / 2}" y="{height / 2}" text-anchor="middle">no values</text>')
     return f'<svg width="{width}" height="{height}" class="chart">{"".join(body)}</svg>'
@@ -91,37 +104,50 @@ def loglog_chart(title: str, series: list[tuple[str, list[tuple[float, float]], 
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22"]
 
 
-def curves_chart(title: str, series: list[tuple[str, list[tuple[float, float]], bool]], *, width: int = 640,
-                 height: int = 400, x_label: str = "", y_label: str = "") -> str:
-    """Several (name, points, dashed) step curves on linear axes, with a legend."""
+def curves_chart(title: str, series: list[tuple[str, list[tuple[float, float]], bool]], *, width: int = 1000,
+                 height: int = 440, x_label: str = "", y_label: str = "") -> str:
+    """Several (name, points, dashed) step curves on linear axes, a marker at each point that shows its
+    values on hover, and a legend below the chart with every name in full."""
     pts = [p for _, points, _ in series for p in points]
-    left, bottom, top, right = 52, 40, 24, 190
-    body = [f'<text x="{(width - right) / 2}" y="15" text-anchor="middle" class="title">{html.escape(title)}</text>']
+    rows = math.ceil(len(series) / 3)
+    left, bottom, top, right = 60, 44, 24, 20
+    plot_bottom = height - bottom
+    total = height + 20 * rows + 8
+    body = [f'<text x="{width / 2}" y="15" text-anchor="middle" class="title">{html.escape(title)}</text>']
     if pts:
         x1 = max(p[0] for p in pts) or 1.0
         y1 = max(max(p[1] for p in pts), 1e-9)
+        xt, yt = _ticks(0, x1), _ticks(0, y1)
+        x1, y1 = max(x1, xt[-1]), max(y1, yt[-1])
 
         def sx(x):
             return left + x / x1 * (width - left - right)
 
         def sy(y):
-            return height - bottom - y / y1 * (height - bottom - top)
+            return plot_bottom - y / y1 * (plot_bottom - top)
 
-        for t in _ticks(0, y1):
+        for t in yt:
             body.append(f'<line x1="{left}" x2="{width - right}" y1="{sy(t):.1f}" y2="{sy(t):.1f}" class="grid"/>'
-                        f'<text x="{left - 4}" y="{sy(t) + 3:.1f}" text-anchor="end">{_fmt(t)}</text>')
-        for t in _ticks(0, x1):
-            body.append(f'<text x="{sx(t):.1f}" y="{height - bottom + 14}" text-anchor="middle">{_fmt(t)}</text>')
+                        f'<text x="{left - 6}" y="{sy(t) + 4:.1f}" text-anchor="end">{_fmt(t)}</text>')
+        for t in xt:
+            body.append(f'<text x="{sx(t):.1f}" y="{plot_bottom + 16}" text-anchor="middle">{_fmt(t)}</text>')
         for i, (name, points, dashed) in enumerate(series):
             colour = PALETTE[i % len(PALETTE)]
-            dash = ' stroke-dasharray="6 4"' if dashed else ""
-            path = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in points)
-            body.append(f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="2"{dash}/>')
-            ly = top + 16 * i + 8
-            body.append(f'<line x1="{width - right + 12}" x2="{width - right + 36}" y1="{ly}" y2="{ly}" '
-                        f'stroke="{colour}" stroke-width="2"{dash}/><text x="{width - right + 42}" y="{ly + 4}">'
-                        f'{html.escape(name)}</text>')
-        body.append(f'<text x="{(width - right) / 2}" y="{height - 6}" text-anchor="middle">{html.escape(x_label)}</text>')
-        body.append(f'<text x="12" y="{height / 2}" transform="rotate(-90 12 {height / 2})" '
+            dash = ' stroke-dasharray="7 4"' if dashed else ""
+            steps = []
+            for j, (x, y) in enumerate(points):  # pass@1 holds until the next point: a step, not a slope
+                if j:
+                    steps.append(f"{sx(x):.1f},{sy(points[j - 1][1]):.1f}")
+                steps.append(f"{sx(x):.1f},{sy(y):.1f}")
+            body.append(f'<polyline points="{" ".join(steps)}" fill="none" stroke="{colour}" stroke-width="2.2"'
+                        f'{dash} opacity="0.9"/>')
+            body.extend(f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="3" fill="{colour}"><title>'
+                        f'{html.escape(name)}: {_fmt(x)} tokens, {_fmt(y)}</title></circle>' for x, y in points)
+            column, row = i % 3, i // 3
+            lx, ly = left + column * (width - left) / 3, height + 4 + 20 * row
+            body.append(f'<line x1="{lx:.0f}" x2="{lx + 28:.0f}" y1="{ly}" y2="{ly}" stroke="{colour}" '
+                        f'stroke-width="2.5"{dash}/><text x="{lx + 34:.0f}" y="{ly + 4}">{html.escape(name)}</text>')
+        body.append(f'<text x="{width / 2}" y="{plot_bottom + 34}" text-anchor="middle">{html.escape(x_label)}</text>')
+        body.append(f'<text x="14" y="{plot_bottom / 2}" transform="rotate(-90 14 {plot_bottom / 2})" '
                     f'text-anchor="middle">{html.escape(y_label)}</text>')
-    return f'<svg width="{width}" height="{height}" class="chart">{"".join(body)}</svg>'
+    return f'<svg viewBox="0 0 {width} {total}" width="100%" class="chart">{"".join(body)}</svg>'
