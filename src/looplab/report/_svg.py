@@ -5,9 +5,9 @@ import html
 import math
 
 
-def _ticks(low: float, high: float, count: int = 5, *, whole: bool = False) -> list[float]:
+def _ticks(low: float, high: float, count: int = 5, *, whole: bool = False, cover: bool = False) -> list[float]:
     """Round tick values (1, 2, 2.5 or 5 times a power of ten) covering [low, high]; whole numbers
-    only when `whole` (iterations).
+    only when `whole` (iterations); with `cover`, the last tick reaches `high` (an axis that ends on a tick).
 
     >>> _ticks(0, 1075), _ticks(1, 18, whole=True)
     ([0.0, 250.0, 500.0, 750.0, 1000.0], [5.0, 10.0, 15.0])
@@ -20,7 +20,10 @@ def _ticks(low: float, high: float, count: int = 5, *, whole: bool = False) -> l
     if whole:
         step = max(1.0, round(step))
     first = math.ceil(low / step - 1e-9) * step
-    return [float(round(first + i * step, 10)) for i in range(int((high - first) / step + 1e-9) + 1)]
+    count = int((high - first) / step + 1e-9) + 1
+    if cover and first + (count - 1) * step < high - 1e-9:
+        count += 1
+    return [float(round(first + i * step, 10)) for i in range(count)]
 
 
 def _fmt(value: float) -> str:
@@ -117,7 +120,7 @@ def curves_chart(title: str, series: list[tuple[str, list[tuple[float, float]], 
     if pts:
         x1 = max(p[0] for p in pts) or 1.0
         y1 = max(max(p[1] for p in pts), 1e-9)
-        xt, yt = _ticks(0, x1), _ticks(0, y1)
+        xt, yt = _ticks(0, x1, cover=True), _ticks(0, y1, cover=True)
         x1, y1 = max(x1, xt[-1]), max(y1, yt[-1])
 
         def sx(x):
