@@ -266,7 +266,7 @@ def test_show_diffs_an_attempt_against_its_parent_and_sends_grow_runs_elsewhere(
     assert "graph report" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("spec", ["jsonl", "sql:clinic", "math:gsm_symbolic"])
+@pytest.mark.parametrize("spec", ["humaneval", "jsonl", "sql:clinic", "math:gsm_symbolic"])
 def test_all_ten_policies_run_through_compare(tmp_path, spec):
     from looplab.solve import POLICIES
 

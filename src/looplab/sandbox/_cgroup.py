@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import time
 from itertools import count
 from pathlib import Path
@@ -29,8 +30,8 @@ class Cgroup:
     def wrap(self, command: list[str]) -> list[str]:
         """`command`, started by a shell that first moves itself into the group, so bubblewrap and
         everything it starts are inside from their first instruction."""
-        joins = " && ".join(f"echo $$ > {path / 'cgroup.procs'}" for path in self.dirs.values())
-        return ["/bin/sh", "-c", f'{joins} && exec "$@"', "sh", *command]
+        joins = "; ".join(f"echo $$ > {path / 'cgroup.procs'}" for path in self.dirs.values())
+        return ["/bin/sh", "-c", f'{{ {joins}; }} 2>/dev/null; exec "$@"', "sh", *command]
 
     def out_of_memory(self) -> bool:
         """Whether the kernel killed a process of this group for memory."""
@@ -99,14 +100,39 @@ class Cgroups:
                 (parents["unified"] / "cgroup.subtree_control").write_text("+memory +pids")
         except OSError:
             return None
-        return cls(parents, version)
+        found = cls(parents, version)
+        return found if found._works() else None
+
+    def _works(self) -> bool:
+        """Whether a process can be put into a group here and limited there (one trial, at start)."""
+        try:
+            group = self.make(64 << 20, 4)
+        except OSError:
+            return False
+        try:
+            trial = subprocess.run(group.wrap(["/bin/sh", "-c", "cat /proc/self/cgroup"]), capture_output=True,
+                                   text=True, timeout=10)
+            return all(path.name in trial.stdout for path in group.dirs.values())
+        except (OSError, subprocess.SubprocessError):
+            return False
+        finally:
+            group.remove()
 
     def make(self, memory_bytes: int, processes: int) -> Cgroup:
         """A new group for one sandbox: at most `memory_bytes` of memory, no swap, `processes` processes."""
         name = f"{os.getpid()}-{next(_numbers)}"
         dirs = {controller: parent / name for controller, parent in self.parents.items()}
+        group = Cgroup(dirs, self.version)
         for path in dirs.values():
             path.mkdir()
+        try:
+            self._limit(dirs, memory_bytes, processes)
+        except OSError:
+            group.remove()
+            raise
+        return group
+
+    def _limit(self, dirs: dict[str, Path], memory_bytes: int, processes: int) -> None:
         if self.version == 2:
             group = dirs["unified"]
             (group / "memory.max").write_text(str(memory_bytes))
@@ -116,7 +142,6 @@ class Cgroups:
             (dirs["memory"] / "memory.limit_in_bytes").write_text(str(memory_bytes))
             _write_if_there(dirs["memory"] / "memory.memsw.limit_in_bytes", str(memory_bytes))
             (dirs["pids"] / "pids.max").write_text(str(processes))
-        return Cgroup(dirs, self.version)
 
 
 def _read(path: Path) -> str:

@@ -177,7 +177,12 @@ class Sandbox:
         status_read, status_write = os.pipe()
         command = self._command(status_write)
         # The group bounds the launcher, bubblewrap and the program; leave room for the first two.
-        group = self._cgroups.make(self.limits.memory_mb << 20, self.limits.processes + 8) if self._cgroups else None
+        group = None
+        if self._cgroups:
+            try:
+                group = self._cgroups.make(self.limits.memory_mb << 20, self.limits.processes + 8)
+            except OSError:  # the hierarchy let looplab in but not set limits: rlimits only, as without one
+                self._cgroups, self.containment = None, "per-process rlimits"
         try:
             proc = subprocess.Popen(group.wrap(command) if group else command, stdin=subprocess.PIPE,
                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd="/tmp", env=env,
