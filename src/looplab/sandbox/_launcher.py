@@ -95,8 +95,17 @@ def main() -> None:
         os.close(status)
         if uid >= 0:  # started as root: become a user nobody else is, which drops every capability
             _become(uid)
-        _run(path, source)
-        sys.exit(0)
+        code = 0
+        try:
+            _run(path, source)
+        except SystemExit as done:  # exit as Python would, without its slow teardown of a forked interpreter
+            code = done.code if isinstance(done.code, int) else 0 if done.code is None else 1
+            if not isinstance(done.code, (int, type(None))):
+                sys.stderr.write(f"{done.code}\n")
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code & 0xFF)
     os.close(0)
     if uid >= 0:
         _become(uid + 1)  # another user than the program's: it cannot signal or trace this process
@@ -108,6 +117,7 @@ def main() -> None:
     ended = ({"signal": os.WTERMSIG(wait_status)} if os.WIFSIGNALED(wait_status)
              else {"exit": os.WEXITSTATUS(wait_status)})
     os.write(status, (json.dumps(ended) + "\n").encode())
+    os._exit(0)
 
 
 main()
