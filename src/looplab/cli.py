@@ -397,12 +397,13 @@ def cmd_analyze(args) -> int:
     csv_path, html_path = write_analysis(args.run_dir, rows)
     table = Table(title=f"What feedback did: {family.name}, {args.run_dir}")
     for column in ("policy", "pass@1", "revisions", "friction", "copy-back", "wrong→right", "right→wrong",
-                   "visible pass, hidden fail", "by attempts 1..k", "worst category"):
+                   "deceived: w→r/r→w", "visible pass, hidden fail", "by attempts 1..k", "worst category"):
         table.add_column(column, justify="left" if column in ("policy", "worst category") else "right", no_wrap=True)
     share = lambda v: "-" if v is None else f"{100 * v:.0f}%"  # noqa: E731
     for r in rows:
         table.add_row(Text(r["policy"]), share(r["pass_at_1"]), str(r["revisions_after_failure"]), share(r["friction"]),
                       share(r["copy_back"]), str(r["wrong_to_right"]), str(r["right_to_wrong"]),
+                      f"{r['wrong_to_right_deceived']}/{r['right_to_wrong_deceived']}",
                       str(r["passed_visible_failed_hidden"]),
                       "/".join(f"{100 * p:.0f}" for p in r["pass_at_1_by_attempts"][:5]),
                       f"{r['worst_category']} {share(r['category_pass_at_1'][r['worst_category']])}")

@@ -3,9 +3,8 @@
 Every attempt of a policy is scored by the hidden test here, after the loops (the verdicts are cached
 in the run like compare's); nothing of it goes back into a loop. For each policy:
 
-- friction: of the revisions made after feedback named a failure (the parent failed its deciding
-  source), the share whose candidate still fails that source, and the share that came back unchanged
-  (copy-back);
+- friction: of the revisions made after feedback named a failure (a source failed the parent), the
+  share whose candidate still fails what was named, and the share that came back unchanged (copy-back);
 - flips between a parent and its child attempt, by the hidden verdict: right to wrong, wrong to right,
   apart for children of feedback that was honest and of feedback a deceptive judge gave;
 - pass@1 by task category (mean and spread), and pass@1 had the policy stopped after k attempts;
@@ -60,11 +59,11 @@ def analyze(store: RunStore, family: Family, problems: list[Problem]) -> list[di
                 parent = by_step.get(step["parent"])
                 if parent is None:
                     continue
-                deciding = order[0] if order[0] in parent["feedback"] else next(iter(parent["feedback"]))
-                before = parent["feedback"][deciding]
-                if not before["passed"]:
+                failed = [name for name, f in parent["feedback"].items() if not f["passed"]]
+                if failed:  # the feedback named a failure: does the child still fail what was named?
                     revisions += 1
-                    still_failing += not step["feedback"].get(deciding, before)["passed"]
+                    still_failing += any(not step["feedback"].get(name, parent["feedback"][name])["passed"]
+                                         for name in failed)
                     copied += step["candidate"] == parent["candidate"]
                 was = hidden.passed(problem, parent["candidate"])
                 now = hidden.passed(problem, step["candidate"])
