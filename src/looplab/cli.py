@@ -538,7 +538,8 @@ def cmd_grow(args) -> int:
 
             def advance(result):
                 if result.status != "ok":
-                    console.print(f"[yellow]iteration {result.iteration} skipped: {result.reason}")
+                    console.print(Text(f"iteration {result.iteration} skipped: {terminal_safe(result.reason or '')}",
+                                       style="yellow"))
                 progress.update(bar, advance=1, nodes=result.metrics["nodes"], edges=result.metrics["edges"])
 
             try:
