@@ -5,6 +5,7 @@ import json
 import sqlite3
 import time
 from collections import Counter
+from pathlib import Path
 
 import pytest
 from solve_fakes import Counting
@@ -19,15 +20,14 @@ from looplab.tasks._sql import QueryResult, database
 from looplab.tasks._sql_data import DOMAINS
 from looplab.tasks._sql_questions import QUESTIONS
 
-# The README's two-task example of the JSONL format, verbatim.
-JSONL_EXAMPLE = [
-    {"id": "double", "prompt": "def double(x):\n    \"\"\"Return x times two.\"\"\"\n", "entry_point": "double",
-     "visible_tests": ["assert double(2) == 4"], "hidden_tests": "assert double(0) == 0\nassert double(-3) == -6",
-     "category": "arithmetic", "reference": "def double(x):\n    return 2 * x\n"},
-    {"task_id": "he/first_word", "prompt": "def first_word(s):\n    \"\"\"The first word of s.\n    >>> first_word('a b')\n"
-     "    'a'\n    \"\"\"\n", "entry_point": "first_word", "canonical_solution": "    return s.split()[0]\n",
-     "test": "def check(candidate):\n    assert candidate('hello world') == 'hello'\n"},
-]
+def _readme_example() -> list[dict]:
+    """The README's two-task example of the JSONL format, read from the README itself."""
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    block = readme.split("two-task file, one task of each form:")[1].split("```json\n")[1].split("```")[0]
+    return [json.loads(line) for line in block.strip().splitlines()]
+
+
+JSONL_EXAMPLE = _readme_example()
 
 
 def write_jsonl(path, rows):
