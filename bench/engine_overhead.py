@@ -50,6 +50,9 @@ class InProcessFamily:
     def score(self, problem, candidate):
         return HiddenScore(True)
 
+    def reference(self, problem):
+        return None
+
     def settings(self):
         return {}
 

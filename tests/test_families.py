@@ -303,3 +303,39 @@ def test_show_never_sends_control_characters_to_the_terminal(tmp_path):
     console.print(show_task(tmp_path / "run", problems[0].task.id, full=True))
     out = console.export_text()
     assert "\x1b" not in out and "\x07" not in out and "4\ufffd[2J" in out
+
+
+def test_a_simulated_user_helps_without_the_answer_and_leaks_are_withheld(tmp_path):
+    from looplab.feedback import leaks
+
+    family, problems = load_tasks("sql", None, ids=["shop/01"])
+    gold = problems[0].hidden.gold
+    bad = "```sql\nSELECT COUNT(*) FROM orders\n```"
+    right = "```sql\nSELECT COUNT(*) FROM orders WHERE status = 'cancelled'\n```"
+
+    def model(user_says):
+        said = iter(user_says)
+
+        def reply(messages):
+            if "You are a user" in messages[0]["content"]:
+                return next(said)
+            return right if "orders that were cancelled" in messages[-1]["content"] else bad
+        return Counting(reply)
+
+    # the wrong count runs and returns a row, so execution passes it: only the user can say it is wrong
+    helpful = model(["NOT YET\nCount only the orders that were cancelled.", "CORRECT\nThat is it."])
+    _, outcomes, steps, _ = solve(tmp_path / "help", family, problems,
+                                  PolicyConfig("refine", rounds=3, extra_sources=("user",)), helpful)
+    assert [s["feedback"]["user"]["passed"] for s in steps] == [0, 1]
+    assert outcomes["shop/01"]["passed_hidden"] == 1
+    # a user who gives the answer away is withheld; the model never sees the gold query
+    leaky = model([f"NOT YET\nJust write {gold}"] * 4)
+    _, outcomes, steps, calls = solve(tmp_path / "leak", family, problems,
+                                      PolicyConfig("refine", rounds=1, extra_sources=("user",)), leaky)
+    assert all(s["feedback"]["user"]["details"]["leak"] for s in steps)
+    model_side = [c["messages"] for c in calls if "You are a user" not in c["messages"][0]["content"]]
+    assert gold not in json.dumps(model_side) and "withheld" in model_side[-1][-1]["content"]
+    assert leaks(f"Just write {gold}", gold) and not leaks("Count only the cancelled orders.", gold)
+    from looplab.solve import analyze
+    with RunStore(tmp_path / "leak" / "run") as store:
+        assert analyze(store, family, problems)[0]["leaks_withheld"] == len(steps) == 2

@@ -3,6 +3,7 @@ from ._base import Feedback, FeedbackSource, Reward, all_passed, as_source, rank
 from ._examples import Example, ExampleChecks
 from ._generated import GeneratedTests, parse_generated_tests
 from ._judge import Judge
+from ._user import SimulatedUser, leaks
 
-__all__ = ["Example", "ExampleChecks", "Feedback", "FeedbackSource", "GeneratedTests", "Judge", "Reward", "all_passed",
-           "as_source", "parse_generated_tests", "rank"]
+__all__ = ["Example", "ExampleChecks", "Feedback", "FeedbackSource", "GeneratedTests", "Judge", "Reward", "SimulatedUser", "all_passed",
+           "as_source", "leaks", "parse_generated_tests", "rank"]

@@ -8,7 +8,8 @@ in the run like compare's); nothing of it goes back into a loop. For each policy
 - flips between a parent and its child attempt, by the hidden verdict: right to wrong, wrong to right,
   apart for children of feedback that was honest and of feedback a deceptive judge gave;
 - pass@1 by task category (mean and spread), and pass@1 had the policy stopped after k attempts;
-- the visible-to-hidden gap: answers that pass every visible check and fail the hidden test.
+- the visible-to-hidden gap: answers that pass every visible check and fail the hidden test;
+- simulated users' replies withheld because they gave the answer away.
 """
 from __future__ import annotations
 
@@ -86,6 +87,8 @@ def analyze(store: RunStore, family: Family, problems: list[Problem]) -> list[di
             categories[_category(by_id[task_id].task)].append(outcome["passed_hidden"])
         rates = {c: sum(v) / len(v) for c, v in sorted(categories.items())}
         gap = sum(1 for o in outcomes.values() if o["passed_visible"] and not o["passed_hidden"])
+        leaked = sum(1 for steps in attempts.values() for s in steps for f in s["feedback"].values()
+                     if f["details"].get("leak"))
         rows.append({
             "policy": policy, "family": family.name, "deciding_source": order[0], "tasks": len(outcomes),
             "pass_at_1": sum(o["passed_hidden"] for o in outcomes.values()) / len(outcomes),
@@ -99,6 +102,6 @@ def analyze(store: RunStore, family: Family, problems: list[Problem]) -> list[di
             "category_spread": round(statistics.pstdev(rates.values()), 4) if len(rates) > 1 else 0.0,
             "worst_category": min(rates, key=rates.get),
             "pass_at_1_by_attempts": [round(p, 4) for p in by_round],
-            "leaks_withheld": 0,  # no source of this run can leak the answer (simulated users come later)
+            "leaks_withheld": leaked,
         })
     return rows

@@ -57,13 +57,16 @@ class SolveContext:
     """
 
     def __init__(self, family: Family, task: Any, recorder: TaskRecorder, sources: dict[str, FeedbackSource],
-                 max_tokens: int, prompts: Prompts):
+                 max_tokens: int, prompts: Prompts, reference: str | None = None):
+        """`reference` (the family's reference answer) goes only to sources bound with `for_problem`, such as a
+        simulated user that must help without giving it away; it is not kept here."""
         self.family = family
         self.task = task
         self.recorder = recorder
         self.max_tokens = max_tokens
         self.messages = Messages(prompts, family, task)
-        self.sources = {name: source.for_task(self) if hasattr(source, "for_task") else source
+        self.sources = {name: source.for_task(self) if hasattr(source, "for_task") else
+                        source.for_problem(self, reference) if hasattr(source, "for_problem") else source
                         for name, source in sources.items()}
         self.attempts: list[Attempt] = []
 

@@ -4,7 +4,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from ..feedback import FeedbackSource, GeneratedTests, Judge, as_source
+from ..feedback import FeedbackSource, GeneratedTests, Judge, SimulatedUser, as_source
 from ..models import Budget, BudgetExceeded, Meter, Model, ModelError, ModelUnavailable
 from ..runs import RunStore, TaskRecorder
 from ..tasks import Family, Problem, TaskError
@@ -29,6 +29,7 @@ EXTRA_SOURCES: dict[str, Callable[[Family], FeedbackSource]] = {
     "tests": _generated_tests,
     "judge": lambda family: Judge(),
     "deceptive-judge": lambda family: Judge(deceive=0.5),  # argues against its own verdict half the time
+    "user": lambda family: SimulatedUser(),  # knows the reference, must not give it away
 }
 
 # Stop the run after this many tasks in a row found the model server unreachable.
@@ -103,7 +104,8 @@ def solve_tasks(problems: list[Problem], family: Family, config: PolicyConfig, *
         store.start_task(config.name, task.id)
         meter = Meter(task_budget, parent=run_meter)
         recorder = TaskRecorder(store, config.name, task.id, model, meter)
-        ctx = SolveContext(family, task, recorder, chosen, config.max_tokens, config.prompts)
+        reference = family.reference(problem) if any(hasattr(s, "for_problem") for s in chosen.values()) else None
+        ctx = SolveContext(family, task, recorder, chosen, config.max_tokens, config.prompts, reference)
         start = time.monotonic()
         status, error = "done", None
         try:

@@ -167,6 +167,9 @@ class CodeFamily:
         passed = result.kind == "ok" and PASSED in result.stdout.splitlines()
         return HiddenScore(passed, {"kind": result.kind, "traceback": result.traceback[-2000:]})
 
+    def reference(self, problem: Problem) -> str | None:
+        return problem.hidden.reference or None
+
     def settings(self) -> dict:
         return {"sandbox": self.sandbox.isolation}
 

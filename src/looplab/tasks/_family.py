@@ -63,5 +63,8 @@ class Family(Protocol):
     def score(self, problem: Problem, candidate: str) -> HiddenScore:
         """The hidden verdict on a final answer."""
 
+    def reference(self, problem: Problem) -> str | None:
+        """A correct answer, for a simulated user who must help without giving it away; never for a policy."""
+
     def settings(self) -> dict:
         """What a resumed run must share with the recorded one (sandbox, database versions)."""

@@ -102,6 +102,9 @@ class MathFamily:
         score = float(hidden.dataset.score_answer(candidate or None, hidden.entry))
         return HiddenScore(score >= 1.0, {"score": score})
 
+    def reference(self, problem: Problem) -> str | None:
+        return str(problem.hidden.entry["answer"])
+
     def settings(self) -> dict:
         return {"reasoning_gym": importlib.metadata.version("reasoning-gym")}
 

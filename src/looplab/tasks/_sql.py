@@ -200,6 +200,9 @@ class SqlFamily:
         return HiddenScore(same_result(got, want, hidden.ordered),
                            {"error": got.error, "rows": len(got.rows), "expected_rows": len(want.rows)})
 
+    def reference(self, problem: Problem) -> str | None:
+        return problem.hidden.gold
+
     def settings(self) -> dict:
         return {"sql_databases": _sql_data.GENERATOR_VERSION}
 
