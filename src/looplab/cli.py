@@ -258,19 +258,19 @@ def _run(configs: list[PolicyConfig], family, problems, args, *, task_budget=Bud
 
         reports = run_policies(problems, family, configs, model=model, store=store, task_budget=task_budget,
                                run_budget=run_budget, on_start=start, on_task=advance)
-        problems_seen = []
+        reasons = []
         for report in reports:
             if report.skipped:
                 console.print(f"{report.policy}: {report.skipped} tasks were already finished in {args.run_dir}")
             if report.stopped:
                 console.print(Text(f"{report.policy} stopped: {report.stopped}", style="red"))
-                problems_seen.append(f"{report.policy} stopped early")
+                reasons.append(f"{report.policy} stopped early")
             failed = [o for o in report.outcomes if o.status != "done"]
             if failed:
-                problems_seen.append(f"{len(failed)} tasks of {report.policy} ended in a model error")
+                reasons.append(f"{len(failed)} tasks of {report.policy} ended in a model error")
         if len(reports) < len(configs):
-            problems_seen.append(f"{len(configs) - len(reports)} policies did not run")
-        args.incomplete = "; ".join(problems_seen)
+            reasons.append(f"{len(configs) - len(reports)} policies did not run")
+        args.incomplete = "; ".join(reasons)
         return store.write_summary()
 
 

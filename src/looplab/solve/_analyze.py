@@ -15,19 +15,12 @@ from __future__ import annotations
 
 import statistics
 from collections import defaultdict
-from dataclasses import dataclass
 
-from ..feedback import rank
 from ..runs import RunStore
 from ..tasks import Family, Problem
-from ._compare import HiddenCache, ranking_order
+from ._compare import HiddenCache, ranking_order, recorded_rank
 
 MAX_ROUNDS_SHOWN = 8
-
-
-@dataclass(frozen=True)
-class _Scored:
-    score: float
 
 
 def _category(task) -> str:
@@ -35,7 +28,7 @@ def _category(task) -> str:
 
 
 def analyze(store: RunStore, family: Family, problems: list[Problem]) -> list[dict]:
-    """One row per policy (and per deciding feedback source) of the run, over the tasks in `problems`.
+    """One row per policy of the run, over the tasks in `problems`.
 
     >>> # rows = analyze(RunStore("runs/x", read_only=True), family, problems)
     """
@@ -78,8 +71,7 @@ def analyze(store: RunStore, family: Family, problems: list[Problem]) -> list[di
             for task_id in outcomes:
                 first = attempts.get(task_id, [])[:k]
                 if first:
-                    best = max(first, key=lambda s: rank({n: _Scored(f["score"]) for n, f in s["feedback"].items()},
-                                                         order))  # max keeps the earliest among equals
+                    best = max(first, key=lambda s: recorded_rank(s, order))  # max keeps the earliest among equals
                     passed += hidden.passed(by_id[task_id], best["candidate"])
             by_round.append(passed / len(outcomes))
         categories: dict[str, list[int]] = defaultdict(list)

@@ -70,14 +70,18 @@ def trajectories(store: RunStore, policy: str) -> dict[str, Trajectory]:
             continue  # an unfinished task has no outcome yet
         path.spent.append(step["tokens"])
         if step["feedback"]:  # an attempt, not a note
-            scores = {name: _Scored(row["score"]) for name, row in step["feedback"].items()}
-            path.points.append(Point(step["tokens"], rank(scores, order), step["candidate"]))
+            path.points.append(Point(step["tokens"], recorded_rank(step, order), step["candidate"]))
     return out
 
 
 @dataclass(frozen=True)
 class _Scored:
     score: float
+
+
+def recorded_rank(step: dict, order: list[str]) -> tuple[float, ...]:
+    """The ranking rule's key for a recorded attempt (a step from `RunStore.steps`)."""
+    return rank({name: _Scored(row["score"]) for name, row in step["feedback"].items()}, order)
 
 
 class HiddenCache:

@@ -179,6 +179,9 @@ class SqlFamily:
     name = "sql"
     voice = VOICE
 
+    def __init__(self):
+        self._gold: dict[str, QueryResult] = {}  # task id -> the gold query's result on the hidden database
+
     def describe(self, task: SqlTask) -> str:
         return f"{task.schema}\n\nQuestion: {task.question}"
 
@@ -194,7 +197,9 @@ class SqlFamily:
     def score(self, problem: Problem, candidate: str) -> HiddenScore:
         hidden: SqlHidden = problem.hidden
         got = run_query(hidden.database, candidate)
-        want = run_query(hidden.database, hidden.gold)
+        if problem.task.id not in self._gold:
+            self._gold[problem.task.id] = run_query(hidden.database, hidden.gold)
+        want = self._gold[problem.task.id]
         if want.error:
             raise TaskError(f"the gold query of {problem.task.id} fails: {want.error}")
         return HiddenScore(same_result(got, want, hidden.ordered),
