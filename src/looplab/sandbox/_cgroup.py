@@ -8,6 +8,7 @@ neither is writable, `Cgroups.find()` returns None and the sandbox keeps its per
 """
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import subprocess
@@ -77,6 +78,7 @@ class Cgroups:
         self.version = version
 
     @classmethod
+    @functools.cache  # a property of the machine: tried once per process, not for every sandbox
     def find(cls) -> Cgroups | None:
         """The writable hierarchy to use, or None."""
         unified = ROOT / "cgroup.controllers"
