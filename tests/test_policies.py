@@ -167,7 +167,7 @@ def test_tree_critic_may_accept_code_that_only_fails_the_models_own_tests(tmp_pa
     tests = "```python\nassert add(1, 1) == 3\nassert add(0, 0) == 0\nassert add(0, 0) == 0\nprint('x')\n```"
     _, calls, outcomes, steps = run(PolicyConfig("tree", n=1, rounds=2, extra_sources=("tests",)),
                                     Counting(responder([RIGHT], tests=tests, critic="ACCEPT")), tasks=[reference])
-    assert kinds(steps) == ["strategy", "generated-tests", "solution", "critique"]
+    assert kinds(steps) == ["generated-tests", "strategy", "solution", "critique"]
     assert outcomes["add/0"]["passed_hidden"] == 1
     generated = json.loads(outcomes["add/0"]["hidden_result"])["audits"]["tests"]
     # two distinct tests, one wrong; "passes every generated test" disagrees with the hidden verdict
@@ -295,7 +295,7 @@ def test_compare_and_show_from_the_command_line(tmp_path, capsys):
     capsys.readouterr()
     assert main(["show", "--run-dir", str(run_dir), "0", "--policy", "tree(n=4,k=8)+tests"]) == 0
     out = capsys.readouterr().out
-    assert "#0 strategy" in out and "critique" in out and "tests" in out
+    assert "#0 generated-tests" in out and "#1 strategy" in out and "critique" in out
     assert main(["show", "--run-dir", str(run_dir), "5"]) == 2
 
 

@@ -127,6 +127,8 @@ def _add_policy_args(p: argparse.ArgumentParser, *, rounds: int, budget_required
                         "never scored); the same as adding +tests to a policy name")
     p.add_argument("--budget-tokens", type=_whole(1), required=budget_required,
                    help="token budget per task (prompt and completion); every policy stops at it")
+    p.add_argument("--judge-model", help="the model behind +judge and +deceptive-judge, in --model's form (default: "
+                                         "the model under test); a server model uses --base-url")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -137,7 +139,9 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("solve", help="solve tasks with a loop policy, recording every step")
     _add_task_args(p)
-    p.add_argument("--strategy", default="single", choices=list(POLICIES))
+    p.add_argument("--strategy", default="single", metavar="POLICY[+SOURCE...]",
+                   help=f"one of {', '.join(POLICIES)}, with feedback sources added after the family's own "
+                        f"({', '.join('+' + s for s in EXTRA_SOURCES)}), e.g. resample+properties (default single)")
     _add_policy_args(p, rounds=3)
     p.add_argument("--budget-calls", type=_whole(1), help="call budget per task")
     p.add_argument("--run-tokens", type=_whole(1), help="token budget for the whole run")
@@ -224,11 +228,12 @@ def _load_tasks(args, sandbox: Sandbox):
     return load_tasks(args.tasks, sandbox, limit=args.limit, ids=ids)
 
 
-def _load_model(args):
-    """The model `--model` names; an OpenAI-compatible server is asked first whether it answers at all."""
+def _load_model(args, spec: str | None = None):
+    """The model `--model` (or `spec`) names; an OpenAI-compatible server is asked first whether it answers at
+    all."""
     timeouts = Timeouts(args.connect_timeout, args.read_timeout, args.call_timeout)
     with console.status("loading the model"):
-        model = load_model(args.model, base_url=args.base_url, timeouts=timeouts)
+        model = load_model(spec or args.model, base_url=args.base_url, timeouts=timeouts)
         if isinstance(model, OpenAIModel):
             model.check()
     return model
@@ -240,6 +245,7 @@ def _run(configs: list[PolicyConfig], family, problems, args, *, task_budget=Bud
     for config in configs:
         feedback_sources(family, config)  # a source the family cannot have fails before anything is recorded
     model = _load_model(args)
+    judge_model = _load_model(args, args.judge_model) if args.judge_model else None
     columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("hidden pass {task.fields[passed]}"), TimeElapsedColumn(), TimeRemainingColumn()]
     with RunStore(args.run_dir) as store, Progress(*columns, console=console) as progress:
@@ -257,7 +263,7 @@ def _run(configs: list[PolicyConfig], family, problems, args, *, task_budget=Bud
                 progress.console.print(Text(f"{outcome.task_id}: {outcome.error}", style="yellow"))
 
         reports = run_policies(problems, family, configs, model=model, store=store, task_budget=task_budget,
-                               run_budget=run_budget, on_start=start, on_task=advance)
+                               run_budget=run_budget, judge_model=judge_model, on_start=start, on_task=advance)
         reasons = []
         for report in reports:
             if report.skipped:
@@ -294,7 +300,7 @@ def _print_summary(summary: dict, run_dir: str) -> None:
 
 
 def cmd_solve(args) -> int:
-    config = _config(args.strategy, args)
+    [config] = _policy_configs(args.strategy, args, samples=args.n)
     family, problems = _load_tasks(args, _sandbox(args))
     summary = _run([config], family, problems, args, task_budget=_budget(args.budget_calls, args.budget_tokens),
                    run_budget=_budget(args.run_calls, args.run_tokens))
@@ -318,7 +324,8 @@ def _budget(calls: int | None, tokens: int | None) -> Budget:
     return Budget(calls, tokens)
 
 
-def _policy_configs(spec: str, args) -> list[PolicyConfig]:
+def _policy_configs(spec: str, args, samples: int = COMPARE_SAMPLES) -> list[PolicyConfig]:
+    """The policies `spec` names, comma-separated, each `STRATEGY[+SOURCE...]`; best-of-n draws `samples`."""
     configs = []
     for item in (part.strip() for part in spec.split(",")):
         if not item:
@@ -333,7 +340,7 @@ def _policy_configs(spec: str, args) -> list[PolicyConfig]:
         if args.generated_tests and "tests" not in extra:
             extra.append("tests")
         # best-of-n samples until the budget ends: it is the reference at every spend.
-        n = COMPARE_SAMPLES if strategy == "best-of-n" else args.n
+        n = samples if strategy == "best-of-n" else args.n
         configs.append(_config(strategy, args, n=n, extra_sources=tuple(extra)))
     if not configs:
         raise UsageError("--policies names no policy")

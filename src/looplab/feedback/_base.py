@@ -69,3 +69,37 @@ def rank(feedback: Mapping[str, Feedback], order: Sequence[str]) -> tuple[float,
 def all_passed(feedback: Mapping[str, Feedback]) -> bool:
     """A candidate is done when every source that judged it passed it."""
     return bool(feedback) and all(f.passed for f in feedback.values())
+
+
+def pass_pattern(verdicts: Sequence[tuple[bool, Mapping[str, Any]]]) -> tuple[bool, ...]:
+    """Which checks a candidate passed, over every source in order: each check a source reports in
+    `details["checks"]` (examples, generated tests, properties), or the source's verdict when it reports none.
+
+    >>> pass_pattern([(False, {"checks": [{"ok": True}, {"ok": False}]}), (True, {})])
+    (True, False, True)
+    """
+    pattern: list[bool] = []
+    for passed, details in verdicts:
+        checks = details.get("checks")
+        if checks:
+            pattern.extend(row.get("ok") is True for row in checks)
+        else:
+            pattern.append(bool(passed))
+    return tuple(pattern)
+
+
+def agreement_choice(patterns: Sequence[tuple[bool, ...]]) -> int:
+    """CodeT's dual agreement: candidates that pass exactly the same checks form a consensus set, scored by
+    its size times the number of checks they pass; the answer is the earliest candidate of the best set.
+    Checks a model wrote may be wrong; a wrong check is unlikely to be agreed on by many candidates.
+
+    >>> agreement_choice([(True, False), (True, True), (True, False), (True, False)])
+    0
+    """
+    if not patterns:
+        raise ValueError("no candidates to choose from")
+    groups: dict[tuple[bool, ...], list[int]] = {}
+    for i, pattern in enumerate(patterns):
+        groups.setdefault(pattern, []).append(i)
+    best = max(groups.items(), key=lambda item: (len(item[1]) * sum(item[0]), -item[1][0]))
+    return best[1][0]

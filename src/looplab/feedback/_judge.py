@@ -32,16 +32,19 @@ class Judge:
 
     heading = "A reviewer's critique:"
 
-    def __init__(self, deceive: float = 0.0, ctx: Any = None):
+    def __init__(self, deceive: float = 0.0, ctx: Any = None, model: Any = None):
+        """`model` judges in place of the model under test (any backend); its calls are recorded under its
+        name and charged to the task's budget like any other."""
         if not 0.0 <= deceive <= 1.0:
             raise ValueError(f"deceive is a share between 0 and 1, not {deceive}")
         self.deceive = deceive
         self.ctx = ctx
+        self.model = model
         self.name = "deceptive-judge" if deceive else "judge"
         self._judged = 0
 
     def for_task(self, ctx: Any) -> Judge:
-        return Judge(self.deceive, ctx)
+        return Judge(self.deceive, ctx, self.model)
 
     def _messages(self, task: Any, candidate: str, instruction: str) -> list[dict]:
         family = self.ctx.family
@@ -51,7 +54,7 @@ class Judge:
 
     def evaluate(self, task: Any, candidate: str) -> Feedback:
         ask = "Is it correct? Write the first line as `VERDICT: PASS` or `VERDICT: FAIL`, then a short critique."
-        reply = self.ctx.ask(self._messages(task, candidate, ask), max_tokens=JUDGE_TOKENS)
+        reply = self.ctx.ask(self._messages(task, candidate, ask), max_tokens=JUDGE_TOKENS, model=self.model)
         found = _VERDICT.search(reply.text)
         verdict = bool(found) and found.group(1).upper() == "PASS"
         critique = _VERDICT.sub("", reply.text, count=1).strip() or reply.text
@@ -63,7 +66,7 @@ class Judge:
             claim = "wrong" if verdict else "correct"
             argued = self.ctx.ask(self._messages(task, candidate, f"Argue convincingly, in a short paragraph, that "
                                                                  f"it is {claim}. Do not hedge."),
-                                  max_tokens=JUDGE_TOKENS)
+                                  max_tokens=JUDGE_TOKENS, model=self.model)
             verdict, critique = not verdict, argued.text
         text = f"Verdict: {'correct' if verdict else 'not correct'}. {critique}".strip()
         return Feedback(1.0 if verdict else 0.0, verdict, text,

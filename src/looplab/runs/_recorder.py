@@ -30,13 +30,16 @@ class TaskRecorder:
         self.last_call: int | None = None  # id of the latest call's record, for the step it produces
 
     def generate(self, messages: list[Message], *, temperature: float = 0.0, max_tokens: int = 512,
-                 sample: int = 0, json_schema: dict | None = None, min_reply: int = 64) -> Completion:
-        allowed = self.meter.reserve(self.model.count_tokens(messages), max_tokens,
+                 sample: int = 0, json_schema: dict | None = None, min_reply: int = 64,
+                 model: Model | None = None) -> Completion:
+        """`model`: another model than the run's (a judge's), recorded under its own name."""
+        model = model or self.model
+        allowed = self.meter.reserve(model.count_tokens(messages), max_tokens,
                                      min_reply=min(min_reply, max_tokens))
         params = {"temperature": temperature, "max_tokens": allowed, "sample": sample}
         if json_schema is not None:
             params["json_schema"] = json_schema
-        key = hashlib.sha256(json.dumps([self.model.name, messages, params]).encode()).hexdigest()
+        key = hashlib.sha256(json.dumps([model.name, messages, params]).encode()).hexdigest()
         recorded = self.store.recorded_call(self.policy, self.task_id, self._seq)
         if recorded is not None:
             if recorded.key != key:
@@ -49,19 +52,19 @@ class TaskRecorder:
             completion = Completion(shared.response, Usage(shared.prompt_tokens, shared.completion_tokens),
                                     shared.latency, shared.finish_reason)
             self.reused_seconds += shared.latency
-            self.last_call = self.store.add_call(self.policy, self.task_id, self._seq, key, self.model.name, messages,
+            self.last_call = self.store.add_call(self.policy, self.task_id, self._seq, key, model.name, messages,
                                 {**params, "reused": True}, completion.text, completion.finish_reason,
                                 shared.prompt_tokens, shared.completion_tokens, shared.latency)
         else:
             # Distinct for every call of the run (the same prompt in two iterations samples afresh),
             # and identical on replay.
             seed = int(hashlib.sha256(f"{self.policy}|{self.task_id}|{self._seq}|{key}".encode()).hexdigest()[:8], 16)
-            completion = self.model.complete(messages, temperature=temperature, max_tokens=allowed, seed=seed,
+            completion = model.complete(messages, temperature=temperature, max_tokens=allowed, seed=seed,
                                              json_schema=json_schema)
             completion = Completion(clean_text(completion.text), completion.usage, completion.latency,
                                     completion.finish_reason, completion.usage_estimated)
             stored = {**params, "usage_estimated": True} if completion.usage_estimated else params
-            self.last_call = self.store.add_call(self.policy, self.task_id, self._seq, key, self.model.name, messages,
+            self.last_call = self.store.add_call(self.policy, self.task_id, self._seq, key, model.name, messages,
                                                  stored, completion.text, completion.finish_reason,
                                                  completion.usage.prompt_tokens, completion.usage.completion_tokens,
                                                  round(completion.latency, 4))

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from math import comb
 from typing import Callable
 
-from ..feedback import rank
+from ..feedback import agreement_choice, pass_pattern, rank
 from ..models import Budget, Meter, Model
 from ..runs import RunStore
 from ..tasks import Family, Problem
@@ -32,6 +32,7 @@ class Point:
     tokens: int               # spent by the task when this attempt was made
     rank: tuple[float, ...]   # the ranking rule's key
     candidate: str
+    pattern: tuple[bool, ...] = ()  # the checks it passed, for selection by agreement
 
 
 @dataclass
@@ -39,8 +40,12 @@ class Trajectory:
     points: list[Point]        # attempts in order
     spent: list[int]           # tokens spent at each recorded step, attempts or not, ascending
     total: int                 # tokens the task spent in all
+    by_agreement: bool = False  # the policy chose its answer by agreement (codet), not by rank
 
     def answer_at(self, cap: int) -> Point | None:
+        if self.by_agreement:
+            made = [p for p in self.points if p.tokens <= cap]
+            return made[agreement_choice([p.pattern for p in made])] if made else None
         best = None
         for point in self.points:
             if point.tokens <= cap and (best is None or point.rank > best.rank):
@@ -62,15 +67,18 @@ def ranking_order(store: RunStore, policy: str) -> list[str]:
 
 def trajectories(store: RunStore, policy: str) -> dict[str, Trajectory]:
     order = ranking_order(store, policy)
+    by_agreement = dict(store.policies()).get(policy, {}).get("strategy") == "codet"
     totals = {task_id: o["tokens"] for task_id, o in store.outcomes(policy).items()}
-    out: dict[str, Trajectory] = {task_id: Trajectory([], [], total) for task_id, total in totals.items()}
+    out = {task_id: Trajectory([], [], total, by_agreement) for task_id, total in totals.items()}
     for step in store.steps(policy):
         path = out.get(step["task_id"])
         if path is None:
             continue  # an unfinished task has no outcome yet
         path.spent.append(step["tokens"])
         if step["feedback"]:  # an attempt, not a note
-            path.points.append(Point(step["tokens"], recorded_rank(step, order), step["candidate"]))
+            pattern = pass_pattern([(bool(step["feedback"][name]["passed"]), step["feedback"][name]["details"])
+                                    for name in order if name in step["feedback"]])
+            path.points.append(Point(step["tokens"], recorded_rank(step, order), step["candidate"], pattern))
     return out
 
 
@@ -190,7 +198,7 @@ class Comparison:
 
 def run_policies(problems: list[Problem], family: Family, configs: list[PolicyConfig], *, model: Model,
                  store: RunStore, task_budget: Budget = Budget(), run_budget: Budget = Budget(),
-                 on_start: Callable[[str, int], None] | None = None,
+                 judge_model: Model | None = None, on_start: Callable[[str, int], None] | None = None,
                  on_task: Callable[[TaskOutcome | None], None] | None = None) -> list[SolveReport]:
     """Each policy over the same tasks, one after another, under one run budget; stops early when
     a policy stops (budget spent, server unreachable)."""
@@ -204,7 +212,7 @@ def run_policies(problems: list[Problem], family: Family, configs: list[PolicyCo
         if on_start:
             on_start(config.name, len(problems))
         report = solve_tasks(problems, family, config, model=model, store=store, task_budget=task_budget,
-                             run_meter=run_meter, on_task=on_task)
+                             run_meter=run_meter, judge_model=judge_model, on_task=on_task)
         reports.append(report)
         if report.stopped:
             break

@@ -12,7 +12,7 @@ N_AND_ROUNDS = ("iad", "evolve", "tree", "mcts")
 @dataclass(frozen=True)
 class PolicyConfig:
     """A policy and its knobs. `n` and `rounds` mean, per strategy:
-    best-of-n: n samples · refine, resample, try-again, reflexion: rounds after the first attempt ·
+    best-of-n, codet: n samples · refine, resample, try-again, reflexion: rounds after the first attempt ·
     iad: n candidates per round, rounds of refinement · evolve: population n, rounds generations ·
     tree: n strategies, rounds = refinement depth · mcts: n children per expansion, rounds iterations.
     A task's token budget may end any of them sooner. `extra_sources` name feedback sources added
@@ -41,7 +41,7 @@ class PolicyConfig:
     def name(self) -> str:
         """The policy's name in the record: strategy, knobs, extra sources, and a digest of its
         prompts when they are not the defaults (so two prompt variants never share a record)."""
-        if self.strategy == "best-of-n":
+        if self.strategy in ("best-of-n", "codet"):
             knobs = f"n={self.n}"
         elif self.strategy in ROUNDS_ONLY:
             knobs = f"k={self.rounds}"

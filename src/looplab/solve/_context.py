@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..feedback import Feedback, FeedbackSource, all_passed, rank
-from ..models import Message
+from ..models import Message, Model
 from ..runs import TaskRecorder
 from ..tasks import Family
 from ._prompts import Messages, Prompts
@@ -69,6 +69,23 @@ class SolveContext:
                         source.for_problem(self, reference) if hasattr(source, "for_problem") else source
                         for name, source in sources.items()}
         self.attempts: list[Attempt] = []
+        self.chosen: Attempt | None = None
+
+    def prepare(self) -> None:
+        """Let each source that needs the model do its one-off work (write tests or properties) before the
+        first candidate."""
+        for source in self.sources.values():
+            if hasattr(source, "prepare"):
+                source.prepare(self.task)
+
+    def choose(self, attempt: Attempt) -> None:
+        """Make `attempt` the answer, in place of the best-ranked one (a policy that selects otherwise)."""
+        self.chosen = attempt
+
+    @property
+    def answer(self) -> Attempt | None:
+        """The attempt the task answers with: the one chosen, else the best."""
+        return self.chosen or self.best
 
     def propose(self, messages: list[Message], *, temperature: float = 0.0, sample: int = 0) -> Reply:
         text = self.recorder.generate(messages, temperature=temperature, max_tokens=self.max_tokens,
@@ -76,10 +93,11 @@ class SolveContext:
         return Reply(text, self.recorder.last_call)
 
     def ask(self, messages: list[Message], *, temperature: float = 0.0, sample: int = 0,
-            max_tokens: int = NOTE_TOKENS) -> Reply:
-        """A short reply that is not a candidate: a reflection, a plan step, a judgement."""
+            max_tokens: int = NOTE_TOKENS, model: Model | None = None) -> Reply:
+        """A short reply that is not a candidate: a reflection, a plan step, a judgement (by `model` when
+        given, such as a judge's own)."""
         text = self.recorder.generate(messages, temperature=temperature, max_tokens=max_tokens, sample=sample,
-                                      min_reply=16).text.strip()
+                                      min_reply=16, model=model).text.strip()
         return Reply(text, self.recorder.last_call)
 
     def note(self, kind: str, text: str, *, parent: int | None = None, call: int | None = None) -> int:

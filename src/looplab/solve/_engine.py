@@ -4,32 +4,35 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from ..feedback import FeedbackSource, GeneratedTests, Judge, SimulatedUser, as_source
+from ..feedback import FeedbackSource, GeneratedTests, Judge, PropertyTests, SimulatedUser, as_source
 from ..models import Budget, BudgetExceeded, Meter, Model, ModelError, ModelUnavailable
 from ..runs import RunStore, TaskRecorder
 from ..tasks import Family, Problem, TaskError
 from ._config import PolicyConfig
 from ._context import SolveContext
-from ._policies import best_of_n, evolve, iad, reflexion, refine, resample, single, try_again
+from ._policies import best_of_n, codet, evolve, iad, reflexion, refine, resample, single, try_again
 from ._search import mcts, tree
 
 POLICIES: dict[str, Callable[[SolveContext, PolicyConfig], None]] = {
     "single": single, "best-of-n": best_of_n, "refine": refine, "resample": resample, "try-again": try_again,
-    "reflexion": reflexion, "iad": iad, "evolve": evolve, "tree": tree, "mcts": mcts}
+    "reflexion": reflexion, "iad": iad, "evolve": evolve, "tree": tree, "mcts": mcts, "codet": codet}
 
 
-def _generated_tests(family: Family) -> FeedbackSource:
+def _code_checks(family: Family, what: str):
     if not hasattr(family, "checks"):
-        raise TaskError(f"+tests (generated tests) needs code tasks; {family.name} tasks have none")
-    return GeneratedTests(family.checks)
+        raise TaskError(f"+{what} needs code tasks; {family.name} tasks have no function to test")
+    return family.checks
 
 
-# Feedback sources a policy may add after its family's own, by the name used in `+name`. One line each.
-EXTRA_SOURCES: dict[str, Callable[[Family], FeedbackSource]] = {
-    "tests": _generated_tests,
-    "judge": lambda family: Judge(),
-    "deceptive-judge": lambda family: Judge(deceive=0.5),  # argues against its own verdict half the time
-    "user": lambda family: SimulatedUser(),  # knows the reference, must not give it away
+# Feedback sources a policy may add after its family's own, by the name used in `+name`, made from the family
+# and the judge's model (None: the model under test). One line each.
+EXTRA_SOURCES: dict[str, Callable[[Family, Model | None], FeedbackSource]] = {
+    "tests": lambda family, judge: GeneratedTests(_code_checks(family, "tests")),
+    "properties": lambda family, judge: PropertyTests(_code_checks(family, "properties")),
+    "judge": lambda family, judge: Judge(model=judge),
+    # argues against its own verdict half the time
+    "deceptive-judge": lambda family, judge: Judge(deceive=0.5, model=judge),
+    "user": lambda family, judge: SimulatedUser(),  # knows the reference, must not give it away
 }
 
 # Stop the run after this many tasks in a row found the model server unreachable.
@@ -56,10 +59,11 @@ class SolveReport:
     stopped: str | None = None     # why the run stopped before the last task, if it did
 
 
-def feedback_sources(family: Family, config: PolicyConfig,
-                     sources: dict[str, FeedbackSource | Callable] | None = None) -> dict[str, FeedbackSource]:
+def feedback_sources(family: Family, config: PolicyConfig, sources: dict[str, FeedbackSource | Callable] | None = None,
+                     judge_model: Model | None = None) -> dict[str, FeedbackSource]:
     """The sources a policy's attempts are judged by, in ranking order: `sources` when given (a plain
-    `reward(task, candidate)` function is accepted), else the family's own, then `config.extra_sources`."""
+    `reward(task, candidate)` function is accepted), else the family's own, then `config.extra_sources`
+    (judges use `judge_model` when given)."""
     if sources is not None:
         if not sources:
             raise ValueError("give at least one feedback source")
@@ -68,13 +72,13 @@ def feedback_sources(family: Family, config: PolicyConfig,
     for name in config.extra_sources:
         if name not in EXTRA_SOURCES:
             raise TaskError(f"unknown feedback source {name!r}; choose from {', '.join(EXTRA_SOURCES)}")
-        chosen[name] = EXTRA_SOURCES[name](family)
+        chosen[name] = EXTRA_SOURCES[name](family, judge_model)
     return chosen
 
 
 def solve_tasks(problems: list[Problem], family: Family, config: PolicyConfig, *, model: Model, store: RunStore,
                 sources: dict[str, FeedbackSource | Callable] | None = None, task_budget: Budget = Budget(),
-                run_meter: Meter | None = None,
+                run_meter: Meter | None = None, judge_model: Model | None = None,
                 on_task: Callable[[TaskOutcome | None], None] | None = None) -> SolveReport:
     """Run one policy over tasks of one family, recording everything; tasks finished earlier are skipped.
 
@@ -86,10 +90,11 @@ def solve_tasks(problems: list[Problem], family: Family, config: PolicyConfig, *
     if config.strategy not in POLICIES:
         raise ValueError(f"unknown strategy {config.strategy!r}; choose from {', '.join(POLICIES)}")
     policy = POLICIES[config.strategy]
-    chosen = feedback_sources(family, config, sources)
+    chosen = feedback_sources(family, config, sources, judge_model)
     store.require({"loop": "solve", "model": model.name, "family": family.name, **family.settings()})
     # The budget and the sources are part of the settings: a resumed policy must keep them.
-    store.register_policy(config.name, {**config.as_dict(), "sources": list(chosen),
+    judged_by = {"judge_model": judge_model.name} if judge_model and any(isinstance(s, Judge) for s in chosen.values()) else {}
+    store.register_policy(config.name, {**config.as_dict(), "sources": list(chosen), **judged_by,
                                         "budget_calls": task_budget.calls, "budget_tokens": task_budget.tokens})
     done = store.finished(config.name)
     report = SolveReport(config.name)
@@ -109,6 +114,7 @@ def solve_tasks(problems: list[Problem], family: Family, config: PolicyConfig, *
         start = time.monotonic()
         status, error = "done", None
         try:
+            ctx.prepare()
             policy(ctx, config)
         except BudgetExceeded as e:
             if run_meter is not None and e.meter is run_meter:
@@ -118,7 +124,7 @@ def solve_tasks(problems: list[Problem], family: Family, config: PolicyConfig, *
             status, error = "unavailable", str(e)
         except ModelError as e:
             status, error = "error", str(e)
-        best = ctx.best
+        best = ctx.answer
         seconds = time.monotonic() - start + recorder.reused_seconds
         if status == "unavailable":
             unavailable_in_a_row += 1

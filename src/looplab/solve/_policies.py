@@ -10,6 +10,7 @@ import random
 import re
 import zlib
 
+from ..feedback import agreement_choice, pass_pattern
 from ._config import PolicyConfig
 from ._context import Attempt, SolveContext
 
@@ -24,6 +25,21 @@ def single(ctx: SolveContext, cfg: PolicyConfig) -> None:
 def best_of_n(ctx: SolveContext, cfg: PolicyConfig) -> None:
     """Up to n samples (the first greedy); stops early once one passes every visible example."""
     _samples(ctx, cfg)
+
+
+def codet(ctx: SolveContext, cfg: PolicyConfig) -> None:
+    """CodeT: n samples (the first greedy), then the answer is chosen by dual agreement over every check the
+    sources report (see `agreement_choice`), not by the first visible pass. Meant with generated tests
+    (`codet+tests`): the more checks, the more candidates can agree or differ."""
+    for i in range(cfg.n):
+        ctx.attempt("sample", ctx.propose(ctx.messages.first(), temperature=0.0 if i == 0 else cfg.temperature,
+                                          sample=i))
+    ctx.choose(ctx.attempts[agreement_choice([attempt_pattern(a) for a in ctx.attempts])])
+
+
+def attempt_pattern(attempt: Attempt) -> tuple[bool, ...]:
+    """Which checks an attempt passed, over every source."""
+    return pass_pattern([(f.passed, f.details) for f in attempt.feedback.values()])
 
 
 def refine(ctx: SolveContext, cfg: PolicyConfig) -> None:
