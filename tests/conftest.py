@@ -11,7 +11,8 @@ from looplab.sandbox import Sandbox
 
 @pytest.fixture(scope="session")
 def sandbox() -> Sandbox:
-    return Sandbox()
+    # A pool, as the command line makes one: every sandbox test also runs through the pool.
+    return Sandbox(pool=2)
 
 
 class ChatServer:

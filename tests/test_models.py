@@ -8,20 +8,38 @@ from looplab.models import _weights
 def test_meter_caps_completion_to_the_tightest_budget():
     run = Meter(Budget(tokens=1000))
     task = Meter(Budget(tokens=300), parent=run)
-    assert task.reserve(prompt_tokens=100, max_tokens=500) == 200
-    task.charge(Usage(100, 150))
-    assert (task.tokens, run.tokens, run.calls) == (250, 250, 1)
-    assert task.reserve(prompt_tokens=20, max_tokens=500) == 30
+    held = task.reserve(prompt_tokens=100, max_tokens=500)
+    assert held.allowed == 200
+    task.settle(held, Usage(100, 150))
+    assert (task.tokens, run.tokens, run.calls, run.reserved_tokens) == (250, 250, 1, 0)
+    assert task.reserve(prompt_tokens=20, max_tokens=500).allowed == 30
     with pytest.raises(BudgetExceeded) as refused:
         task.reserve(prompt_tokens=60, max_tokens=10)
     assert refused.value.meter is task
 
 
+def test_calls_in_flight_hold_their_largest_cost_until_they_return():
+    run = Meter(Budget(tokens=1000))
+    first, second = (Meter(Budget(tokens=600), parent=run) for _ in range(2))
+    a = first.reserve(prompt_tokens=100, max_tokens=400)   # holds 500 of the run's 1000
+    b = second.reserve(prompt_tokens=100, max_tokens=600)  # only 400 left: allowed 400, holds 500
+    assert (a.allowed, b.allowed, run.reserved_tokens) == (400, 400, 1000)
+    with pytest.raises(BudgetExceeded) as refused:  # nothing is left while both are in flight
+        first.reserve(prompt_tokens=10, max_tokens=10)
+    assert refused.value.meter is run
+    first.settle(a, Usage(100, 50))  # returned early: its unused room goes back
+    second.settle(b, None)           # failed: nothing charged
+    assert (run.tokens, run.calls, run.reserved_tokens, run.reserved_calls) == (150, 1, 0, 0)
+    assert first.reserve(prompt_tokens=10, max_tokens=1000).allowed == 440
+
+
 def test_meter_refuses_calls_over_the_call_budget_of_any_level():
     run = Meter(Budget(calls=1))
     task = Meter(Budget(calls=5), parent=run)
-    task.reserve(1, 1)
-    task.charge(Usage(1, 1))
+    held = task.reserve(1, 1)
+    with pytest.raises(BudgetExceeded):  # the call in flight counts
+        task.reserve(1, 1)
+    task.settle(held, Usage(1, 1))
     with pytest.raises(BudgetExceeded) as refused:
         task.reserve(1, 1)
     assert refused.value.meter is run

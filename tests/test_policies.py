@@ -1,5 +1,6 @@
 """Control flow of the feedback-using policies (reflexion, try-again, iad, evolve, tree, mcts),
 generated tests, budgets, reuse of greedy calls, trajectories and `compare`, with the scripted model."""
+import asyncio
 import csv
 import json
 
@@ -356,7 +357,7 @@ def test_a_deceptive_judge_argues_against_its_own_verdict_and_says_so_in_the_rec
         recorder = TaskRecorder(store, "p", problem.task.id, Counting(reply), Meter())
         ctx = SolveContext(CodeFamily(sandbox), problem.task, recorder, {}, 256, Prompts())
         judge = Judge(deceive=1.0).for_task(ctx)
-        feedback = judge.evaluate(problem.task, "def add(a, b):\n    return a + b")
+        feedback = asyncio.run(judge.evaluate(problem.task, "def add(a, b):\n    return a + b"))
     assert not feedback.passed and feedback.details == {"verdict": "fail", "parsed": True, "deceptive": True}
     assert "fails on negatives" in feedback.text
     assert PolicyConfig("refine", extra_sources=("deceptive-judge",)).name == "refine(k=3)+deceptive-judge"

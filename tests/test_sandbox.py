@@ -162,8 +162,8 @@ def test_each_program_gets_a_fresh_sandbox_and_close_stops_the_spare():
     assert second.stdout.split()[2] == "False"  # nothing carried over
     if os.geteuid() == 0:  # as root, every sandbox runs as an unused uid of its own
         assert first.stdout.split()[1] != second.stdout.split()[1]
-    spare = sandbox._spare
-    assert spare is not None and spare.poll() is None  # the next one is already starting
+    [spare] = sandbox._spares
+    assert spare.poll() is None  # the next one is already starting
     sandbox.close()
     assert spare.poll() is not None
 
@@ -239,3 +239,26 @@ def test_memory_is_bounded_for_the_whole_sandbox(sandbox, program):
     result = sandbox.with_limits(timeout=30, memory_mb=1024).run(program)
     assert result.peak_memory_mb is not None and result.peak_memory_mb <= 1024 + 1
     assert result.kind == "memory" or "9" in result.stdout  # the group's own limit ended it
+
+
+def test_hostile_programs_side_by_side_in_the_pool_end_as_they_do_alone():
+    from concurrent.futures import ThreadPoolExecutor
+
+    programs = {
+        "fork bomb": ("import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n",
+                      {"timeout", "killed", "error"}),
+        "memory bomb": ("x = bytearray(4 << 30)\n", {"memory"}),
+        "infinite loop": ("while True:\n    pass\n", {"timeout"}),
+        "network": ("import socket\nsocket.create_connection(('1.1.1.1', 53), timeout=2)\n", {"error"}),
+        "write outside": ("open('/usr/evil', 'w').write('x')\n", {"error"}),
+        "fine": ("print(sum(range(10)))\n", {"ok"}),
+    }
+    pool = Sandbox(Limits(timeout=4, cpu_seconds=4), pool=3)
+    with ThreadPoolExecutor(max_workers=6) as threads:
+        results = dict(zip(programs, threads.map(lambda name: pool.run(programs[name][0]), programs)))
+    for name, (_, kinds) in programs.items():
+        assert results[name].kind in kinds, (name, results[name])
+    assert results["fine"].stdout == "45\n"
+    assert len(pool._spares) <= 3  # never more sandboxes waiting than the pool holds
+    pool.close()
+    assert not pool._spares

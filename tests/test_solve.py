@@ -136,7 +136,9 @@ def test_unreachable_model_stops_the_run_and_leaves_tasks_for_resume(tmp_path, s
 
     report, _, outcomes, _ = solve(tmp_path, PolicyConfig("single"), Down([""]), tasks=problems(5),
                                    sandbox=sandbox)
-    assert "unreachable" in report.stopped and len(report.outcomes) == 3 and outcomes == {}
+    # the third failure in a row stops it; the task already in flight beside it (one more than the
+    # connections) may still end, but no new one starts
+    assert "unreachable" in report.stopped and 3 <= len(report.outcomes) <= 4 and outcomes == {}
     report, _, outcomes, _ = solve(tmp_path, PolicyConfig("single"), Counting([RIGHT]), tasks=problems(5),
                                    sandbox=sandbox)
     assert len(outcomes) == 5 and report.stopped is None

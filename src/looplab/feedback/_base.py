@@ -22,7 +22,9 @@ class Feedback:
 @runtime_checkable
 class FeedbackSource(Protocol):
     """Anything that judges a candidate. A source that needs the model (generated tests, a judge)
-    also has `for_task(ctx)`, which returns a copy bound to one task's recorded, budgeted calls."""
+    also has `for_task(ctx)`, which returns a copy bound to one task's recorded, budgeted calls; its
+    model calls are coroutines (`async def evaluate`, or `async def prepare(task)` for one-off work such
+    as writing tests). A plain `evaluate` may block (run a program): it runs in a worker thread."""
 
     def evaluate(self, task: Any, candidate: str) -> Feedback: ...
 

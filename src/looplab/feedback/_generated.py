@@ -69,16 +69,17 @@ class GeneratedTests:
                                             "covering normal and edge cases. Work out each expected value carefully "
                                             "from the description. Reply with one ```python code block."}]
 
-    def prepare(self, task: Any) -> None:
+    async def prepare(self, task: Any) -> None:
         """Have the model write the tests, before the first candidate (once per task)."""
         if self.tests is None:
-            reply = self.ctx.ask(self.messages(task), max_tokens=self.ctx.max_tokens // 2)
+            reply = await self.ctx.ask(self.messages(task), max_tokens=self.ctx.max_tokens // 2)
             self.tests = parse_generated_tests(self.ctx.family.extract(task, reply.text), task.entry_point)
             self.ctx.note("generated-tests", "\n".join(f"assert {t.call} == {t.expected}" for t in self.tests),
                           call=reply.call)
 
     def evaluate(self, task: Any, candidate: str) -> Feedback:
-        self.prepare(task)
+        if self.tests is None:
+            raise RuntimeError("the tests are written by prepare(task), before the first evaluate")
         if not self.tests:
             return Feedback(0.0, True, "No tests could be read from the reply.", {"total": 0, "passed": 0})
         return self.checks.evaluate(task, candidate, self.tests, label="generated tests")

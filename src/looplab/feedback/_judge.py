@@ -52,9 +52,9 @@ class Judge:
                 {"role": "user", "content": f"Task:\n{family.describe(task)}\n\nA proposed {family.voice.noun}:\n"
                                             f"{family.show(candidate)}\n\n{instruction}"}]
 
-    def evaluate(self, task: Any, candidate: str) -> Feedback:
+    async def evaluate(self, task: Any, candidate: str) -> Feedback:
         ask = "Is it correct? Write the first line as `VERDICT: PASS` or `VERDICT: FAIL`, then a short critique."
-        reply = self.ctx.ask(self._messages(task, candidate, ask), max_tokens=JUDGE_TOKENS, model=self.model)
+        reply = await self.ctx.ask(self._messages(task, candidate, ask), max_tokens=JUDGE_TOKENS, model=self.model)
         found = _VERDICT.search(reply.text)
         verdict = bool(found) and found.group(1).upper() == "PASS"
         critique = _VERDICT.sub("", reply.text, count=1).strip() or reply.text
@@ -64,7 +64,7 @@ class Judge:
         deceptive = rng.random() < self.deceive
         if deceptive:
             claim = "wrong" if verdict else "correct"
-            argued = self.ctx.ask(self._messages(task, candidate, f"Argue convincingly, in a short paragraph, that "
+            argued = await self.ctx.ask(self._messages(task, candidate, f"Argue convincingly, in a short paragraph, that "
                                                                  f"it is {claim}. Do not hedge."),
                                   max_tokens=JUDGE_TOKENS, model=self.model)
             verdict, critique = not verdict, argued.text

@@ -95,10 +95,10 @@ class PropertyTests:
                                             "`import hypothesis.strategies as st`; do not define "
                                             f"`{entry}`. Reply with one ```python code block."}]
 
-    def prepare(self, task: Any) -> None:
+    async def prepare(self, task: Any) -> None:
         """Have the model write the properties, before the first candidate (once per task)."""
         if self.properties is None:
-            reply = self.ctx.ask(self.messages(task), max_tokens=self.ctx.max_tokens // 2)
+            reply = await self.ctx.ask(self.messages(task), max_tokens=self.ctx.max_tokens // 2)
             self.properties = property_code(reply.text)
             self.ctx.note("properties", self.properties, call=reply.call)
 
@@ -108,7 +108,8 @@ class PropertyTests:
         return checked_program(self.checks.build(task, candidate), task.prompt, task.entry_point, driver)
 
     def evaluate(self, task: Any, candidate: str) -> Feedback:
-        self.prepare(task)
+        if self.properties is None:
+            raise RuntimeError("the properties are written by prepare(task), before the first evaluate")
         result = self.checks.sandbox.run(self.program(task, candidate))
         rows = [json.loads(line[len(MARK):]) for line in result.stdout.splitlines() if line.startswith(MARK)]
         if any("missing" in r for r in rows):

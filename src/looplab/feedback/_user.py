@@ -51,7 +51,7 @@ class SimulatedUser:
     def for_problem(self, ctx: Any, reference: str | None) -> SimulatedUser:
         return SimulatedUser(ctx, reference)
 
-    def evaluate(self, task: Any, candidate: str) -> Feedback:
+    async def evaluate(self, task: Any, candidate: str) -> Feedback:
         if not self.reference:
             return Feedback(0.0, True, "The user has nothing to say about this task.", {"leak": False})
         family = self.ctx.family
@@ -59,7 +59,7 @@ class SimulatedUser:
                     {"role": "user", "content": f"Task:\n{family.describe(task)}\n\nThe correct solution (secret):\n"
                                                 f"{self.reference}\n\nThe assistant's {family.voice.noun}:\n"
                                                 f"{family.show(candidate)}\n\nYour reply to the assistant:"}]
-        reply = self.ctx.ask(messages, max_tokens=USER_TOKENS)
+        reply = await self.ctx.ask(messages, max_tokens=USER_TOKENS)
         found = _VERDICT.match(reply.text)
         correct = bool(found) and found.group(1).upper() == "CORRECT"
         help_text = reply.text[found.end():].strip() if found else reply.text

@@ -1,6 +1,7 @@
 """How looplab talks to language models: one protocol, several backends, usage and budgets."""
-from ._base import BudgetExceeded, Completion, Message, Model, ModelError, ModelUnavailable, Usage, clean_text
-from ._budget import Budget, Meter
+from ._base import (BudgetExceeded, Completion, Message, Model, ModelError, ModelUnavailable, Usage, clean_text,
+                    complete_async)
+from ._budget import Budget, Meter, Reservation
 from ._embed import Embedder, MiniLMEmbedder, OpenAIEmbedder
 from ._openai import OpenAIModel, Timeouts
 from ._resolve import load_model
@@ -8,5 +9,5 @@ from ._scripted import ScriptedModel
 from ._weights import cache_root
 
 __all__ = ["Budget", "BudgetExceeded", "Completion", "Embedder", "Message", "Meter", "MiniLMEmbedder", "Model",
-           "ModelError", "ModelUnavailable", "OpenAIEmbedder", "OpenAIModel", "ScriptedModel", "Timeouts", "Usage",
-           "cache_root", "clean_text", "load_model"]
+           "ModelError", "ModelUnavailable", "OpenAIEmbedder", "OpenAIModel", "Reservation", "ScriptedModel", "Timeouts",
+           "Usage", "cache_root", "clean_text", "complete_async", "load_model"]

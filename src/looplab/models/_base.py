@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import re
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
@@ -40,6 +41,7 @@ class Completion:
     latency: float  # seconds spent waiting for the model
     finish_reason: str = "stop"
     usage_estimated: bool = False  # the server gave no usable token counts; they are an upper estimate
+    call: int | None = None        # the id of its record, once recorded
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -57,7 +59,8 @@ def clean_text(text: str) -> str:
 
 @runtime_checkable
 class Model(Protocol):
-    """A chat model: messages in, text and usage out."""
+    """A chat model: messages in, text and usage out. A backend that can serve many requests at once also
+    has `async acomplete(...)` with the same arguments (see `complete_async`)."""
 
     name: str
 
@@ -69,3 +72,12 @@ class Model(Protocol):
     def count_tokens(self, messages: list[Message]) -> int:
         """An upper estimate of the prompt tokens these messages cost, used to enforce budgets."""
         ...
+
+
+async def complete_async(model: Model, messages: list[Message], **kwargs) -> Completion:
+    """`model.acomplete` when the backend has it; otherwise its blocking `complete` in a worker thread, so
+    the event loop (and every other loop in flight) keeps going meanwhile."""
+    acomplete = getattr(model, "acomplete", None)
+    if acomplete is not None:
+        return await acomplete(messages, **kwargs)
+    return await asyncio.to_thread(model.complete, messages, **kwargs)

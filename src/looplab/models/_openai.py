@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import random
 import time
 from dataclasses import dataclass
@@ -35,8 +36,8 @@ def _retry_after(response: httpx.Response) -> float | None:
         return None
 
 
-def post_with_retries(http: httpx.Client, url: str, body: dict, *, max_retries: int = 5, backoff: float = 1.0,
-                      call_seconds: float = 900.0) -> httpx.Response:
+async def post_with_retries(http: httpx.AsyncClient, url: str, body: dict, *, max_retries: int = 5,
+                            backoff: float = 1.0, call_seconds: float = 900.0) -> httpx.Response:
     """POST JSON; retry transient failures (429, 5xx, timeouts, dropped connections) with exponential
     backoff and jitter, or after the server's Retry-After; raise ModelUnavailable when they persist or
     the call's time is up, and ModelError on a refusal."""
@@ -46,11 +47,11 @@ def post_with_retries(http: httpx.Client, url: str, body: dict, *, max_retries: 
             wait = wait or backoff * 2 ** (attempt - 1) * random.uniform(0.5, 1.5)
             if time.monotonic() + wait >= deadline:
                 break
-            time.sleep(wait)
+            await asyncio.sleep(wait)
         wait = 0.0
         left = deadline - time.monotonic()
         try:
-            response = http.post(url, json=body, timeout=http.timeout if left > http.timeout.read else
+            response = await http.post(url, json=body, timeout=http.timeout if left > http.timeout.read else
                                  httpx.Timeout(min(http.timeout.connect, left), read=left, write=left, pool=left))
         except httpx.TimeoutException:
             problem = "timed out"
@@ -69,6 +70,14 @@ def post_with_retries(http: httpx.Client, url: str, body: dict, *, max_retries: 
             raise ModelError(f"{url} refused the request with HTTP {response.status_code}: {response.text[:300]}")
         return response
     raise ModelUnavailable(f"{url} failed after {attempt + 1} tries; last: {problem}")
+
+
+def post_blocking(url: str, body: dict, *, headers: dict, timeout: httpx.Timeout, **retries) -> httpx.Response:
+    """`post_with_retries` for callers without an event loop."""
+    async def post() -> httpx.Response:
+        async with httpx.AsyncClient(timeout=timeout, headers=headers) as http:
+            return await post_with_retries(http, url, body, **retries)
+    return asyncio.run(post())
 
 
 def _content(message: dict) -> str:
@@ -93,7 +102,8 @@ def _count(usage: object, key: str) -> int | None:
 class OpenAIModel:
     """Any server speaking the OpenAI chat-completions API (vLLM, llama.cpp server, Ollama, hosted APIs).
 
-    Transient failures (429, 5xx, timeouts, dropped connections) are retried with backoff up to
+    `acomplete` serves many requests at once over one connection pool (the engine bounds how many with
+    `max_connections`); `complete` is the same request for a caller without an event loop. Transient failures (429, 5xx, timeouts, dropped connections) are retried with backoff up to
     `max_retries` times within the call's time, then raised as ModelUnavailable. A reply without a
     usable `usage` is charged by the same upper estimate the budget uses, so budgets still hold.
     """
@@ -106,13 +116,25 @@ class OpenAIModel:
         self.max_retries = max_retries
         self.backoff = backoff
         self.timeouts = timeouts
-        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self._http = httpx.Client(timeout=httpx.Timeout(timeouts.read, connect=timeouts.connect), headers=headers)
+        self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._timeout = httpx.Timeout(timeouts.read, connect=timeouts.connect)
+        self._http: httpx.AsyncClient | None = None
+        self._http_loop: asyncio.AbstractEventLoop | None = None
+
+    def _client(self) -> httpx.AsyncClient:
+        """The connection pool of the running event loop (a pool cannot move between loops)."""
+        loop = asyncio.get_running_loop()
+        if self._http_loop is not loop:
+            # No pool limit of its own: the engine decides how many requests are in flight.
+            self._http = httpx.AsyncClient(timeout=self._timeout, headers=self._headers,
+                                           limits=httpx.Limits(max_connections=None, max_keepalive_connections=1024))
+            self._http_loop = loop
+        return self._http
 
     def check(self, seconds: float = 5.0) -> None:
         """Fail within seconds, with one sentence, when no server answers at the base URL."""
         try:
-            self._http.get(f"{self.base_url}/models", timeout=seconds)
+            httpx.get(f"{self.base_url}/models", headers=self._headers, timeout=seconds)
         except httpx.HTTPError as e:
             raise ModelUnavailable(f"no server answers at {self.base_url} ({type(e).__name__}); start it, or fix "
                                    "--base-url (e.g. http://127.0.0.1:8000/v1)") from None
@@ -122,8 +144,11 @@ class OpenAIModel:
         # tokenizers produce for English and code, plus the chat template's per-message tokens.
         return sum(len(m["content"].encode("utf-8", "replace")) // 2 + 8 for m in messages) + 8
 
-    def complete(self, messages: list[Message], *, temperature: float = 0.0, max_tokens: int = 512,
-                 seed: int | None = None, json_schema: dict | None = None) -> Completion:
+    def complete(self, messages: list[Message], **kwargs) -> Completion:
+        return asyncio.run(self.acomplete(messages, **kwargs))
+
+    async def acomplete(self, messages: list[Message], *, temperature: float = 0.0, max_tokens: int = 512,
+                        seed: int | None = None, json_schema: dict | None = None) -> Completion:
         body = {"model": self.model, "messages": messages, "temperature": temperature,
                 "max_tokens": max_tokens}
         if seed is not None:
@@ -132,9 +157,9 @@ class OpenAIModel:
             body["response_format"] = {"type": "json_schema",
                                        "json_schema": {"name": "reply", "schema": json_schema}}
         start = time.perf_counter()
-        response = post_with_retries(self._http, f"{self.base_url}/chat/completions", body,
-                                     max_retries=self.max_retries, backoff=self.backoff,
-                                     call_seconds=self.timeouts.call)
+        response = await post_with_retries(self._client(), f"{self.base_url}/chat/completions", body,
+                                           max_retries=self.max_retries, backoff=self.backoff,
+                                           call_seconds=self.timeouts.call)
         return self._parse(response, messages, time.perf_counter() - start)
 
     def _parse(self, response: httpx.Response, messages: list[Message], latency: float) -> Completion:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from pathlib import Path
@@ -53,3 +54,7 @@ class ScriptedModel:
             reason = "stop"
         usage = Usage(self.count_tokens(messages), min(len(words), max_tokens))
         return Completion(text, usage, time.perf_counter() - start, reason)
+
+    async def acomplete(self, messages: list[Message], **kwargs) -> Completion:
+        await asyncio.sleep(0)  # let other loops in flight run between requests, as a server would
+        return self.complete(messages, **kwargs)

@@ -10,8 +10,10 @@ import signal
 import site
 import subprocess
 import sys
+import threading
 import time
 import weakref
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -88,6 +90,11 @@ def _stop(proc: subprocess.Popen) -> None:
         proc.cgroup.remove()
 
 
+def _stop_all(spares: list[subprocess.Popen]) -> None:
+    while spares:
+        _stop(spares.pop())
+
+
 def _read_status(proc: subprocess.Popen) -> list[str]:
     """What the launcher wrote on its status channel ("started", then how the program ended); closes it."""
     fd, proc.status_fd = proc.status_fd, -1
@@ -112,10 +119,17 @@ class Sandbox:
     output. Where the machine allows it (root), a control group per sandbox bounds memory (tmpfs
     and memfd included) and processes for everything the program starts together; `containment`
     says which. `unsafe_no_sandbox=True` keeps the limits but drops the isolation.
+
+    It is a pool: `run` may be called from many threads, runs at most `pool` programs at once (the rest
+    wait), and keeps up to `pool` sandboxes started ahead of need. A sandbox serves one program only:
+    nothing one program leaves behind reaches the next.
     """
 
-    def __init__(self, limits: Limits = Limits(), *, unsafe_no_sandbox: bool = False):
+    def __init__(self, limits: Limits = Limits(), *, unsafe_no_sandbox: bool = False, pool: int = 1):
+        if pool < 1:
+            raise ValueError(f"a sandbox pool holds at least 1 sandbox, not {pool}")
         self.limits = limits
+        self.pool = pool
         self.isolation = "unsafe-no-sandbox" if unsafe_no_sandbox else "bubblewrap"
         self._bwrap = None if unsafe_no_sandbox else shutil.which("bwrap")
         if not unsafe_no_sandbox and self._bwrap is None:
@@ -125,11 +139,16 @@ class Sandbox:
         self._site_dirs = [p for p in site.getsitepackages() if os.path.isdir(p)]
         self._cgroups = Cgroups.find()
         self.containment = f"cgroup v{self._cgroups.version}" if self._cgroups else "per-process rlimits"
-        self._spare: subprocess.Popen | None = None
-        self._finalizer = weakref.finalize(self, lambda: None)
+        self._slots = threading.BoundedSemaphore(pool)
+        self._lock = threading.Lock()
+        self._spares: list[subprocess.Popen] = []  # started ahead of need, waiting for a program
+        # bubblewrap's --die-with-parent follows the thread that started it, so every sandbox is started
+        # by this one long-lived thread, never by a worker thread that may end before its sandbox is used.
+        self._starter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sandbox-start")
+        weakref.finalize(self, _stop_all, self._spares)
 
     def with_limits(self, **changes) -> Sandbox:
-        return Sandbox(replace(self.limits, **changes), unsafe_no_sandbox=self._bwrap is None)
+        return Sandbox(replace(self.limits, **changes), unsafe_no_sandbox=self._bwrap is None, pool=self.pool)
 
     def _command(self, status_fd: int) -> list[str]:
         lim = self.limits
@@ -199,21 +218,25 @@ class Sandbox:
         return proc
 
     def close(self) -> None:
-        """Stop the sandbox started ahead of need, if any."""
-        spare, self._spare = self._spare, None
-        if spare is not None:
-            _stop(spare)
+        """Stop the sandboxes started ahead of need."""
+        with self._lock:
+            _stop_all(self._spares)
 
     def run(self, code: str, *, filename: str = "main.py", stdin: str = "") -> ExecResult:
         """Run `code` as a Python program and report what happened; never raises for program behaviour.
 
         Every program gets a sandbox of its own. Starting one (namespaces, mounts, Python) costs
-        more than most programs here take to run, so the next sandbox is started while this
-        program runs, and the next call finds it ready.
+        more than most programs here take to run, so a replacement is started as each program
+        ends, and the next call finds it ready.
         """
         if "/" in filename or not filename:
             raise ValueError(f"filename must be a plain file name, not {filename!r}")
-        proc, self._spare = self._spare or self._start(), None
+        with self._slots:
+            with self._lock:
+                proc = self._spares.pop() if self._spares else None
+            return self._run(proc or self._starter.submit(self._start).result(), code, filename, stdin)
+
+    def _run(self, proc: subprocess.Popen, code: str, filename: str, stdin: str) -> ExecResult:
         source = code.encode()
         header = json.dumps({"filename": filename, "size": len(source)}).encode() + b"\n"
         start = time.monotonic()
@@ -224,9 +247,9 @@ class Sandbox:
         peak = round(proc.cgroup.peak_bytes() / 2 ** 20, 1) if proc.cgroup is not None else None
         if proc.cgroup is not None:
             proc.cgroup.remove()
-        self._spare = self._start()
-        self._finalizer.detach()
-        self._finalizer = weakref.finalize(self, _stop, self._spare)
+        spare = self._starter.submit(self._start).result()
+        with self._lock:
+            self._spares.append(spare)
         return replace(self._result(status, out, err, reason, duration, out_of_memory), peak_memory_mb=peak)
 
     def _collect(self, proc: subprocess.Popen, stdin: bytes, start: float) -> tuple[bytes, bytes, str]:

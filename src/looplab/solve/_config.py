@@ -15,7 +15,8 @@ class PolicyConfig:
     best-of-n, codet: n samples · refine, resample, try-again, reflexion: rounds after the first attempt ·
     iad: n candidates per round, rounds of refinement · evolve: population n, rounds generations ·
     tree: n strategies, rounds = refinement depth · mcts: n children per expansion, rounds iterations.
-    A task's token budget may end any of them sooner. `extra_sources` name feedback sources added
+    A task's token budget may end any of them sooner. `batch`: how many independent proposals best-of-n,
+    codet, iad and evolve send at once (1: one after another, stopping at the first that passes). `extra_sources` name feedback sources added
     after the family's own (see `EXTRA_SOURCES`); `prompts` are the templates the policy sends.
 
     >>> PolicyConfig("refine", rounds=3, extra_sources=("tests",)).name
@@ -27,11 +28,13 @@ class PolicyConfig:
     rounds: int = 3
     temperature: float = 0.8     # whenever a policy samples rather than decodes greedily
     max_tokens: int = 768        # per proposal
+    batch: int = 1               # independent proposals in flight at once (best-of-n, codet, iad, evolve)
     extra_sources: tuple[str, ...] = ()
     prompts: Prompts = field(default_factory=Prompts)
 
     def __post_init__(self):
-        for knob, value, least in (("n", self.n, 1), ("rounds", self.rounds, 0), ("max_tokens", self.max_tokens, 16)):
+        for knob, value, least in (("n", self.n, 1), ("rounds", self.rounds, 0), ("max_tokens", self.max_tokens, 16),
+                                   ("batch", self.batch, 1)):
             if not isinstance(value, int) or value < least:
                 raise ValueError(f"{knob} must be a whole number of at least {least}, not {value!r}")
         if not 0.0 <= self.temperature <= 2.0:
@@ -49,6 +52,8 @@ class PolicyConfig:
             knobs = f"n={self.n},k={self.rounds}"
         else:
             knobs = ""
+        if self.batch != 1:  # batches change where a policy can stop, so they are part of its identity
+            knobs += f",batch={self.batch}" if knobs else f"batch={self.batch}"
         name = f"{self.strategy}({knobs})" if knobs else self.strategy
         name += "".join(f"+{source}" for source in self.extra_sources)
         if self.prompts != Prompts():

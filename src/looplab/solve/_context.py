@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import asyncio
+import inspect
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any
 
 from ..feedback import Feedback, FeedbackSource, all_passed, rank
-from ..models import Message, Model
+from ..models import BudgetExceeded, Message, Model
 from ..runs import TaskRecorder
 from ..tasks import Family
 from ._prompts import Messages, Prompts
@@ -21,6 +24,17 @@ class Reply:
 
 
 @dataclass(frozen=True)
+class Request:
+    """One proposal of a batch: what kind of attempt it makes, from which messages, how it is sampled."""
+
+    kind: str
+    messages: list[Message]
+    temperature: float = 0.0
+    sample: int = 0
+    parent: int | None = None
+
+
+@dataclass(frozen=True)
 class Attempt:
     """A candidate and the feedback each source gave it, in ranking order (the first source decides)."""
 
@@ -28,6 +42,8 @@ class Attempt:
     candidate: str
     feedback: dict[str, Feedback]
     feedback_text: str   # what a model is shown about it
+    kind: str = "attempt"
+    reply: str = ""      # the model's whole reply the candidate came from
 
     @property
     def passed(self) -> bool:
@@ -49,21 +65,31 @@ class Attempt:
         return next(iter(self.feedback.values()))
 
 
+def _calls_model(source: FeedbackSource) -> bool:
+    """A source whose `evaluate` is a coroutine asks a model (a judge, a simulated user)."""
+    return inspect.iscoroutinefunction(source.evaluate)
+
+
 class SolveContext:
     """What a policy works with: `messages` (the prompts for this task), `propose` and `ask` (the
-    model, recorded and budgeted), `attempt` (feedback from every source), and the `best` so far.
+    model, recorded and budgeted), `attempt` and `attempt_batch` (feedback from every source), and the
+    `best` so far. Its methods are coroutines, so many tasks (and the samples inside one) can be in
+    flight together; what a policy records does not depend on how many are.
 
-    Only visible feedback reaches a policy; the hidden score is applied by the engine afterwards.
+    Sources that run programs are called in `executor` (the sandbox pool's threads); sources that ask a
+    model are coroutines. Only visible feedback reaches a policy; the hidden score is applied by the
+    engine afterwards.
     """
 
     def __init__(self, family: Family, task: Any, recorder: TaskRecorder, sources: dict[str, FeedbackSource],
-                 max_tokens: int, prompts: Prompts, reference: str | None = None):
+                 max_tokens: int, prompts: Prompts, reference: str | None = None, executor: Executor | None = None):
         """`reference` (the family's reference answer) goes only to sources bound with `for_problem`, such as a
         simulated user that must help without giving it away; it is not kept here."""
         self.family = family
         self.task = task
         self.recorder = recorder
         self.max_tokens = max_tokens
+        self.executor = executor
         self.messages = Messages(prompts, family, task)
         self.sources = {name: source.for_task(self) if hasattr(source, "for_task") else
                         source.for_problem(self, reference) if hasattr(source, "for_problem") else source
@@ -71,45 +97,85 @@ class SolveContext:
         self.attempts: list[Attempt] = []
         self.chosen: Attempt | None = None
 
-    def prepare(self) -> None:
+    async def prepare(self) -> None:
         """Let each source that needs the model do its one-off work (write tests or properties) before the
         first candidate."""
         for source in self.sources.values():
             if hasattr(source, "prepare"):
-                source.prepare(self.task)
+                await source.prepare(self.task)
 
-    def choose(self, attempt: Attempt) -> None:
-        """Make `attempt` the answer, in place of the best-ranked one (a policy that selects otherwise)."""
-        self.chosen = attempt
+    async def propose(self, messages: list[Message], *, temperature: float = 0.0, sample: int = 0) -> Reply:
+        completion = await self.recorder.agenerate(messages, temperature=temperature, max_tokens=self.max_tokens,
+                                                   sample=sample)
+        return Reply(completion.text, completion.call)
 
-    @property
-    def answer(self) -> Attempt | None:
-        """The attempt the task answers with: the one chosen, else the best."""
-        return self.chosen or self.best
-
-    def propose(self, messages: list[Message], *, temperature: float = 0.0, sample: int = 0) -> Reply:
-        text = self.recorder.generate(messages, temperature=temperature, max_tokens=self.max_tokens,
-                                      sample=sample).text
-        return Reply(text, self.recorder.last_call)
-
-    def ask(self, messages: list[Message], *, temperature: float = 0.0, sample: int = 0,
-            max_tokens: int = NOTE_TOKENS, model: Model | None = None) -> Reply:
+    async def ask(self, messages: list[Message], *, temperature: float = 0.0, sample: int = 0,
+                  max_tokens: int = NOTE_TOKENS, model: Model | None = None) -> Reply:
         """A short reply that is not a candidate: a reflection, a plan step, a judgement (by `model` when
         given, such as a judge's own)."""
-        text = self.recorder.generate(messages, temperature=temperature, max_tokens=max_tokens, sample=sample,
-                                      min_reply=16, model=model).text.strip()
-        return Reply(text, self.recorder.last_call)
+        completion = await self.recorder.agenerate(messages, temperature=temperature, max_tokens=max_tokens,
+                                                   sample=sample, min_reply=16, model=model)
+        return Reply(completion.text.strip(), completion.call)
 
     def note(self, kind: str, text: str, *, parent: int | None = None, call: int | None = None) -> int:
         """Record a step that is not a candidate (a reflection, a strategy, a thought)."""
         return self.recorder.step(kind, text, parent=parent, call=call)
 
-    def attempt(self, kind: str, reply: Reply, *, parent: int | None = None) -> Attempt:
+    async def run_blocking(self, function, *args):
+        """A blocking function (a program in the sandbox) in the executor, so other loops keep going."""
+        return await asyncio.get_running_loop().run_in_executor(self.executor, function, *args)
+
+    async def attempt(self, kind: str, reply: Reply, *, parent: int | None = None) -> Attempt:
         """Take the candidate out of a reply, have every source judge it, and record both."""
         candidate = self.family.extract(self.task, reply.text)
-        feedback = {name: source.evaluate(self.task, candidate) for name, source in self.sources.items()}
+        feedback = {}
+        for name, source in self.sources.items():
+            feedback[name] = (await source.evaluate(self.task, candidate) if _calls_model(source)
+                              else await self.run_blocking(source.evaluate, self.task, candidate))
+        return self._record(kind, reply, candidate, feedback, parent)
+
+    async def attempt_batch(self, requests: list[Request]) -> list[Attempt]:
+        """Several independent proposals in flight at once, judged, and recorded in the order asked.
+
+        Programs of different candidates run side by side; a source that asks a model judges one
+        candidate after another, so its calls keep their order. A proposal the budget refused is left
+        out; after the others are recorded, the refusal (or the first error) is raised.
+        """
+        replies = await asyncio.gather(*(self.propose(r.messages, temperature=r.temperature, sample=r.sample)
+                                         for r in requests), return_exceptions=True)
+        made = [(r, reply) for r, reply in zip(requests, replies) if isinstance(reply, Reply)]
+        candidates = [self.family.extract(self.task, reply.text) for _, reply in made]
+        feedback: list[dict[str, Feedback]] = [{} for _ in made]
+        try:
+            for name, source in self.sources.items():
+                if _calls_model(source):
+                    for judged, candidate in zip(feedback, candidates):
+                        judged[name] = await source.evaluate(self.task, candidate)
+                else:
+                    results = await asyncio.gather(*(self.run_blocking(source.evaluate, self.task, c)
+                                                     for c in candidates))
+                    for judged, result in zip(feedback, results):
+                        judged[name] = result
+        except BudgetExceeded:  # a judge ran out of budget: what was fully judged is kept
+            complete = [i for i, judged in enumerate(feedback) if len(judged) == len(self.sources)]
+            made, candidates, feedback = ([made[i] for i in complete], [candidates[i] for i in complete],
+                                          [feedback[i] for i in complete])
+            self._record_all(made, candidates, feedback)
+            raise
+        attempts = self._record_all(made, candidates, feedback)
+        errors = [reply for reply in replies if isinstance(reply, BaseException)]
+        if errors:
+            raise errors[0]
+        return attempts
+
+    def _record_all(self, made, candidates, feedback) -> list[Attempt]:
+        return [self._record(request.kind, reply, candidate, judged, request.parent)
+                for (request, reply), candidate, judged in zip(made, candidates, feedback)]
+
+    def _record(self, kind: str, reply: Reply, candidate: str, feedback: dict[str, Feedback],
+                parent: int | None) -> Attempt:
         step = self.recorder.step(kind, candidate, feedback, parent=parent, call=reply.call)
-        attempt = Attempt(step, candidate, feedback, self._text(feedback))
+        attempt = Attempt(step, candidate, feedback, self._text(feedback), kind, reply.text)
         self.attempts.append(attempt)
         return attempt
 
@@ -121,6 +187,15 @@ class SolveContext:
             if not f.passed:
                 parts.append(f"{getattr(self.sources[name], 'heading', name + ':')}\n{f.text}")
         return "\n".join(parts)
+
+    def choose(self, attempt: Attempt) -> None:
+        """Make `attempt` the answer, in place of the best-ranked one (a policy that selects otherwise)."""
+        self.chosen = attempt
+
+    @property
+    def answer(self) -> Attempt | None:
+        """The attempt the task answers with: the one chosen, else the best."""
+        return self.chosen or self.best
 
     @property
     def best(self) -> Attempt | None:

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import asyncio
 import time
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -77,18 +79,36 @@ def feedback_sources(family: Family, config: PolicyConfig, sources: dict[str, Fe
 
 
 def solve_tasks(problems: list[Problem], family: Family, config: PolicyConfig, *, model: Model, store: RunStore,
-                sources: dict[str, FeedbackSource | Callable] | None = None, task_budget: Budget = Budget(),
-                run_meter: Meter | None = None, judge_model: Model | None = None,
-                on_task: Callable[[TaskOutcome | None], None] | None = None) -> SolveReport:
+                **options) -> SolveReport:
     """Run one policy over tasks of one family, recording everything; tasks finished earlier are skipped.
-
-    The store checks that the run's loop, model, family and its settings match what it recorded
-    before, and that the policy's settings (knobs, prompts, sources, budget) do too.
+    The synchronous entry point of `solve_tasks_async` (same arguments).
 
     >>> # solve_tasks(problems, family, PolicyConfig("refine"), model=model, store=RunStore("runs/x"))
     """
+    return asyncio.run(solve_tasks_async(problems, family, config, model=model, store=store, **options))
+
+
+async def solve_tasks_async(problems: list[Problem], family: Family, config: PolicyConfig, *, model: Model,
+                            store: RunStore, sources: dict[str, FeedbackSource | Callable] | None = None,
+                            task_budget: Budget = Budget(), run_meter: Meter | None = None,
+                            judge_model: Model | None = None, max_connections: int = 1,
+                            executor: Executor | None = None,
+                            on_task: Callable[[TaskOutcome | None], None] | None = None) -> SolveReport:
+    """Run one policy over tasks of one family with up to `max_connections` model requests in flight,
+    recording everything; tasks finished earlier are skipped.
+
+    Tasks run side by side (one more than the requests allowed, so programs run while the model
+    answers); each task's record is the same whatever `max_connections` is. Blocking feedback (programs)
+    runs in `executor`, the sandbox pool's threads. A run budget (`run_meter`) is never overshot; when it
+    stops a run with many tasks in flight, which tasks it cut short depends on their timing.
+
+    The store checks that the run's loop, model, family and its settings match what it recorded
+    before, and that the policy's settings (knobs, prompts, sources, budget) do too.
+    """
     if config.strategy not in POLICIES:
         raise ValueError(f"unknown strategy {config.strategy!r}; choose from {', '.join(POLICIES)}")
+    if max_connections < 1:
+        raise ValueError(f"max_connections must be at least 1, not {max_connections}")
     policy = POLICIES[config.strategy]
     chosen = feedback_sources(family, config, sources, judge_model)
     store.require({"loop": "solve", "model": model.name, "family": family.name, **family.settings()})
@@ -98,28 +118,34 @@ def solve_tasks(problems: list[Problem], family: Family, config: PolicyConfig, *
                                         "budget_calls": task_budget.calls, "budget_tokens": task_budget.tokens})
     done = store.finished(config.name)
     report = SolveReport(config.name)
+    slots = asyncio.Semaphore(max_connections)
+    loop = asyncio.get_running_loop()
     unavailable_in_a_row = 0
+    waiting = []
     for problem in problems:
-        task = problem.task
-        if task.id in done:
+        if problem.task.id in done:
             report.skipped += 1
             if on_task:
                 on_task(None)
-            continue
+        else:
+            waiting.append(problem)
+
+    async def solve_one(problem: Problem) -> TaskOutcome | None:
+        task = problem.task
         store.start_task(config.name, task.id)
         meter = Meter(task_budget, parent=run_meter)
-        recorder = TaskRecorder(store, config.name, task.id, model, meter)
+        recorder = TaskRecorder(store, config.name, task.id, model, meter, slots)
         reference = family.reference(problem) if any(hasattr(s, "for_problem") for s in chosen.values()) else None
-        ctx = SolveContext(family, task, recorder, chosen, config.max_tokens, config.prompts, reference)
+        ctx = SolveContext(family, task, recorder, chosen, config.max_tokens, config.prompts, reference, executor)
         start = time.monotonic()
         status, error = "done", None
         try:
-            ctx.prepare()
-            policy(ctx, config)
+            await ctx.prepare()
+            await policy(ctx, config)
         except BudgetExceeded as e:
             if run_meter is not None and e.meter is run_meter:
                 report.stopped = f"the run budget is spent ({e}); raise it and re-run to continue"
-                break
+                return None  # unfinished: a re-run with a larger budget takes it up again
         except ModelUnavailable as e:
             status, error = "unavailable", str(e)
         except ModelError as e:
@@ -127,33 +153,48 @@ def solve_tasks(problems: list[Problem], family: Family, config: PolicyConfig, *
         best = ctx.answer
         seconds = time.monotonic() - start + recorder.reused_seconds
         if status == "unavailable":
-            unavailable_in_a_row += 1
-            outcome = TaskOutcome(task.id, status, False, False, meter.tokens, meter.calls, seconds, error)
-            report.outcomes.append(outcome)
-            if on_task:
-                on_task(outcome)
-            if unavailable_in_a_row >= MAX_UNAVAILABLE_IN_A_ROW:
-                report.stopped = f"the model is unreachable ({error}); fix it and re-run to resume"
-                break
-            continue
-        unavailable_in_a_row = 0
+            return TaskOutcome(task.id, status, False, False, meter.tokens, meter.calls, seconds, error)
         # The hidden score, after the policy has finished: nothing of it goes back into the loop.
-        hidden = family.score(problem, best.candidate) if best else None
-        hidden_result = hidden.details if hidden else {"kind": "no-answer"}
-        passed_hidden = bool(hidden and hidden.passed)
-        audits = {name: audit for name, source in ctx.sources.items() if hasattr(source, "audit")
-                  and (audit := source.audit(problem.hidden, best.feedback.get(name) if best else None,
-                                             passed_hidden)) is not None}
-        if audits:
-            hidden_result = {**hidden_result, "audits": audits}
+        hidden_result, passed_hidden = await loop.run_in_executor(executor, _score, family, problem, ctx, best)
         outcome = TaskOutcome(task.id, status, bool(best and best.deciding.passed), passed_hidden,
                               meter.tokens, meter.calls, seconds, error)
         store.finish_task(config.name, task.id, status=status, answer=best.candidate if best else None,
                           passed_visible=outcome.passed_visible, visible_score=best.score if best else 0.0,
                           passed_hidden=passed_hidden, hidden_result=hidden_result,
                           tokens=meter.tokens, calls=meter.calls, seconds=round(seconds, 3), error=error)
-        report.outcomes.append(outcome)
-        if on_task:
-            on_task(outcome)
-    store.write_summary()
+        return outcome
+
+    async def worker() -> None:
+        nonlocal unavailable_in_a_row
+        while waiting and report.stopped is None:
+            outcome = await solve_one(waiting.pop(0))
+            if outcome is None:
+                continue
+            report.outcomes.append(outcome)
+            if on_task:
+                on_task(outcome)
+            if outcome.status != "unavailable":
+                unavailable_in_a_row = 0
+                continue
+            unavailable_in_a_row += 1
+            if unavailable_in_a_row >= MAX_UNAVAILABLE_IN_A_ROW and report.stopped is None:
+                report.stopped = f"the model is unreachable ({outcome.error}); fix it and re-run to resume"
+
+    try:
+        await asyncio.gather(*(worker() for _ in range(min(len(waiting), max_connections + 1))))
+    finally:
+        store.write_summary()
     return report
+
+
+def _score(family: Family, problem: Problem, ctx: SolveContext, best) -> tuple[dict, bool]:
+    """The hidden verdict on the answer, and each source's audit of itself against it (for the record only)."""
+    hidden = family.score(problem, best.candidate) if best else None
+    hidden_result = hidden.details if hidden else {"kind": "no-answer"}
+    passed_hidden = bool(hidden and hidden.passed)
+    audits = {name: audit for name, source in ctx.sources.items() if hasattr(source, "audit")
+              and (audit := source.audit(problem.hidden, best.feedback.get(name) if best else None,
+                                         passed_hidden)) is not None}
+    if audits:
+        hidden_result = {**hidden_result, "audits": audits}
+    return hidden_result, passed_hidden

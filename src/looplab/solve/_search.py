@@ -14,12 +14,12 @@ from ._prompts import numbered_items
 _VERDICT = re.compile(r"\b(ACCEPT|REFINE|ABANDON)\b\s*:?\s*(.*)", re.I | re.S)
 
 
-def critique(ctx: SolveContext, attempt: Attempt) -> tuple[str, str]:
+async def critique(ctx: SolveContext, attempt: Attempt) -> tuple[str, str]:
     """The critic's decision on an attempt: ("accept" | "refine" | "abandon", its reason).
 
     It sees the feedback and gives its own judgement; an answer it does not phrase as asked counts
     as "refine" (keep working)."""
-    reply = ctx.ask(ctx.messages.critic(attempt.candidate, attempt.feedback_text, attempt.deciding.passed))
+    reply = await ctx.ask(ctx.messages.critic(attempt.candidate, attempt.feedback_text, attempt.deciding.passed))
     ctx.note("critique", reply.text, parent=attempt.step, call=reply.call)
     match = _VERDICT.search(reply.text)
     if not match:
@@ -30,36 +30,36 @@ def critique(ctx: SolveContext, attempt: Attempt) -> tuple[str, str]:
     return verdict, match.group(2).strip()[:300]
 
 
-def tree(ctx: SolveContext, cfg: PolicyConfig) -> None:
+async def tree(ctx: SolveContext, cfg: PolicyConfig) -> None:
     """CodeTree-style search. The model first proposes n distinct strategies and writes a solution
     for each. Then, best node first (by visible score, then generated tests), a critic reads the
     execution feedback and decides: refine the node (its advice goes into the revision), abandon
     it, or (when only the model's own tests fail) accept it. The search stops at a node that
     passes every check or that the critic accepts, or when the frontier or the budget runs out;
     refinements go at most `rounds` deep."""
-    reply = ctx.ask(ctx.messages.strategies(cfg.n))
+    reply = await ctx.ask(ctx.messages.strategies(cfg.n))
     strategies = numbered_items(reply.text, cfg.n) or [""]
     frontier: list[tuple[tuple[float, ...], int, int, Attempt]] = []  # (-rank, order, depth, node)
     for i, strategy in enumerate(strategies):
         step = ctx.note("strategy", strategy, call=reply.call)
         messages = ctx.messages.strategy(strategy) if strategy else ctx.messages.first()
-        attempt = ctx.attempt("solution", ctx.propose(messages, sample=i), parent=step)
+        attempt = await ctx.attempt("solution", await ctx.propose(messages, sample=i), parent=step)
         if attempt.passed:
             return
         heapq.heappush(frontier, (_key(attempt), len(ctx.attempts), 0, attempt))
     seen = {a.candidate for a in ctx.attempts}
     while frontier:
         _, _, depth, node = heapq.heappop(frontier)
-        verdict, reason = critique(ctx, node)
+        verdict, reason = await critique(ctx, node)
         if verdict == "accept":
             return
         if verdict == "abandon" or depth >= cfg.rounds:
             continue
         # A solution's first refinement is greedy; deeper ones are sampled, so repeats stay rare.
         temperature = cfg.temperature if depth else 0.0
-        reply = ctx.propose(ctx.messages.revision(node.candidate, node.feedback_text, advice=reason),
+        reply = await ctx.propose(ctx.messages.revision(node.candidate, node.feedback_text, advice=reason),
                             temperature=temperature, sample=len(ctx.attempts))
-        child = ctx.attempt("refinement", reply, parent=node.step)
+        child = await ctx.attempt("refinement", reply, parent=node.step)
         if child.passed:
             return
         if child.candidate in seen:  # a repeat adds nothing to search from
@@ -126,7 +126,7 @@ def backpropagate(node: Node, reward: float) -> None:
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 
 
-def mcts(ctx: SolveContext, cfg: PolicyConfig) -> None:
+async def mcts(ctx: SolveContext, cfg: PolicyConfig) -> None:
     """RethinkMCTS-style search over reasoning steps. Each of `rounds` iterations selects a node
     by UCT, expands it with n candidate next steps (one call), simulates the first new child to
     code, and backs up a reward: the visible score blended with the model's 0-10 rating of the plan.
@@ -141,7 +141,7 @@ def mcts(ctx: SolveContext, cfg: PolicyConfig) -> None:
             if leaf.depth >= MAX_DEPTH:
                 node = leaf
             else:
-                reply = ctx.ask(ctx.messages.next_steps(leaf.thoughts, cfg.n), temperature=cfg.temperature,
+                reply = await ctx.ask(ctx.messages.next_steps(leaf.thoughts, cfg.n), temperature=cfg.temperature,
                                 sample=sample)
                 sample += 1
                 for thought in numbered_items(reply.text, cfg.n) or [reply.text[:300]]:
@@ -151,26 +151,26 @@ def mcts(ctx: SolveContext, cfg: PolicyConfig) -> None:
                 node = leaf.children[0]
         else:
             node = leaf
-        attempt = _simulate(ctx, node)
+        attempt = await _simulate(ctx, node)
         if attempt.passed:
             return
-        rethought = ctx.ask(ctx.messages.rethink(node.thoughts, attempt.candidate, attempt.feedback_text))
+        rethought = await ctx.ask(ctx.messages.rethink(node.thoughts, attempt.candidate, attempt.feedback_text))
         node.thought = rethought.text[:300]
         node.step = ctx.note("rethink", node.thought, parent=attempt.step, call=rethought.call)
-        attempt = _simulate(ctx, node)
+        attempt = await _simulate(ctx, node)
         if attempt.passed:
             return
-        backpropagate(node, reward(ctx, node, attempt))
+        backpropagate(node, await reward(ctx, node, attempt))
 
 
-def _simulate(ctx: SolveContext, node: Node) -> Attempt:
+async def _simulate(ctx: SolveContext, node: Node) -> Attempt:
     """A candidate written (greedily) from the node's plan, with its feedback."""
-    return ctx.attempt("code", ctx.propose(ctx.messages.plan_code(node.thoughts)), parent=node.step)
+    return await ctx.attempt("code", await ctx.propose(ctx.messages.plan_code(node.thoughts)), parent=node.step)
 
 
-def reward(ctx: SolveContext, node: Node, attempt: Attempt) -> float:
+async def reward(ctx: SolveContext, node: Node, attempt: Attempt) -> float:
     """The deciding score blended with the model's own 0-10 rating of the node's plan."""
-    reply = ctx.ask(ctx.messages.self_evaluation(node.thoughts), max_tokens=8)
+    reply = await ctx.ask(ctx.messages.self_evaluation(node.thoughts), max_tokens=8)
     ctx.note("self-evaluation", reply.text, parent=node.step, call=reply.call)
     rating = _NUMBER.search(reply.text)
     own = min(10.0, float(rating.group())) / 10 if rating else 0.5
