@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import random
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -19,7 +20,8 @@ class ChatServer:
     """A real OpenAI-compatible HTTP server on 127.0.0.1 whose replies come from a function.
 
     `fail_next` holds HTTP status codes to answer before replying normally (to test retries);
-    `delay` slows every reply (to kill a client mid-run).
+    `delay` slows every reply (to kill a client mid-run); `jitter` adds a random delay up to that many
+    seconds to each, so replies return in another order than they were asked.
     """
 
     def __init__(self, reply):
@@ -27,6 +29,7 @@ class ChatServer:
         self.requests: list[dict] = []
         self.fail_next: list[int] = []
         self.delay = 0.0
+        self.jitter = 0.0
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -42,8 +45,8 @@ class ChatServer:
                     self._send(server.fail_next.pop(0), {"error": "injected failure"})
                     return
                 server.requests.append(body)  # counted on arrival, so a request in flight is counted too
-                if server.delay:
-                    threading.Event().wait(server.delay)
+                if server.delay or server.jitter:
+                    threading.Event().wait(server.delay + random.uniform(0, server.jitter))
                 text = server.reply(body["messages"])
                 prompt = sum(len(m["content"].split()) for m in body["messages"])
                 self._send(200, {"choices": [{"message": {"role": "assistant", "content": text},

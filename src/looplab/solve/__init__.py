@@ -4,9 +4,11 @@ from ._compare import (Comparison, Curve, HiddenCache, Paired, against_reference
                        sign_test, trajectories)
 from ._config import PolicyConfig
 from ._context import Attempt, Reply, SolveContext
-from ._engine import EXTRA_SOURCES, POLICIES, SolveReport, TaskOutcome, feedback_sources, solve_tasks
+from ._engine import (EXTRA_SOURCES, POLICIES, SolveReport, TaskOutcome, feedback_sources, solve_tasks,
+                      solve_tasks_async)
 from ._prompts import Messages, Prompts
 
 __all__ = ["EXTRA_SOURCES", "POLICIES", "Attempt", "Comparison", "Curve", "HiddenCache", "Messages", "Paired",
            "PolicyConfig", "Prompts", "Reply", "SolveContext", "SolveReport", "TaskOutcome", "against_reference",
-           "analyze", "compare", "curve", "feedback_sources", "run_policies", "sign_test", "solve_tasks", "trajectories"]
+           "analyze", "compare", "curve", "feedback_sources", "run_policies", "sign_test", "solve_tasks", "solve_tasks_async",
+           "trajectories"]

@@ -198,7 +198,7 @@ class Comparison:
 
 def run_policies(problems: list[Problem], family: Family, configs: list[PolicyConfig], *, model: Model,
                  store: RunStore, task_budget: Budget = Budget(), run_budget: Budget = Budget(),
-                 judge_model: Model | None = None, on_start: Callable[[str, int], None] | None = None,
+                 judge_model: Model | None = None, max_connections: int = 1, on_start: Callable[[str, int], None] | None = None,
                  on_task: Callable[[TaskOutcome | None], None] | None = None) -> list[SolveReport]:
     """Each policy over the same tasks, one after another, under one run budget; stops early when
     a policy stops (budget spent, server unreachable)."""
@@ -212,7 +212,8 @@ def run_policies(problems: list[Problem], family: Family, configs: list[PolicyCo
         if on_start:
             on_start(config.name, len(problems))
         report = solve_tasks(problems, family, config, model=model, store=store, task_budget=task_budget,
-                             run_meter=run_meter, judge_model=judge_model, on_task=on_task)
+                             run_meter=run_meter, judge_model=judge_model, max_connections=max_connections,
+                             on_task=on_task)
         reports.append(report)
         if report.stopped:
             break

@@ -184,6 +184,9 @@ async def solve_tasks_async(problems: list[Problem], family: Family, config: Pol
         await asyncio.gather(*(worker() for _ in range(min(len(waiting), max_connections + 1))))
     finally:
         store.write_summary()
+        for used in {model, judge_model} - {None}:
+            if hasattr(used, "aclose"):  # a connection pool belongs to this run's event loop
+                await used.aclose()
     return report
 
 
