@@ -101,9 +101,12 @@ def _add_sandbox_args(p: argparse.ArgumentParser, timeout: float) -> None:
                    help="run generated code with resource limits only, without bubblewrap isolation")
 
 
+def _limits(args) -> Limits:
+    return Limits(timeout=args.timeout, cpu_seconds=max(1, int(args.timeout)))
+
+
 def _sandbox(args) -> Sandbox:
-    limits = Limits(timeout=args.timeout, cpu_seconds=max(1, int(args.timeout)))
-    return Sandbox(limits, unsafe_no_sandbox=args.unsafe_no_sandbox, pool=args.max_sandboxes)
+    return Sandbox(_limits(args), unsafe_no_sandbox=args.unsafe_no_sandbox, pool=args.max_sandboxes)
 
 
 def _add_run_dir(p: argparse.ArgumentParser, default: str | None = None) -> None:
@@ -136,6 +139,13 @@ def _add_policy_args(p: argparse.ArgumentParser, *, rounds: int, budget_required
     p.add_argument("--batch", type=_whole(1), default=1,
                    help="best-of-n, codet, iad, evolve: independent proposals sent at once (default 1: one after "
                         "another, stopping at the first that passes)")
+    p.add_argument("--executor", choices=["local", "ray"], default="local",
+                   help="local (default): this process; ray: tasks dealt over a Ray cluster (pip install "
+                        "'looplab[ray]'), each worker running its share against the same model server")
+    p.add_argument("--ray-address", help="the Ray cluster to use, e.g. ray://head:10001 (default: RAY_ADDRESS, "
+                                         "else a new local cluster)")
+    p.add_argument("--workers", type=_whole(1), default=2, help="--executor ray: shares the tasks are dealt into "
+                                                               "(default 2)")
     p.add_argument("--judge-model", help="the model behind +judge and +deceptive-judge, in --model's form (default: "
                                          "the model under test); a server model uses --base-url")
 
@@ -249,37 +259,16 @@ def _load_model(args, spec: str | None = None):
 
 
 def _run(configs: list[PolicyConfig], family, problems, args, *, task_budget=Budget(), run_budget=Budget()) -> dict:
-    """Runs the policies with a progress bar each; returns the run's summary. Remembers in
-    `args.incomplete` why the run did not finish cleanly, if it did not."""
+    """Runs the policies, here with a progress bar each or spread over a Ray cluster; returns the run's
+    summary. Remembers in `args.incomplete` why the run did not finish cleanly, if it did not."""
     for config in configs:
         feedback_sources(family, config)  # a source the family cannot have fails before anything is recorded
-    model = _load_model(args)
-    judge_model = _load_model(args, args.judge_model) if args.judge_model else None
-    columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TextColumn("hidden pass {task.fields[passed]}"), TimeElapsedColumn(), TimeRemainingColumn()]
-    with RunStore(args.run_dir) as store, Progress(*columns, console=console) as progress:
-        bars: list = []
-
-        def start(name: str, total: int) -> None:
-            bars.append([progress.add_task(name, total=total, passed=0), 0])
-
-        def advance(outcome) -> None:
-            bar = bars[-1]
-            if outcome is not None and outcome.passed_hidden:
-                bar[1] += 1
-            progress.update(bar[0], advance=1, passed=bar[1])
-            if outcome is not None and outcome.error:
-                progress.console.print(Text(f"{outcome.task_id}: {outcome.error}", style="yellow"))
-
-        connections = args.max_connections or (16 if isinstance(model, OpenAIModel) else 1)
-        started, busy_before = time.monotonic(), getattr(model, "busy_seconds", None)
-        reports = run_policies(problems, family, configs, model=model, store=store, task_budget=task_budget,
-                               run_budget=run_budget, judge_model=judge_model, max_connections=connections,
-                               on_start=start, on_task=advance)
-        if busy_before is not None and judge_model is None:
-            wall = time.monotonic() - started
-            console.print(f"The model was generating {100 * (model.busy_seconds - busy_before) / wall:.1f}% of the "
-                          f"{wall:.0f} s this run took.")
+    connections = args.max_connections or (16 if args.model.startswith("openai") else 1)
+    with RunStore(args.run_dir) as store:
+        if args.executor == "ray":
+            reports = _run_on_ray(configs, problems, args, store, connections, task_budget, run_budget)
+        else:
+            reports = _run_here(configs, family, problems, args, store, connections, task_budget, run_budget)
         reasons = []
         for report in reports:
             if report.skipped:
@@ -294,6 +283,52 @@ def _run(configs: list[PolicyConfig], family, problems, args, *, task_budget=Bud
             reasons.append(f"{len(configs) - len(reports)} policies did not run")
         args.incomplete = "; ".join(reasons)
         return store.write_summary()
+
+
+def _run_here(configs, family, problems, args, store, connections, task_budget, run_budget) -> list:
+    model = _load_model(args)
+    judge_model = _load_model(args, args.judge_model) if args.judge_model else None
+    columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("hidden pass {task.fields[passed]}"), TimeElapsedColumn(), TimeRemainingColumn()]
+    with Progress(*columns, console=console) as progress:
+        bars: list = []
+
+        def start(name: str, total: int) -> None:
+            bars.append([progress.add_task(name, total=total, passed=0), 0])
+
+        def advance(outcome) -> None:
+            bar = bars[-1]
+            if outcome is not None and outcome.passed_hidden:
+                bar[1] += 1
+            progress.update(bar[0], advance=1, passed=bar[1])
+            if outcome is not None and outcome.error:
+                progress.console.print(Text(f"{outcome.task_id}: {outcome.error}", style="yellow"))
+
+        started, busy_before = time.monotonic(), getattr(model, "busy_seconds", None)
+        reports = run_policies(problems, family, configs, model=model, store=store, task_budget=task_budget,
+                               run_budget=run_budget, judge_model=judge_model, max_connections=connections,
+                               on_start=start, on_task=advance)
+    if busy_before is not None and judge_model is None:
+        wall = time.monotonic() - started
+        console.print(f"The model was generating {100 * (model.busy_seconds - busy_before) / wall:.1f}% of the "
+                      f"{wall:.0f} s this run took.")
+    return reports
+
+
+def _run_on_ray(configs, problems, args, store, connections, task_budget, run_budget) -> list:
+    from .solve import Share, deal, run_on_ray
+
+    if run_budget != Budget():
+        raise UsageError("a run budget cannot be kept exactly across machines; with --executor ray give a "
+                         "budget per task (--budget-tokens)")
+    if args.model.startswith("openai:"):
+        _load_model(args)  # a server that does not answer fails here, in seconds, not on every worker
+    timeouts = Timeouts(args.connect_timeout, args.read_timeout, args.call_timeout)
+    shares = [Share(args.tasks, tuple(ids), tuple(configs), args.model, args.base_url, timeouts, args.judge_model,
+                    _limits(args), args.unsafe_no_sandbox, args.max_sandboxes, connections, task_budget)
+              for ids in deal([p.task.id for p in problems], args.workers)]
+    with console.status(f"running {len(problems)} tasks in {len(shares)} shares on Ray"):
+        return run_on_ray(store, shares, args.ray_address)
 
 
 def _config(strategy: str, args, **overrides) -> PolicyConfig:

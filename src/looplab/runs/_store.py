@@ -5,6 +5,7 @@ import fcntl
 import json
 import re
 import sqlite3
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -319,6 +320,58 @@ class RunStore:
                 "calls": row["calls"], "wall_seconds": round(row["seconds"], 2), "errors": row["errors"],
             }
         return out
+
+    # shares of a run made elsewhere ---------------------------------------------------------
+    def snapshot(self) -> bytes:
+        """The whole record as one SQLite file's bytes (to start a share of the run on another machine)."""
+        with tempfile.TemporaryDirectory() as tmp:
+            copy = sqlite3.connect(Path(tmp) / "run.sqlite")
+            self.db.backup(copy)
+            copy.close()
+            return (Path(tmp) / "run.sqlite").read_bytes()
+
+    def merge(self, share: bytes) -> None:
+        """Add what a share of the run (a record started from `snapshot`) finished: for each task and policy
+        it finished that this record has not, its calls, steps, feedback and outcome replace what is here.
+        Settings must agree, as on any resume."""
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "run.sqlite"
+            path.write_bytes(share)
+            other = self._connect(f"file:{path}?mode=ro")
+            try:
+                self.require({r["key"]: json.loads(r["value"]) for r in other.execute("SELECT * FROM meta")})
+                for r in other.execute("SELECT name, config FROM policies ORDER BY created"):
+                    self.register_policy(r["name"], json.loads(r["config"]))
+                finished = [(r["policy"], r["task_id"]) for r in other.execute("SELECT policy, task_id FROM outcomes")]
+                with self.transaction():
+                    for policy, task_id in finished:
+                        if task_id in self.finished(policy):
+                            continue
+                        self._take_task(other, policy, task_id)
+                    for r in other.execute("SELECT * FROM hidden_verdicts"):
+                        self.db.execute("INSERT OR IGNORE INTO hidden_verdicts VALUES (?, ?)", tuple(r))
+            finally:
+                other.close()
+
+    def _take_task(self, other: sqlite3.Connection, policy: str, task_id: str) -> None:
+        key = (policy, task_id)
+        for table in ("calls", "steps", "feedback"):
+            self.db.execute(f"DELETE FROM {table} WHERE policy = ? AND task_id = ?", key)
+        new_ids = {}
+        for r in other.execute("SELECT * FROM calls WHERE policy = ? AND task_id = ? ORDER BY seq", key):
+            row = {k: r[k] for k in r.keys() if k != "id"}
+            cursor = self.db.execute(f"INSERT INTO calls ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+                                     tuple(row.values()))
+            new_ids[r["id"]] = cursor.lastrowid
+        for table in ("steps", "feedback"):
+            for r in other.execute(f"SELECT * FROM {table} WHERE policy = ? AND task_id = ? ORDER BY id", key):
+                row = {k: r[k] for k in r.keys() if k != "id"}
+                if "call_id" in row:
+                    row["call_id"] = new_ids.get(row["call_id"])
+                self.db.execute(f"INSERT INTO {table} ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+                                tuple(row.values()))
+        outcome = other.execute("SELECT * FROM outcomes WHERE policy = ? AND task_id = ?", key).fetchone()
+        self.db.execute(f"INSERT OR REPLACE INTO outcomes VALUES ({', '.join('?' * len(outcome))})", tuple(outcome))
 
     def write_summary(self) -> dict:
         summary = {"run_dir": str(self.dir), "model": self.meta("model"), "family": self.meta("family"),
