@@ -264,11 +264,17 @@ def _run(configs: list[PolicyConfig], family, problems, args, *, task_budget=Bud
     for config in configs:
         feedback_sources(family, config)  # a source the family cannot have fails before anything is recorded
     connections = args.max_connections or (16 if args.model.startswith("openai") else 1)
+    if args.executor == "ray" and run_budget != Budget():
+        raise UsageError("a run budget cannot be kept exactly across machines; with --executor ray give a "
+                         "budget per task (--budget-tokens)")
+    # The model is loaded (a server asked whether it answers) before the run directory is made.
+    models = None if args.executor == "ray" and not args.model.startswith("openai:") else (
+        _load_model(args), _load_model(args, args.judge_model) if args.judge_model else None)
     with RunStore(args.run_dir) as store:
         if args.executor == "ray":
-            reports = _run_on_ray(configs, problems, args, store, connections, task_budget, run_budget)
+            reports = _run_on_ray(configs, problems, args, store, connections, task_budget)
         else:
-            reports = _run_here(configs, family, problems, args, store, connections, task_budget, run_budget)
+            reports = _run_here(configs, family, problems, args, store, models, connections, task_budget, run_budget)
         reasons = []
         for report in reports:
             if report.skipped:
@@ -285,9 +291,8 @@ def _run(configs: list[PolicyConfig], family, problems, args, *, task_budget=Bud
         return store.write_summary()
 
 
-def _run_here(configs, family, problems, args, store, connections, task_budget, run_budget) -> list:
-    model = _load_model(args)
-    judge_model = _load_model(args, args.judge_model) if args.judge_model else None
+def _run_here(configs, family, problems, args, store, models, connections, task_budget, run_budget) -> list:
+    model, judge_model = models
     columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("hidden pass {task.fields[passed]}"), TimeElapsedColumn(), TimeRemainingColumn()]
     with Progress(*columns, console=console) as progress:
@@ -315,14 +320,10 @@ def _run_here(configs, family, problems, args, store, connections, task_budget, 
     return reports
 
 
-def _run_on_ray(configs, problems, args, store, connections, task_budget, run_budget) -> list:
+def _run_on_ray(configs, problems, args, store, connections, task_budget) -> list:
+    """Each worker loads the model itself; a server was checked here already."""
     from .solve import Share, deal, run_on_ray
 
-    if run_budget != Budget():
-        raise UsageError("a run budget cannot be kept exactly across machines; with --executor ray give a "
-                         "budget per task (--budget-tokens)")
-    if args.model.startswith("openai:"):
-        _load_model(args)  # a server that does not answer fails here, in seconds, not on every worker
     timeouts = Timeouts(args.connect_timeout, args.read_timeout, args.call_timeout)
     shares = [Share(args.tasks, tuple(ids), tuple(configs), args.model, args.base_url, timeouts, args.judge_model,
                     _limits(args), args.unsafe_no_sandbox, args.max_sandboxes, connections, task_budget)
