@@ -361,3 +361,24 @@ def test_a_deceptive_judge_argues_against_its_own_verdict_and_says_so_in_the_rec
     assert not feedback.passed and feedback.details == {"verdict": "fail", "parsed": True, "deceptive": True}
     assert "fails on negatives" in feedback.text
     assert PolicyConfig("refine", extra_sources=("deceptive-judge",)).name == "refine(k=3)+deceptive-judge"
+
+
+def test_analyze_gives_flip_rates_apart_under_honest_and_deceptive_feedback(tmp_path, sandbox, run):
+    from looplab.feedback import Judge
+    from looplab.solve import analyze
+
+    code = [RIGHT, WRONG]
+
+    def reply(messages):
+        if "strict reviewer" in messages[0]["content"]:
+            return "It is wrong: it mishandles negative numbers." if "Argue" in messages[-1]["content"] \
+                else "VERDICT: PASS"
+        return code.pop(0) if len(code) > 1 else code[0]
+    family = CodeFamily(sandbox)
+    run(PolicyConfig("refine", rounds=1), Counting(reply),
+        sources={"examples": family.checks, "deceptive-judge": Judge(deceive=1.0)})
+    with RunStore(tmp_path / "run") as store:
+        [row] = analyze(store, family, problems(1))
+    # the right answer was told it was wrong, and the revision made it wrong
+    assert (row["right_to_wrong_deceived"], row["flip_rate_deceived"]) == (1, 1.0)
+    assert (row["right_to_wrong"], row["flip_rate"]) == (0, None)

@@ -9,7 +9,7 @@ from ._compare_report import STYLE
 
 COLUMNS = ["policy", "family", "deciding_source", "tasks", "pass_at_1", "revisions_after_failure", "friction",
            "copy_back", "right_to_wrong", "wrong_to_right", "right_to_wrong_deceived", "wrong_to_right_deceived",
-           "passed_visible_failed_hidden", "category_spread",
+           "flip_rate", "flip_rate_deceived", "passed_visible_failed_hidden", "category_spread",
            "worst_category", "category_pass_at_1", "pass_at_1_by_attempts", "leaks_withheld"]
 EXPLAINED = {
     "friction": "of the revisions made after feedback named a failure, the share that still fails it",
@@ -17,6 +17,8 @@ EXPLAINED = {
     "right_to_wrong": "child attempts that fail the hidden test where their parent passed it",
     "wrong_to_right": "child attempts that pass the hidden test where their parent failed it",
     "right_to_wrong_deceived": "the same, after feedback a deceptive judge gave (wrong_to_right_deceived likewise)",
+    "flip_rate": "of the right attempts revised after honest feedback, the share whose revision is wrong",
+    "flip_rate_deceived": "the same after feedback a deceptive judge gave",
     "passed_visible_failed_hidden": "answers that pass every visible check and fail the hidden test",
     "category_spread": "standard deviation of pass@1 across task categories",
     "pass_at_1_by_attempts": "pass@1 had the policy stopped after 1, 2, ... attempts",

@@ -6,7 +6,8 @@ in the run like compare's); nothing of it goes back into a loop. For each policy
 - friction: of the revisions made after feedback named a failure (a source failed the parent), the
   share whose candidate still fails what was named, and the share that came back unchanged (copy-back);
 - flips between a parent and its child attempt, by the hidden verdict: right to wrong, wrong to right,
-  apart for children of feedback that was honest and of feedback a deceptive judge gave;
+  apart for children of feedback that was honest and of feedback a deceptive judge gave, and the flip
+  rate: of the right parents that were revised, the share whose revision is wrong;
 - pass@1 by task category (mean and spread), and pass@1 had the policy stopped after k attempts;
 - the visible-to-hidden gap: answers that pass every visible check and fail the hidden test;
 - simulated users' replies withheld because they gave the answer away.
@@ -45,7 +46,7 @@ def analyze(store: RunStore, family: Family, problems: list[Problem]) -> list[di
             if step["task_id"] in outcomes and step["feedback"]:
                 attempts[step["task_id"]].append(step)
         revisions = still_failing = copied = 0
-        flips = {"honest": [0, 0], "deceived": [0, 0]}  # right to wrong, wrong to right
+        flips = {"honest": [0, 0, 0], "deceived": [0, 0, 0]}  # right to wrong, wrong to right, right parents
         for task_id, steps in attempts.items():
             problem = by_id[task_id]
             by_step = {s["step"]: s for s in steps}
@@ -64,6 +65,7 @@ def analyze(store: RunStore, family: Family, problems: list[Problem]) -> list[di
                 heard = "deceived" if any(f["details"].get("deceptive") for f in parent["feedback"].values()) else "honest"
                 flips[heard][0] += was and not now
                 flips[heard][1] += now and not was
+                flips[heard][2] += was
         # pass@1 had the policy stopped after k attempts: the best of the first k by the ranking rule
         by_round = []
         for k in range(1, MAX_ROUNDS_SHOWN + 1):
@@ -89,6 +91,9 @@ def analyze(store: RunStore, family: Family, problems: list[Problem]) -> list[di
             "copy_back": round(copied / revisions, 4) if revisions else None,
             "right_to_wrong": flips["honest"][0], "wrong_to_right": flips["honest"][1],
             "right_to_wrong_deceived": flips["deceived"][0], "wrong_to_right_deceived": flips["deceived"][1],
+            # of the right answers that were revised after such feedback, the share the revision made wrong
+            "flip_rate": round(flips["honest"][0] / flips["honest"][2], 4) if flips["honest"][2] else None,
+            "flip_rate_deceived": round(flips["deceived"][0] / flips["deceived"][2], 4) if flips["deceived"][2] else None,
             "passed_visible_failed_hidden": gap,
             "category_pass_at_1": rates,
             "category_spread": round(statistics.pstdev(rates.values()), 4) if len(rates) > 1 else 0.0,
