@@ -145,8 +145,10 @@ class TaskRecorder:
         it; returns its step number."""
         step = self._step
         self._step += 1
-        self.store.add_step(self.policy, self.task_id, step, kind, candidate, parent,
-                            self.meter.tokens, self.meter.calls, call)
-        for source, f in (feedback or {}).items():
-            self.store.add_feedback(self.policy, self.task_id, step, source, f.score, f.passed, f.text, f.details)
+        with self.store.transaction():  # one commit for the step and its feedback
+            self.store.add_step(self.policy, self.task_id, step, kind, candidate, parent,
+                                self.meter.tokens, self.meter.calls, call)
+            for source, f in (feedback or {}).items():
+                self.store.add_feedback(self.policy, self.task_id, step, source, f.score, f.passed, f.text,
+                                        f.details)
         return step

@@ -274,8 +274,9 @@ class RunStore:
 
     def start_task(self, policy: str, task_id: str) -> None:
         """Forget the steps and feedback of an interrupted attempt; its model calls are replayed."""
-        self.db.execute("DELETE FROM steps WHERE policy = ? AND task_id = ?", (policy, task_id))
-        self.db.execute("DELETE FROM feedback WHERE policy = ? AND task_id = ?", (policy, task_id))
+        with self.transaction():
+            self.db.execute("DELETE FROM steps WHERE policy = ? AND task_id = ?", (policy, task_id))
+            self.db.execute("DELETE FROM feedback WHERE policy = ? AND task_id = ?", (policy, task_id))
 
     def finish_task(self, policy: str, task_id: str, *, status: str, answer: str | None,
                     passed_visible: bool, visible_score: float, passed_hidden: bool, hidden_result: dict,
