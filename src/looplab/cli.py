@@ -188,6 +188,11 @@ def _parser() -> argparse.ArgumentParser:
     _add_run_dir(p)
     _add_sandbox_args(p, 10.0)
 
+    p = sub.add_parser("view", help="a static site over run directories: policies, tasks, attempt trees, diffs, "
+                                    "model calls, two runs side by side; grow iterations")
+    p.add_argument("run_dirs", nargs="+", type=Path, metavar="DIR")
+    p.add_argument("--output", type=Path, help="where to write the site (default: DIR/view of the first run)")
+
     p = sub.add_parser("show", help="print one task's attempts as a tree, with feedback and diffs, from a run record")
     _add_run_dir(p)
     p.add_argument("task_id", help="e.g. HumanEval/10, shop/07 or gsm_symbolic/4")
@@ -471,6 +476,20 @@ def cmd_analyze(args) -> int:
     return 0
 
 
+def cmd_view(args) -> int:
+    from .report import write_view
+
+    for run_dir in args.run_dirs:
+        if not (run_dir / "run.sqlite").is_file():
+            raise RunError(f"{run_dir} holds no run record (run.sqlite); give run directories")
+    start = time.monotonic()
+    index = write_view(args.run_dirs, args.output or args.run_dirs[0] / "view")
+    size = sum(f.stat().st_size for f in index.parent.rglob("*") if f.is_file())
+    console.print(f"Wrote {index} ({size / 1e6:.1f} MB in {len(list(index.parent.rglob('*.js')))} data files, "
+                  f"{time.monotonic() - start:.1f} s); open it in a browser, no server needed")
+    return 0
+
+
 def cmd_show(args) -> int:
     from .runs import show_task
 
@@ -659,7 +678,7 @@ def cmd_graph(args) -> int:
     return 0
 
 
-COMMANDS = {"solve": cmd_solve, "compare": cmd_compare, "analyze": cmd_analyze, "show": cmd_show, "demo": cmd_demo, "exec": cmd_exec,
+COMMANDS = {"solve": cmd_solve, "compare": cmd_compare, "analyze": cmd_analyze, "show": cmd_show, "view": cmd_view, "demo": cmd_demo, "exec": cmd_exec,
             "models": cmd_models, "grow": cmd_grow, "graph": cmd_graph}
 
 

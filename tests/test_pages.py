@@ -1,0 +1,117 @@
+"""Every HTML page looplab writes, opened in headless Chromium as a person would: no console error, no request
+leaving the page's own files, and model-written text (script tags, event handlers, `</script>`, quotes, RTL
+overrides, very long strings) shown as text and never run. `looplab view` is clicked through: a run, a task,
+two policies side by side, the task filter, a grow iteration."""
+import asyncio
+import json
+
+import pytest
+from browser import CHROMIUM, browse
+from test_grow import HOSTILE as HOSTILE_NAMES
+from test_grow import grow
+
+from looplab.cli import main
+from looplab.models import MiniLMEmbedder
+
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (make setup installs it)")
+
+HOSTILE = ["<script>window.hacked=1</script>", '<img src=x onerror="window.hacked=2">',
+           "</script><script>window.hacked=3</script>", "\"'><svg onload=window.hacked=4>", "a & b \u202eRTL مرحبا",
+           "y" * 5000]
+# A function whose returned value (shown in the feedback) and comments carry every hostile string.
+CANDIDATE = ("```python\ndef {entry}(*args):\n" + "".join(f"    # {h}\n" for h in HOSTILE)
+             + f"    return {HOSTILE!r}\n```")
+SAFE = """(() => ({hacked: window.hacked === undefined ? null : window.hacked,
+  markup: document.querySelectorAll('img, svg[onload], iframe, object, embed').length,
+  scripts: document.querySelectorAll('script').length,
+  text: document.body.innerText}))()"""
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """A compare run (with analyze) whose model name, replies and feedback carry hostile strings, and a grow run
+    whose concepts and relations do."""
+    tmp = tmp_path_factory.mktemp("pages")
+    replies = tmp / "<img src=x onerror=window.hacked=7>.json"
+    replies.write_text(json.dumps([CANDIDATE.format(entry="has_close_elements"),
+                                   CANDIDATE.format(entry="separate_paren_groups")]))
+    solve_dir = tmp / "solve"
+    assert main(["compare", "--limit", "2", "--policies", "single,refine,best-of-n", "--budget-tokens", "2000",
+                 "--model", f"scripted:{replies}", "--run-dir", str(solve_dir)]) == 0
+    assert main(["analyze", "--limit", "2", "--run-dir", str(solve_dir)]) == 0
+
+    from test_grow import fake_reply
+
+    def hostile_reply(messages):
+        reply = fake_reply(messages)
+        if messages[0]["content"].startswith("You turn") and "```json" in reply:
+            graph = json.loads(reply.split("```json\n")[1].split("\n```")[0])
+            anchor = graph["nodes"][0]["id"]
+            graph["nodes"] += [{"id": name} for name in HOSTILE_NAMES]
+            graph["edges"] += [{"source": anchor, "target": name, "relation": "<b>bold</b> relates"}
+                               for name in HOSTILE_NAMES]
+            return "```json\n" + json.dumps(graph) + "\n```"
+        return reply
+    grow_dir = tmp / "grow"
+    grow(grow_dir, MiniLMEmbedder(), 3, reply=hostile_reply)
+    assert main(["graph", "report", "--run-dir", str(grow_dir)]) == 0
+    assert main(["view", str(solve_dir), str(grow_dir), "--output", str(tmp / "site")]) == 0
+    return {"solve": solve_dir, "grow": grow_dir, "site": tmp / "site"}
+
+
+def test_every_page_shows_hostile_text_as_text(runs):
+    pages = [runs["solve"] / "comparison.html", runs["solve"] / "analysis.html", runs["grow"] / "report.html",
+             runs["site"] / "index.html"]
+
+    async def scenario(page):
+        seen = {}
+        for path in pages:
+            await page.open(path.as_uri())
+            seen[path.name] = await page.js(SAFE)
+        return seen, page.errors, page.outside_requests()
+    seen, errors, outside = asyncio.run(browse(scenario))
+    assert errors == [] and outside == []
+    for name, state in seen.items():
+        assert state["hacked"] is None and state["markup"] == 0, name
+    assert "window.hacked=7" in seen["comparison.html"]["text"]  # the model's name, shown as text
+    assert "window.hacked=7" in seen["index.html"]["text"]
+
+
+def test_view_is_clicked_through_a_run_a_task_two_policies_and_a_grow_iteration(runs):
+    site = (runs["site"] / "index.html").as_uri()
+
+    async def scenario(page):
+        await page.open(site)
+        await page.js("document.querySelector('a[href=\"#run=0\"]').click()")
+        await page.wait_for("document.querySelectorAll('td.pass, td.fail').length === 6")  # 2 tasks x 3 policies
+        await page.js("document.querySelector('td.fail').click()")
+        await page.wait_for("document.querySelectorAll('.step').length > 0")
+        one = await page.js(SAFE)
+        steps = await page.js("document.querySelectorAll('.step').length")
+        # a second policy beside the first
+        await page.js("""(() => { const s = document.getElementById('pick-b');
+            s.value = [...s.options].map(o => o.value).find(v => v.endsWith(':refine(k=8)'));
+            s.dispatchEvent(new Event('change')); })()""")
+        await page.wait_for("document.querySelectorAll('.side > .policy').length === 2")
+        two = await page.js(SAFE)
+        # open a model call and the diff of a revision
+        await page.js("document.querySelectorAll('details.call').forEach(d => d.open = true)")
+        calls_text = await page.js("document.querySelector('details.call').innerText")
+        # the task filter
+        await page.js("location.hash = 'run=0&filter=Eval%2F1'")
+        await page.wait_for("document.querySelectorAll('td.pass, td.fail').length === 3")
+        # a grow iteration: question, answer, local graph, merges, calls
+        await page.js("location.hash = 'run=1'")
+        await page.wait_for("document.querySelectorAll('table a').length === 3")
+        await page.js("document.querySelector('table a').click()")
+        await page.wait_for("document.body.innerText.includes('Local graph')")
+        grow_state = await page.js(SAFE)
+        return one, steps, two, calls_text, grow_state, page.errors, page.outside_requests()
+    one, steps, two, calls_text, grow_state, errors, outside = asyncio.run(browse(scenario))
+    assert errors == [] and outside == []
+    for state in (one, two, grow_state):
+        assert state["hacked"] is None and state["markup"] == 0
+    assert steps >= 1 and "window.hacked=3" in one["text"]  # the candidate's comment, as text
+    assert "reply" in calls_text and "tokens" in calls_text
+    assert "refine(k=8)" in two["text"]
+    assert "window.hacked=1" in grow_state["text"]  # a concept's name, as text
