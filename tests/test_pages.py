@@ -6,12 +6,12 @@ import asyncio
 import json
 
 import pytest
-from browser import CHROMIUM, browse
 from test_grow import HOSTILE as HOSTILE_NAMES
 from test_grow import grow
 
 from looplab.cli import main
 from looplab.models import MiniLMEmbedder
+from looplab.report._browser import CHROMIUM, browse
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (make setup installs it)")
 
@@ -115,3 +115,23 @@ def test_view_is_clicked_through_a_run_a_task_two_policies_and_a_grow_iteration(
     assert "reply" in calls_text and "tokens" in calls_text
     assert "refine(k=8)" in two["text"]
     assert "window.hacked=1" in grow_state["text"]  # a concept's name, as text
+
+
+def test_the_graph_viewer_searches_selects_and_replays_growth(runs):
+    async def scenario(page):
+        await page.open((runs["grow"] / "report.html").as_uri())
+        await page.wait_for("window.graphRenderer !== undefined")
+        await page.js("""(() => { const s = document.getElementById('search'); s.value = 'onerror';
+                          s.dispatchEvent(new Event('input')); })()""")
+        found = await page.js("document.querySelectorAll('#found button').length")
+        await page.js("document.querySelector('#found button').click()")
+        info = await page.js("document.getElementById('info').innerText")
+        await page.js("""(() => { const s = document.getElementById('until'); s.value = 1;
+                          s.dispatchEvent(new Event('input')); })()""")
+        label = await page.js("document.getElementById('until-label').innerText")
+        legend = await page.js("document.querySelectorAll('#legend span').length")
+        return found, info, label, legend, await page.js(SAFE), page.errors, page.outside_requests()
+    found, info, label, legend, state, errors, outside = asyncio.run(browse(scenario))
+    assert errors == [] and outside == [] and state["hacked"] is None and state["markup"] == 0
+    assert found == 1 and 'onerror="window.hacked=1"' in info and "→" in info  # the name and its relations, as text
+    assert label.startswith("up to iteration 1:") and legend >= 1

@@ -8,6 +8,7 @@ import html
 import json
 import math
 import random
+from collections import Counter
 from pathlib import Path
 
 import igraph as ig
@@ -19,6 +20,7 @@ from ..grow._metrics import undirected_view
 from ._svg import line_chart, loglog_chart
 
 # Table 1 of the paper (graph after ~1000 iterations), for comparison.
+MAX_LEGEND = 12  # communities named in the legend, largest first
 PAPER = {"nodes": 3835, "edges": 11910, "mean_degree": 6.2, "avg_clustering": 0.136, "avg_shortest_path": 5.16,
          "diameter": 17, "modularity": 0.697, "powerlaw_alpha": 3.0, "powerlaw_xmin": 24, "powerlaw_llr": 15.7,
          "powerlaw_p": 0.025}
@@ -36,67 +38,85 @@ th:first-child,td:first-child{text-align:left}
 .chart text{font-size:10px;fill:#555}.chart .title{font-size:12px;fill:#222}
 .grid{stroke:#eee}.line{fill:none;stroke:#2a6fdb;stroke-width:1.5}.dot{fill:#2a6fdb;opacity:.6}
 .fit{fill:none;stroke:#d33;stroke-width:2}
-#view{border:1px solid #ccc;width:100%;height:640px;cursor:grab}#info{min-height:40px;margin:6px 0}
+#view{border:1px solid #ccc;width:100%;height:720px}#info{min-height:40px;margin:6px 0}
+#info ul{max-height:160px;overflow:auto;margin:4px 0}#legend i{display:inline-block;width:10px;height:10px;border-radius:5px}
+#found button{margin:2px;font:inherit;font-size:12px}
 """
 
-VIEWER = """
+# The viewer draws with sigma.js (WebGL) on a graphology graph, bundled in the package so the page works
+# offline: thousands of nodes pan and zoom at interactive rates, and labels are placed by sigma's grid so they
+# do not collide (the biggest nodes first, more as one zooms in).
+VENDOR = Path(__file__).parent / "vendor" / "sigma-graphology.min.js"
+
+VIEWER = r"""
 const data = JSON.parse(document.getElementById('graph-data').textContent);
-const canvas = document.getElementById('view'), ctx = canvas.getContext('2d');
-let scale = 1, ox = 0, oy = 0, match = null, chosen = null;
-function colour(c) { return `hsl(${(c * 137.508) % 360},65%,50%)`; }
-function fit() {
-  canvas.width = canvas.clientWidth; canvas.height = canvas.clientHeight;
-  scale = Math.min(canvas.width, canvas.height) / 2.2; ox = canvas.width / 2; oy = canvas.height / 2; draw();
+const graph = new Graph({type: 'undirected'});
+const colour = c => `hsl(${(c * 137.508) % 360},65%,48%)`;
+data.nodes.forEach(n => graph.addNode(String(n.i), {x: n.x, y: -n.y, size: 2 + 1.3 * Math.sqrt(n.d), label: n.id,
+  color: colour(n.c), community: n.c, first: n.f}));
+data.edges.forEach(([a, b]) => { if (!graph.hasEdge(String(a), String(b))) graph.addEdge(String(a), String(b), {size: 0.6}); });
+let focus = null, until = data.lastIteration;
+const renderer = new Sigma(graph, document.getElementById('view'), {
+  defaultEdgeColor: '#c9c9c9', labelDensity: 0.6, labelGridCellSize: 90, labelRenderedSizeThreshold: 7,
+  labelFont: 'system-ui, sans-serif', zIndex: true,
+  nodeReducer(node, attrs) {
+    const out = {...attrs};
+    if (attrs.first > until) out.hidden = true;
+    if (focus !== null && node !== focus && !graph.areNeighbors(node, focus)) { out.color = '#e2e2e2'; out.label = ''; out.zIndex = 0; }
+    else if (focus !== null) { out.zIndex = 1; out.forceLabel = true; }
+    return out;
+  },
+  edgeReducer(edge, attrs) {
+    const out = {...attrs}, [a, b] = graph.extremities(edge);
+    if (graph.getNodeAttribute(a, 'first') > until || graph.getNodeAttribute(b, 'first') > until) out.hidden = true;
+    if (focus !== null) { if (a === focus || b === focus) { out.color = '#555'; out.size = 1.2; } else out.hidden = true; }
+    return out;
+  },
+});
+function show(node) {  // model-written names and relations go in as text, never as markup
+  const info = document.getElementById('info');
+  if (node === null) { info.replaceChildren('Click a concept for its relations; hover to see its neighbours.'); return; }
+  const n = data.nodes[+node], name = document.createElement('b'), list = document.createElement('ul');
+  name.textContent = n.id;
+  for (const [relation, other] of n.r) { const li = document.createElement('li'); li.textContent = `${relation} → ${other}`; list.append(li); }
+  info.replaceChildren(name, ` · degree ${n.d} · community ${n.c} · first seen in iteration ${n.f}` +
+    (n.a ? ` · also written: ${n.a}` : ''), list);
 }
-function px(n) { return [ox + n.x * scale, oy + n.y * scale]; }
-function draw() {
-  ctx.clearRect(0, 0, canvas.width, canvas.height);
-  ctx.strokeStyle = 'rgba(120,120,120,0.18)'; ctx.lineWidth = 0.6; ctx.beginPath();
-  for (const [a, b] of data.edges) { const p = px(data.nodes[a]), q = px(data.nodes[b]); ctx.moveTo(...p); ctx.lineTo(...q); }
-  ctx.stroke();
-  for (const n of data.nodes) {
-    const [x, y] = px(n), hit = match && match.has(n.i);
-    ctx.fillStyle = match && !hit ? 'rgba(200,200,200,0.5)' : colour(n.c);
-    ctx.beginPath(); ctx.arc(x, y, (hit ? 3 : 1.5) + Math.sqrt(n.d), 0, 6.283); ctx.fill();
-    if (hit || (scale > 800 && n.d > 2) || n.d > data.labelDegree) { ctx.fillStyle = '#111'; ctx.font = '11px sans-serif'; ctx.fillText(n.id, x + 4, y - 4); }
-  }
+let chosen = null;
+renderer.on('enterNode', ({node}) => { focus = node; renderer.refresh(); });
+renderer.on('leaveNode', () => { focus = chosen; renderer.refresh(); });
+renderer.on('clickNode', ({node}) => { chosen = focus = node; show(node); renderer.refresh(); });
+renderer.on('clickStage', () => { chosen = focus = null; show(null); renderer.refresh(); });
+function goTo(node) {
+  chosen = focus = node; show(node); renderer.refresh();
+  const at = renderer.getNodeDisplayData(node);
+  renderer.getCamera().animate({x: at.x, y: at.y, ratio: 0.25}, {duration: 400});
 }
-function nearest(mx, my) {
-  let best = null, dist = 1e9;
-  for (const n of data.nodes) { const [x, y] = px(n), d = (x - mx) ** 2 + (y - my) ** 2; if (d < dist) { dist = d; best = n; } }
-  return dist < 150 ? best : null;
+const search = document.getElementById('search'), found = document.getElementById('found');
+search.addEventListener('input', () => {
+  const q = search.value.trim().toLowerCase();
+  const hits = q ? data.nodes.filter(n => n.id.toLowerCase().includes(q) || n.a.toLowerCase().includes(q)) : [];
+  found.replaceChildren(q ? `${hits.length} found ` : '', ...hits.slice(0, 12).map(n => {
+    const b = document.createElement('button'); b.textContent = n.id; b.addEventListener('click', () => goTo(String(n.i))); return b;
+  }));
+});
+const slider = document.getElementById('until'), shown = document.getElementById('until-label');
+slider.max = slider.value = data.lastIteration;
+slider.addEventListener('input', () => {
+  until = +slider.value;
+  const visible = data.nodes.filter(n => n.f <= until).length;
+  shown.textContent = `up to iteration ${until}: ${visible} of ${data.nodes.length} concepts`;
+  renderer.refresh();
+});
+slider.dispatchEvent(new Event('input'));
+const legend = document.getElementById('legend');
+for (const [c, count] of data.communities) {
+  const item = document.createElement('span'), swatch = document.createElement('i');
+  swatch.style.background = colour(c); item.append(swatch, ` ${c} (${count}) `); legend.append(item);
 }
-let drag = null;
-canvas.onmousedown = e => { drag = [e.offsetX, e.offsetY, ox, oy, false]; };
-canvas.onmousemove = e => { if (drag) { ox = drag[2] + e.offsetX - drag[0]; oy = drag[3] + e.offsetY - drag[1]; drag[4] = true; draw(); } };
-canvas.onmouseup = e => {
-  if (drag && !drag[4]) {
-    const n = nearest(e.offsetX, e.offsetY);
-    if (n) {  // model-written names go in as text, never as markup
-      const info = document.getElementById('info'), name = document.createElement('b'),
-            relations = document.createElement('div');
-      name.textContent = n.id;
-      relations.textContent = n.r;
-      info.replaceChildren(name, ` — degree ${n.d}, community ${n.c}` + (n.a ? `, also written: ${n.a}` : ''), relations);
-    }
-  }
-  drag = null;
-};
-canvas.onwheel = e => { e.preventDefault(); const f = e.deltaY < 0 ? 1.2 : 1 / 1.2;
-  ox = e.offsetX - (e.offsetX - ox) * f; oy = e.offsetY - (e.offsetY - oy) * f; scale *= f; draw(); };
-document.getElementById('search').oninput = e => {
-  const q = e.target.value.trim().toLowerCase();
-  match = q ? new Set(data.nodes.filter(n => n.id.toLowerCase().includes(q) || n.a.toLowerCase().includes(q)).map(n => n.i)) : null;
-  document.getElementById('found').textContent = match ? `${match.size} found` : '';
-  draw();
-};
-window.onresize = fit; fit();
+show(null);
+window.graphRenderer = renderer;  // for tests and benchmarks
 """
-
-
-def _clip(text: str, limit: int = 600) -> str:
-    """At most `limit` characters, cut at a word boundary."""
-    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + " …"
 
 
 def _number(value) -> str:
@@ -167,13 +187,15 @@ def graph_report(run_dir: str | Path) -> Path:
 
     positions = _layout(view)
     ids = {n: i for i, n in enumerate(view)}
+    first = {n: int(graph.nodes[n].get("first_iteration") or 0) for n in view}
     nodes_json = [{"i": ids[n], "id": n, "x": round(float(positions[n][0]), 4), "y": round(float(positions[n][1]), 4),
-                   "c": int(community[n]), "d": degree[n], "a": graph.nodes[n].get("aliases", ""),
-                   "r": _clip("; ".join(f"{d.get('relation', '')} → {v}" for _, v, d in graph.out_edges(n, data=True)))}
+                   "c": int(community[n]), "d": degree[n], "a": graph.nodes[n].get("aliases", ""), "f": first[n],
+                   "r": [[d.get("relation", ""), v] for _, v, d in graph.out_edges(n, data=True)]
+                   + [[f"← {d.get('relation', '')}", u] for u, _, d in graph.in_edges(n, data=True)]}
                   for n in view]
-    label_degree = sorted(degree.values())[-min(25, len(degree))] if degree else 0
+    sizes = Counter(community[n] for n in view).most_common(MAX_LEGEND)
     data = json.dumps({"nodes": nodes_json, "edges": [[ids[u], ids[v]] for u, v in view.edges],
-                       "labelDegree": label_degree})
+                       "communities": sizes, "lastIteration": max(first.values(), default=0)})
     # Inside <script>, no model-written string may read as markup.
     data = data.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     question = html.escape(str(summary.get("question", "")))
@@ -190,10 +212,13 @@ First-try parse rate {_number(summary.get('first_try_parse_rate'))}; {_number(su
 {node_rows(hubs, lambda n: spread[n])}</table>
 <h2>Bridge nodes (neighbours in more than one community)</h2><table><tr><th>concept</th><th>degree</th><th>community</th><th>neighbour communities</th><th>first iteration</th></tr>
 {node_rows(bridges, lambda n: spread[n])}</table>
-<h2>The graph</h2><p>Coloured by Louvain community; drag to pan, scroll to zoom, click a node for its relations.
-<input id="search" placeholder="search concepts" size="30"> <span id="found"></span></p>
-<div id="info"></div><canvas id="view"></canvas>
+<h2>The graph</h2><p>Coloured by Louvain community (the largest: <span id="legend"></span>); drag to pan, scroll
+to zoom; labels show by size and zoom.</p>
+<p><input id="search" placeholder="search concepts" size="30"> <span id="found"></span></p>
+<p><input id="until" type="range" min="0" step="1"> <span id="until-label"></span></p>
+<div id="info"></div><div id="view"></div>
 <script type="application/json" id="graph-data">{data}</script>
+<script>{VENDOR.read_text()}</script>
 <script>{VIEWER}</script></body></html>"""
     out = run_dir / "report.html"
     out.write_text(page)

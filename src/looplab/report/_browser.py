@@ -1,11 +1,13 @@
-"""Headless Chromium driven over the DevTools protocol, to test looplab's pages as a person sees them: every
-console error, uncaught exception and network request is collected."""
+"""Headless Chromium driven over the DevTools protocol, to test and measure looplab's pages as a person sees them:
+every console error, uncaught exception and network request is collected."""
 from __future__ import annotations
 
 import asyncio
 import itertools
 import json
+import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -80,11 +82,11 @@ class Page:
 
 async def browse(scenario, width: int = 1400, height: int = 900):
     """Start Chromium, open one page, run `await scenario(page)`, and stop Chromium."""
-    with tempfile.TemporaryDirectory() as profile:
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as profile:
         process = subprocess.Popen([CHROMIUM, "--headless=new", "--no-sandbox", "--disable-gpu",
                                     "--remote-debugging-port=0", f"--user-data-dir={profile}",
                                     f"--window-size={width},{height}", "--no-first-run", "about:blank"],
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         try:
             port_file = Path(profile) / "DevToolsActivePort"
             deadline = time.monotonic() + 30
@@ -105,5 +107,5 @@ async def browse(scenario, width: int = 1400, height: int = 900):
                     finally:
                         page.reader.cancel()
         finally:
-            process.kill()
+            os.killpg(process.pid, signal.SIGKILL)  # Chromium and every helper process it started
             process.wait()
