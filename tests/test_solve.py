@@ -186,3 +186,22 @@ def test_demo_code_that_crashes_at_import_no_longer_fails_the_attempt(run):
     crashing = "```python\ndef add(a, b):\n    return a + b\n\nprint(add(undefined_name, 2))\n```"
     _, _, outcomes, _ = run(PolicyConfig("single"), Counting([crashing]))
     assert outcomes["add/0"]["passed_visible"] == 1 and outcomes["add/0"]["passed_hidden"] == 1
+
+
+def test_export_writes_one_json_line_per_policy_and_task(tmp_path):
+    import json
+
+    from looplab.cli import main
+
+    replies = tmp_path / "replies.json"
+    replies.write_text(json.dumps(["```python\ndef has_close_elements(numbers, threshold):\n    return False\n```"]))
+    run_dir = tmp_path / "run"
+    assert main(["compare", "--limit", "2", "--policies", "single,refine", "--budget-tokens", "1500",
+                 "--model", f"scripted:{replies}", "--run-dir", str(run_dir)]) == 0
+    assert main(["export", "--run-dir", str(run_dir)]) == 0
+    rows = [json.loads(line) for line in open(run_dir / "trajectories.jsonl")]
+    assert sorted((r["policy"], r["task_id"]) for r in rows) == [
+        (p, t) for p in ("refine(k=8)", "single") for t in ("HumanEval/0", "HumanEval/1")]
+    refine = next(r for r in rows if r["policy"] == "refine(k=8)" and r["task_id"] == "HumanEval/0")
+    assert len(refine["steps"]) == len(refine["calls"]) > 1 and refine["steps"][0]["feedback"]["examples"]["text"]
+    assert refine["calls"][0]["messages"][0]["role"] == "system" and "passed_hidden" in refine["outcome"]

@@ -193,6 +193,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("run_dirs", nargs="+", type=Path, metavar="DIR")
     p.add_argument("--output", type=Path, help="where to write the site (default: DIR/view of the first run)")
 
+    p = sub.add_parser("export", help="a solve run's trajectories as JSON lines: steps, feedback, calls, outcome")
+    _add_run_dir(p)
+    p.add_argument("--output", type=Path, help="the file to write (default: DIR/trajectories.jsonl)")
+
     p = sub.add_parser("show", help="print one task's attempts as a tree, with feedback and diffs, from a run record")
     _add_run_dir(p)
     p.add_argument("task_id", help="e.g. HumanEval/10, shop/07 or gsm_symbolic/4")
@@ -490,6 +494,18 @@ def cmd_view(args) -> int:
     return 0
 
 
+def cmd_export(args) -> int:
+    from .report import export_trajectories
+
+    out = args.output or Path(args.run_dir) / "trajectories.jsonl"
+    try:
+        lines = export_trajectories(Path(args.run_dir), out)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    console.print(f"Wrote {out}: {lines} trajectories (one per policy and task)")
+    return 0
+
+
 def cmd_show(args) -> int:
     from .runs import show_task
 
@@ -678,7 +694,7 @@ def cmd_graph(args) -> int:
     return 0
 
 
-COMMANDS = {"solve": cmd_solve, "compare": cmd_compare, "analyze": cmd_analyze, "show": cmd_show, "view": cmd_view, "demo": cmd_demo, "exec": cmd_exec,
+COMMANDS = {"solve": cmd_solve, "compare": cmd_compare, "analyze": cmd_analyze, "show": cmd_show, "view": cmd_view, "export": cmd_export, "demo": cmd_demo, "exec": cmd_exec,
             "models": cmd_models, "grow": cmd_grow, "graph": cmd_graph}
 
 
