@@ -52,14 +52,17 @@ else:
         _report(_row)
 '''
 
-_BLOCK = re.compile(r"```(?:python|py)?\s*\n(.*?)```", re.S)
+_BLOCK = re.compile(r"```(?:python|py)?[ \t]*\n(.*?)(?:```|\Z)", re.S)
 
 
 def property_code(reply: str) -> str:
-    """The Python code of a reply: its first fenced block, or the whole reply when it has none.
+    """The Python code of a reply: its first fenced block (to the end of the reply when a reply cut at its token
+    limit never closed it), or the whole reply when it has none.
 
     >>> property_code("Here:\\n```python\\n@given(st.integers())\\ndef test_a(x): pass\\n```")
     '@given(st.integers())\\ndef test_a(x): pass\\n'
+    >>> property_code("```python\\ndef test_a(x):\\n    pass")
+    'def test_a(x):\\n    pass'
     """
     found = _BLOCK.search(reply)
     return found.group(1) if found else reply

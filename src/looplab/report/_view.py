@@ -39,6 +39,12 @@ def _diff(before: str | None, after: str) -> list[str]:
     return list(difflib.unified_diff(before.splitlines(), after.splitlines(), "parent", "this", lineterm="", n=2))[2:]
 
 
+def _call(c: dict) -> dict:
+    return {"id": c["id"], "seq": c["seq"], "model": c["model"], "messages": c["messages"], "params": c["params"],
+            "response": c["response"], "finish": c["finish_reason"], "prompt_tokens": c["prompt_tokens"],
+            "completion_tokens": c["completion_tokens"], "latency": c["latency"]}
+
+
 def _solve_run(store: RunStore, index: int, data: Path) -> dict:
     summary = store.summary()
     policies = list(summary)
@@ -61,10 +67,7 @@ def _solve_run(store: RunStore, index: int, data: Path) -> dict:
                            "feedback": {name: {"score": f["score"], "passed": bool(f["passed"]), "text": f["text"],
                                                "details": f["details"]} for name, f in s["feedback"].items()}}
                           for s in steps],
-                "calls": [{"id": c["id"], "seq": c["seq"], "model": c["model"], "messages": c["messages"],
-                           "params": c["params"], "response": c["response"], "finish": c["finish_reason"],
-                           "prompt_tokens": c["prompt_tokens"], "completion_tokens": c["completion_tokens"],
-                           "latency": c["latency"]} for c in store.calls(policy, task_id)],
+                "calls": [_call(c) for c in store.calls(policy, task_id)],
                 "outcome": tasks[task_id].get(policy),
             }
         _write(data / f"{index}-{_key(task_id)}.js", f"{index}/{task_id}", record)
@@ -93,10 +96,7 @@ def _grow_run(store: RunStore, index: int, data: Path) -> dict:
             "status": row["status"], "reason": row["reason"], "parse_failures": row["parse_failures"],
             "added": json.loads(row["added"]), "next_question": row["next_question"],
             "question_source": row["question_source"], "merges": merges.get(it, []),
-            "calls": [{"id": c["id"], "seq": c["seq"], "model": c["model"], "messages": c["messages"],
-                       "params": c["params"], "response": c["response"], "finish": c["finish_reason"],
-                       "prompt_tokens": c["prompt_tokens"], "completion_tokens": c["completion_tokens"],
-                       "latency": c["latency"]} for c in store.calls("grow", f"iteration-{it}")]})
+            "calls": [_call(c) for c in store.calls("grow", f"iteration-{it}")]})
     return {"kind": "grow", "metrics": metrics,
             "files": {str(m["iteration"]): f"{index}-{_key(str(m['iteration']))}.js" for m in metrics},
             "report": (store.dir / "report.html").exists()}

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 from dataclasses import dataclass, replace
@@ -76,15 +77,10 @@ class TaskRecorder:
             await asyncio.sleep(0)  # a replayed call still lets the other loops in flight run
             return request
         try:
-            if self.slots is None:
+            async with self.slots or contextlib.nullcontext():
                 completion = await complete_async(request.model, messages, temperature=temperature,
                                                   max_tokens=request.reservation.allowed, seed=request.seed,
                                                   json_schema=json_schema)
-            else:
-                async with self.slots:
-                    completion = await complete_async(request.model, messages, temperature=temperature,
-                                                      max_tokens=request.reservation.allowed, seed=request.seed,
-                                                      json_schema=json_schema)
         except BaseException:
             self.meter.settle(request.reservation, None)
             raise
