@@ -121,6 +121,9 @@ def test_the_graph_viewer_searches_selects_and_replays_growth(runs):
     async def scenario(page):
         await page.open((runs["grow"] / "report.html").as_uri())
         await page.wait_for("window.graphRenderer !== undefined")
+        start = await page.js("document.getElementById('until-label').innerText")
+        colours = await page.js("window.graphRenderer.getGraph().mapNodes((n, a) => a.color)"
+                                "  .every(c => /^#[0-9a-f]{6}$/.test(c))")
         await page.js("""(() => { const s = document.getElementById('search'); s.value = 'onerror';
                           s.dispatchEvent(new Event('input')); })()""")
         found = await page.js("document.querySelectorAll('#found button').length")
@@ -130,8 +133,11 @@ def test_the_graph_viewer_searches_selects_and_replays_growth(runs):
                           s.dispatchEvent(new Event('input')); })()""")
         label = await page.js("document.getElementById('until-label').innerText")
         legend = await page.js("document.querySelectorAll('#legend span').length")
-        return found, info, label, legend, await page.js(SAFE), page.errors, page.outside_requests()
-    found, info, label, legend, state, errors, outside = asyncio.run(browse(scenario))
+        return start, colours, found, info, label, legend, await page.js(SAFE), page.errors, page.outside_requests()
+    start, colours, found, info, label, legend, state, errors, outside = asyncio.run(browse(scenario))
+    shown, total = start.split(": ")[1].split(" concepts")[0].split(" of ")
+    assert shown == total  # the whole graph at first (the slider at the last iteration)
+    assert colours  # every node's colour in a form sigma's WebGL programs read (hsl() draws black)
     assert errors == [] and outside == [] and state["hacked"] is None and state["markup"] == 0
     assert found == 1 and 'onerror="window.hacked=1"' in info and "→" in info  # the name and its relations, as text
     assert label.startswith("up to iteration 1:") and legend >= 1

@@ -51,14 +51,22 @@ VENDOR = Path(__file__).parent / "vendor" / "sigma-graphology.min.js"
 VIEWER = r"""
 const data = JSON.parse(document.getElementById('graph-data').textContent);
 const graph = new Graph({type: 'undirected'});
-const colour = c => `hsl(${(c * 137.508) % 360},65%,48%)`;
-data.nodes.forEach(n => graph.addNode(String(n.i), {x: n.x, y: -n.y, size: 2 + 1.3 * Math.sqrt(n.d), label: n.id,
+function colour(c) {  // a hue per community, as hex: sigma's WebGL programs read hex and rgb, not hsl
+  const h = (c * 137.508) % 360 / 360, s = 0.65, l = 0.48;
+  const q = l < 0.5 ? l * (1 + s) : l + s - l * s, p = 2 * l - q;
+  const channel = t => { t = (t + 1) % 1;
+    const v = t < 1 / 6 ? p + (q - p) * 6 * t : t < 1 / 2 ? q : t < 2 / 3 ? p + (q - p) * (2 / 3 - t) * 6 : p;
+    return Math.round(v * 255).toString(16).padStart(2, '0'); };
+  return '#' + channel(h + 1 / 3) + channel(h) + channel(h - 1 / 3);
+}
+data.nodes.forEach(n => graph.addNode(String(n.i), {x: n.x, y: -n.y, size: 1.5 + Math.sqrt(n.d), label: n.id,
   color: colour(n.c), community: n.c, first: n.f}));
 data.edges.forEach(([a, b]) => { if (!graph.hasEdge(String(a), String(b))) graph.addEdge(String(a), String(b), {size: 0.6}); });
 let focus = null, until = data.lastIteration;
 const renderer = new Sigma(graph, document.getElementById('view'), {
-  defaultEdgeColor: '#c9c9c9', labelDensity: 0.6, labelGridCellSize: 90, labelRenderedSizeThreshold: 7,
+  defaultEdgeColor: '#c9c9c9', labelDensity: 0.3, labelGridCellSize: 120, labelRenderedSizeThreshold: 7,
   labelFont: 'system-ui, sans-serif', zIndex: true,
+  hideEdgesOnMove: data.edges.length > 5000,  // a big graph drags smoothly without its edges (half the drawing)
   nodeReducer(node, attrs) {
     const out = {...attrs};
     if (attrs.first > until) out.hidden = true;
@@ -101,7 +109,8 @@ search.addEventListener('input', () => {
   }));
 });
 const slider = document.getElementById('until'), shown = document.getElementById('until-label');
-slider.max = slider.value = data.lastIteration;
+slider.max = data.lastIteration;  // the range first: a value above the default maximum would be clipped
+slider.value = data.lastIteration;
 slider.addEventListener('input', () => {
   until = +slider.value;
   const visible = data.nodes.filter(n => n.f <= until).length;

@@ -207,7 +207,8 @@ function table(head, rows) {
 function solveRun(i, filter) {
   const r = RUNS[i], names = Object.keys(r.policies);
   const box = el('input', {id: 'filter', placeholder: 'filter tasks', value: filter || ''});
-  const ids = Object.keys(r.tasks).filter(t => !filter || t.toLowerCase().includes(filter.toLowerCase()));
+  const ids = Object.keys(r.tasks).filter(t => !filter || t.toLowerCase().includes(filter.toLowerCase()))
+    .sort((x, y) => x.localeCompare(y, undefined, {numeric: true}));  // HumanEval/9 before HumanEval/10
   box.addEventListener('change', () => go({run: i, filter: box.value}));
   main.replaceChildren(
     el('h2', {}, r.dir), el('p', {class: 'muted'}, `${r.loop} · ${r.family || ''} · ${r.model}`),
