@@ -49,7 +49,7 @@ def test_parse_drops_invalid_items_with_reasons():
     graph = parse_graph(reply)
     assert graph.nodes == {"silk": "", "bone": ""}
     assert graph.edges == [("silk", "bone", "like")]
-    assert len(graph.dropped) == 4 and any("needs source, target and relation" in d for d in graph.dropped)
+    assert len(graph.dropped) == 4 and any("needs source and target names and a short relation" in d for d in graph.dropped)
 
 
 def test_parse_salvages_complete_objects_from_cut_off_json():
@@ -373,3 +373,43 @@ def test_control_characters_in_a_concept_name_keep_the_graph_valid(tmp_path, emb
     assert main(["graph", "report", "--run-dir", str(tmp_path / "run")]) == 0
     for fmt in ("graphml", "json", "csv"):
         assert main(["graph", "export", "--run-dir", str(tmp_path / "run"), "--format", fmt]) == 0
+
+
+def test_extraction_rules_drop_self_loops_sentences_copied_examples_and_normalize_relations():
+    reply = json.dumps({"nodes": [{"id": "silk"}, {"id": "potassium"}], "edges": [
+        {"source": "silk", "target": "Silk", "relation": "is a"},
+        {"source": "silk", "target": "spider web", "relation": "  Is Spun Into. "},
+        {"source": "silk", "target": "spider web", "relation": "is spun into"},
+        {"source": "the protein that spiders make from their glands", "target": "silk", "relation": "makes"},
+        {"source": "silk", "target": "bone", "relation": "is compared with bone in the text because both are strong"},
+        {"source": "potassium", "target": "silk", "relation": "feeds"}]})
+    graph = parse_graph(reply, "Silk from a spider web is compared with bone.")
+    assert graph.edges == [("silk", "spider web", "is spun into")]  # one edge: the normalized duplicate merged
+    reasons = " | ".join(graph.dropped)
+    for why in ("links a concept to itself", "copied from the prompt's example"):
+        assert why in reasons
+    assert reasons.count("needs source and target names and a short relation") == 2  # a sentence as name, as relation
+    # a concept of the example that the text itself names is kept
+    kept = parse_graph(json.dumps({"edges": [{"source": "potassium", "target": "soil", "relation": "enriches"}]}),
+                       "Potassium enriches soil.")
+    assert kept.edges == [("potassium", "soil", "enriches")]
+
+
+def test_replies_cut_at_the_token_limit_are_counted_and_are_parse_failures(tmp_path, embedder):
+    from looplab.grow._prompts import cut_repeats, only_the_question
+
+    assert cut_repeats("Silk is strong. It is light. Silk is strong! It is light.") == "Silk is strong. It is light."
+    assert only_the_question('Question: "How could silk heal bone?" This question links two ideas.') == \
+        "How could silk heal bone?"
+
+    def long_reply(messages):
+        reply = fake_reply(messages)
+        if messages[0]["content"].startswith("You turn"):  # a complete graph, then the model repeats an edge
+            data = json.loads(reply.split("```json\n")[1].split("\n```")[0])
+            return json.dumps({"edges": data["edges"] + [data["edges"][0]] * 40})
+        return reply
+    summary = grow(tmp_path / "run", embedder, 3, reply=long_reply, extract_tokens=60)
+    with sqlite3.connect(tmp_path / "run" / "run.sqlite") as db:
+        rows = db.execute("SELECT parse_failures, first_try_parsed, metrics FROM grow_iterations").fetchall()
+    assert all(json.loads(m)["truncated"] >= 1 and failures >= 1 and not first for failures, first, m in rows)
+    assert summary["truncated_replies"] >= 3 and summary["first_try_parse_rate"] == 0

@@ -130,20 +130,31 @@ class GrowRun:
         question = self.next_question()
         recorder = TaskRecorder(self.store, "grow", f"iteration-{iteration}", self.model, Meter(parent=self.run_meter))
         cfg = self.config
-        answer = recorder.generate(prompts.reason_messages(question, cfg.topic), temperature=0.0,
-                                   max_tokens=cfg.reason_tokens).text
+        reasoning = recorder.generate(prompts.reason_messages(question, cfg.topic), temperature=0.0,
+                                      max_tokens=cfg.reason_tokens)
+        # A small model at temperature 0 often repeats itself until the limit; what follows the first
+        # repeated sentence adds nothing but tokens to extract from.
+        answer = prompts.cut_repeats(reasoning.text)
+        truncated = int(reasoning.finish_reason == "length")
         local, reply, failures, reason = None, "", 0, None
         messages = prompts.extract_messages(answer)
         for attempt in range(2):  # one retry with the parse error as feedback
-            reply = recorder.generate(messages, temperature=0.0, max_tokens=cfg.extract_tokens,
-                                      json_schema=GRAPH_SCHEMA).text
+            extraction = recorder.generate(messages, temperature=0.0, max_tokens=cfg.extract_tokens,
+                                           json_schema=GRAPH_SCHEMA)
+            reply = extraction.text
             try:
-                local = parse_graph(reply)
-                break
+                local = parse_graph(reply, answer)
             except GraphParseError as e:
                 failures += 1
                 reason = str(e)
                 messages = prompts.retry_messages(answer, reply, reason)
+                continue
+            if extraction.finish_reason == "length":
+                # Cut off at the token limit: what was complete is kept, and the reply counts as a failure.
+                truncated += 1
+                failures += 1
+                local.dropped.append("the reply hit the token limit; only its complete items were kept")
+            break
         resolutions, new_vectors, added = [], {}, []
         if local is not None:
             names = list(local.nodes)
@@ -153,14 +164,14 @@ class GrowRun:
         merges = sum(1 for r in resolutions if r.method != "new" and r.name != r.node)
         reused = sum(1 for r in resolutions if r.method != "new" and r.name == r.node)
         row, after, community = measure(self.graph, iteration, before, merges=merges, reused=reused,
-                                        parse_failures=failures,
-                                        seed=cfg.seed)
+                                        parse_failures=failures, truncated=truncated, seed=cfg.seed)
         self.community = community
         focus = self._focus(added, iteration)
         next_question, source = question, "repeat"
         if focus:
-            proposed = recorder.generate(prompts.next_question_messages(focus, cfg.topic), temperature=0.7,
-                                         max_tokens=120).text.strip().strip('"')
+            proposed = prompts.only_the_question(
+                recorder.generate(prompts.next_question_messages(focus, cfg.topic), temperature=0.7,
+                                  max_tokens=120).text)
             if proposed and any(f.lower() in proposed.lower() for f in focus):
                 next_question, source = proposed, "model"
             else:
@@ -237,5 +248,7 @@ class GrowRun:
         return {"question": self.config.question, "model": self.model.name, "iterations": len(rows),
                 "skipped": sum(r["status"] != "ok" for r in rows),
                 "first_try_parse_rate": round(sum(r["first_try_parsed"] for r in rows) / len(rows), 4),
+                # answers and extractions cut at their token limit (an extraction cut short is a parse failure)
+                "truncated_replies": sum(json.loads(r["metrics"]).get("truncated", 0) for r in rows),
                 "seconds_per_iteration": round(sum(r["seconds"] for r in rows) / len(rows), 2),
                 "final": json.loads(rows[-1]["metrics"])}

@@ -5,9 +5,11 @@ import json
 import re
 from dataclasses import dataclass, field
 
-# Caps in the schema end a small model's repetition loops: constrained decoding closes the list.
-MAX_NODES = 24
-MAX_EDGES = 36
+# Caps in the schema end a small model's repetition loops: constrained decoding closes the list. They fit
+# the extraction's token limit (800): 12 nodes of ~12 tokens and 16 edges of ~25 tokens take ~550, so a
+# reply that repeats itself is closed by the schema before the limit cuts it off.
+MAX_NODES = 12
+MAX_EDGES = 16
 
 GRAPH_SCHEMA = {
     "type": "object",
@@ -25,7 +27,11 @@ GRAPH_SCHEMA = {
     "required": ["nodes", "edges"],
 }
 
-MAX_NAME = 120  # longer "concepts" are sentences, not names
+MAX_NAME = 60          # longer "concepts" are sentences, not names
+MAX_NAME_WORDS = 6
+MAX_RELATION_WORDS = 6  # a relation is a short verb phrase
+# The prompt's worked example (from another field): its concepts in a reply were copied, not extracted.
+EXAMPLE_NAMES = {"volcanic ash", "fertile soil", "potassium", "crop yields"}
 
 
 class GraphParseError(ValueError):
@@ -85,17 +91,32 @@ def _salvage(text: str) -> dict | None:
     return {"nodes": nodes, "edges": edges} if nodes or edges else None
 
 
-def _clean_name(value) -> str | None:
+def _clean_name(value, words: int = MAX_NAME_WORDS) -> str | None:
     """A name or relation as the graph keeps it: control characters (which GraphML cannot hold) as
-    spaces, whitespace collapsed, at most MAX_NAME characters; None when nothing is left."""
+    spaces, whitespace collapsed, at most MAX_NAME characters and `words` words (longer is a sentence);
+    None when nothing is left."""
     if not isinstance(value, str):
         return None
     name = " ".join("".join(c if c.isprintable() else " " for c in value).split())
-    return name if 0 < len(name) <= MAX_NAME else None
+    return name if 0 < len(name) <= MAX_NAME and len(name.split()) <= words else None
 
 
-def parse_graph(text: str) -> LocalGraph:
-    """Read `{"nodes": [...], "edges": [...]}` from a reply; raise GraphParseError if none is there."""
+def _relation(value) -> str | None:
+    """A relation in the graph's vocabulary: a short verb phrase, lower case, without end punctuation.
+
+    >>> _relation("  Is Used In. "), _relation("is a material that the text says is used in many devices")
+    ('is used in', None)
+    """
+    name = _clean_name(value, MAX_RELATION_WORDS)
+    return name.lower().strip(" .,;:!") or None if name else None
+
+
+def parse_graph(text: str, source: str | None = None) -> LocalGraph:
+    """Read `{"nodes": [...], "edges": [...]}` from a reply; raise GraphParseError if none is there.
+
+    Rules every graph keeps (each break is dropped and said in `dropped`): names of at most MAX_NAME_WORDS
+    words, relations of at most MAX_RELATION_WORDS in lower case, no edge from a concept to itself, and, when
+    the `source` text is given, none of the prompt example's concepts unless the source names them."""
     data, errors = None, []
     for candidate in _json_candidates(text):
         try:
@@ -121,11 +142,16 @@ def parse_graph(text: str) -> LocalGraph:
     edges = data.get("edges", [])
     if not isinstance(nodes, list) or not isinstance(edges, list):
         raise GraphParseError("'nodes' and 'edges' must be lists")
+    copied = {n for n in EXAMPLE_NAMES if source is not None and n not in source.lower()}
     for item in nodes:
         raw = item.get("id") if isinstance(item, dict) else item
         name = _clean_name(raw)
         if name is None:
-            graph.dropped.append(f"node {json.dumps(item)[:80]}: no usable id")
+            graph.dropped.append(f"node {json.dumps(item)[:80]}: no usable id (a name, at most "
+                                 f"{MAX_NAME_WORDS} words)")
+            continue
+        if name.lower() in copied:
+            graph.dropped.append(f"node {name!r}: copied from the prompt's example")
             continue
         kind = item.get("type", "") if isinstance(item, dict) else ""
         graph.nodes.setdefault(name, kind if isinstance(kind, str) else "")
@@ -134,16 +160,23 @@ def parse_graph(text: str) -> LocalGraph:
         if not isinstance(item, dict):
             graph.dropped.append(f"edge {json.dumps(item)[:80]}: not an object")
             continue
-        source, target = _clean_name(item.get("source")), _clean_name(item.get("target"))
-        relation = _clean_name(item.get("relation"))
-        if source is None or target is None or relation is None:
-            graph.dropped.append(f"edge {json.dumps(item)[:80]}: needs source, target and relation as text")
+        head, tail = _clean_name(item.get("source")), _clean_name(item.get("target"))
+        relation = _relation(item.get("relation"))
+        if head is None or tail is None or relation is None:
+            graph.dropped.append(f"edge {json.dumps(item)[:80]}: needs source and target names and a short "
+                                 "relation")
             continue
-        for name in (source, target):  # an edge names its concepts even when the node list forgot them
+        if head.lower() in copied or tail.lower() in copied:
+            graph.dropped.append(f"edge {json.dumps(item)[:80]}: a concept copied from the prompt's example")
+            continue
+        if head.lower() == tail.lower():
+            graph.dropped.append(f"edge {json.dumps(item)[:80]}: links a concept to itself")
+            continue
+        for name in (head, tail):  # an edge names its concepts even when the node list forgot them
             graph.nodes.setdefault(name, "")
-        if (source, target, relation) not in seen:
-            seen.add((source, target, relation))
-            graph.edges.append((source, target, relation))
+        if (head.lower(), tail.lower(), relation) not in seen:
+            seen.add((head.lower(), tail.lower(), relation))
+            graph.edges.append((head, tail, relation))
     linked = {name for edge in graph.edges for name in edge[:2]}
     for name in [n for n in graph.nodes if n not in linked]:
         del graph.nodes[name]  # a concept with no relation would only add an isolated node

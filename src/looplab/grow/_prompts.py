@@ -1,5 +1,7 @@
-"""What the grow loop asks the model."""
+"""What the grow loop asks the model, and how its replies are trimmed."""
 from __future__ import annotations
+
+import re
 
 REASON_SYSTEM = ("You are a creative scientist. Think the question through step by step, then write a clear "
                  "answer. End with the key concepts you used and how each relates to the others.")
@@ -54,3 +56,36 @@ def next_question_messages(focus: list[str], topic: str | None) -> list[dict]:
 def fallback_question(focus: list[str], topic: str | None) -> str:
     about = f" in {topic}" if topic else ""
     return f"Discuss an interesting new idea about {focus[0]}{about}."
+
+
+_SENTENCE = re.compile(r"[^.!?\n]+[.!?]*\s*")
+
+
+def cut_repeats(text: str) -> str:
+    """The text up to the first sentence it already said (compared without case, spacing or punctuation).
+
+    >>> cut_repeats("Silk is strong. It is light. Silk is strong! It is light.")
+    'Silk is strong. It is light.'
+    """
+    seen, kept = set(), []
+    for sentence in _SENTENCE.findall(text):
+        key = " ".join(re.sub(r"[^\w\s]", " ", sentence.lower()).split())
+        if key and key in seen:
+            break
+        if key:
+            seen.add(key)
+        kept.append(sentence)
+    return "".join(kept).strip()
+
+
+def only_the_question(reply: str) -> str:
+    """The question of a reply, without the commentary a model adds around it ("This question explores...").
+
+    >>> only_the_question('Question: "How could silk fibres heal cracks in bone?" This question links two ideas.')
+    'How could silk fibres heal cracks in bone?'
+    """
+    text = " ".join(reply.split())
+    text = re.sub(r"^(?:\**\s*(?:follow-up\s+)?question\s*\**\s*:\s*)", "", text, flags=re.I)
+    end = text.find("?")
+    question = text[:end + 1] if end >= 0 else text
+    return question.strip().strip('"*').strip()

@@ -212,7 +212,9 @@ def graph_report(run_dir: str | Path) -> Path:
 <style>{STYLE}</style></head><body>
 <h1>Knowledge graph grown by looplab</h1>
 <p>{question} {len(rows)} iterations recorded; {graph.number_of_nodes()} nodes, {graph.number_of_edges()} edges.
-First-try parse rate {_number(summary.get('first_try_parse_rate'))}; {_number(summary.get('seconds_per_iteration'))} s per iteration.</p>
+Extractions read at the first try (none cut at the token limit): {_number(summary.get('first_try_parse_rate'))};
+replies cut at their token limit: {_number(summary.get('truncated_replies'))};
+{_number(summary.get('seconds_per_iteration'))} s per iteration.</p>
 <h2>The final graph beside the paper's (Table 1, after ~1000 iterations)</h2>
 <table><tr><th>metric</th><th>this run</th><th>paper</th></tr>{table}</table>
 <h2>Degree distribution</h2>{_degree_chart(view, final)}
