@@ -205,3 +205,15 @@ def test_export_writes_one_json_line_per_policy_and_task(tmp_path):
     refine = next(r for r in rows if r["policy"] == "refine(k=8)" and r["task_id"] == "HumanEval/0")
     assert len(refine["steps"]) == len(refine["calls"]) > 1 and refine["steps"][0]["feedback"]["examples"]["text"]
     assert refine["calls"][0]["messages"][0]["role"] == "system" and "passed_hidden" in refine["outcome"]
+
+
+def test_the_demo_command_runs(tmp_path):
+    import json
+
+    from looplab.cli import main
+
+    replies = tmp_path / "replies.json"
+    replies.write_text(json.dumps(["```python\ndef has_close_elements(numbers, threshold):\n    return False\n```"]))
+    assert main(["demo", "--limit", "1", "--model", f"scripted:{replies}", "--run-dir", str(tmp_path / "demo")]) == 0
+    summary = json.loads((tmp_path / "demo" / "summary.json").read_text())
+    assert set(summary["policies"]) == {"single", "refine(k=3)"}

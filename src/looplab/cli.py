@@ -273,14 +273,15 @@ def _run(configs: list[PolicyConfig], family, problems, args, *, task_budget=Bud
     for config in configs:
         feedback_sources(family, config)  # a source the family cannot have fails before anything is recorded
     connections = args.max_connections or (16 if args.model.startswith("openai") else 1)
-    if args.executor == "ray" and run_budget != Budget():
+    executor, judge = getattr(args, "executor", "local"), getattr(args, "judge_model", None)  # demo has neither
+    if executor == "ray" and run_budget != Budget():
         raise UsageError("a run budget cannot be kept exactly across machines; with --executor ray give a "
                          "budget per task (--budget-tokens)")
     # The model is loaded (a server asked whether it answers) before the run directory is made.
-    models = None if args.executor == "ray" and not args.model.startswith("openai:") else (
-        _load_model(args), _load_model(args, args.judge_model) if args.judge_model else None)
+    models = None if executor == "ray" and not args.model.startswith("openai:") else (
+        _load_model(args), _load_model(args, judge) if judge else None)
     with RunStore(args.run_dir) as store:
-        if args.executor == "ray":
+        if executor == "ray":
             reports = _run_on_ray(configs, problems, args, store, connections, task_budget)
         else:
             reports = _run_here(configs, family, problems, args, store, models, connections, task_budget, run_budget)
