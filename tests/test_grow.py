@@ -424,3 +424,16 @@ def test_replies_cut_at_the_token_limit_are_counted_and_are_parse_failures(tmp_p
         rows = db.execute("SELECT parse_failures, first_try_parsed, metrics FROM grow_iterations").fetchall()
     assert all(json.loads(m)["truncated"] >= 1 and failures >= 1 and not first for failures, first, m in rows)
     assert summary["truncated_replies"] >= 3 and summary["first_try_parse_rate"] == 0
+
+
+def test_drift_is_measured_as_the_new_concepts_similarity_to_the_topic(tmp_path, embedder):
+    grow(tmp_path / "run", embedder, 4, topic="bio-inspired materials")
+    rows = list(csv.DictReader(open(tmp_path / "run" / "metrics.csv")))
+    values = [float(r["topic_similarity"]) for r in rows if r["topic_similarity"]]
+    assert values and all(-1 <= v <= 1 for v in values)
+    # the first iteration's concepts are all new: the figure is their mean cosine with the topic
+    with sqlite3.connect(tmp_path / "run" / "run.sqlite") as db:
+        added = json.loads(db.execute("SELECT added FROM grow_iterations WHERE iteration = 1").fetchone()[0])
+    topic = embedder.embed(["bio-inspired materials"])[0]
+    expected = float(np.mean(embedder.embed(added) @ topic))
+    assert abs(float(rows[0]["topic_similarity"]) - expected) < 1e-3

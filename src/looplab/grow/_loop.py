@@ -80,6 +80,8 @@ class GrowRun:
         (store.dir / "graphs").mkdir(exist_ok=True)
         self.graph = nx.DiGraph()
         self.resolver = EntityResolver(embedder, config.threshold)
+        # Drift is measured against the topic (or, without one, the seed question).
+        self.topic_vector = embedder.embed([config.topic or config.question])[0]
         self.community: dict = {}
         self._rebuild()
 
@@ -164,7 +166,8 @@ class GrowRun:
         merges = sum(1 for r in resolutions if r.method != "new" and r.name != r.node)
         reused = sum(1 for r in resolutions if r.method != "new" and r.name == r.node)
         row, after, community = measure(self.graph, iteration, before, merges=merges, reused=reused,
-                                        parse_failures=failures, truncated=truncated, seed=cfg.seed)
+                                        parse_failures=failures, truncated=truncated,
+                                        topic_similarity=self._topic_similarity(new_vectors), seed=cfg.seed)
         self.community = community
         focus = self._focus(added, iteration)
         next_question, source = question, "repeat"
@@ -194,6 +197,12 @@ class GrowRun:
                                                    "vector": np.asarray(v, dtype=np.float32).tobytes()})
         self._save(iteration)
         return IterationResult(iteration, status, added, row, seconds, None if local else reason), after
+
+    def _topic_similarity(self, new_vectors: dict) -> float:
+        """How close this iteration's new concepts stay to the topic: their mean cosine with it."""
+        if not new_vectors:
+            return math.nan
+        return round(float(np.mean(np.stack(list(new_vectors.values())) @ self.topic_vector)), 4)
 
     def _focus(self, added: list[str], iteration: int) -> list[str]:
         """The concepts the next question is about, by the configured policy."""

@@ -23,7 +23,7 @@ COLUMNS = ["iteration", "nodes", "edges", "mean_degree", "self_loops", "density"
            "transitivity", "assortativity", "avg_shortest_path", "diameter", "modularity", "communities",
            "powerlaw_alpha", "powerlaw_xmin", "powerlaw_llr", "powerlaw_p", "max_betweenness", "max_kcore",
            "articulation_points", "bridge_nodes", "new_hubs", "newly_connected_pairs", "merges", "reused",
-           "parse_failures", "truncated"]
+           "parse_failures", "truncated", "topic_similarity"]
 EXACT_LIMIT = 1000
 PATH_SOURCES = 64
 BETWEENNESS_SOURCES = 256
@@ -111,7 +111,8 @@ def _power_law(degrees: list[int]) -> tuple[float, float, float, float]:
 
 
 def measure(graph: nx.DiGraph, iteration: int, before: GrowthState, *, merges: int = 0, reused: int = 0,
-            parse_failures: int = 0, truncated: int = 0, seed: int = 0) -> tuple[dict, GrowthState, dict]:
+            parse_failures: int = 0, truncated: int = 0, topic_similarity: float = math.nan,
+            seed: int = 0) -> tuple[dict, GrowthState, dict]:
     """The metrics row for `graph`, the state the next iteration compares against, and each
     node's community (saved with the graph so a reader can recompute modularity)."""
     view = undirected_view(graph)
@@ -142,6 +143,7 @@ def measure(graph: nx.DiGraph, iteration: int, before: GrowthState, *, merges: i
         "articulation_points": len(g.articulation_points()), "bridge_nodes": bridge_nodes,
         "new_hubs": len(hubs - before.hubs), "newly_connected_pairs": pairs_among_old - before.connected_pairs,
         "merges": merges, "reused": reused, "parse_failures": parse_failures, "truncated": truncated,
+        "topic_similarity": topic_similarity,
     }
     after = GrowthState(hubs, set(names), sum(math.comb(len(c), 2) for c in components))
     return row, after, community
