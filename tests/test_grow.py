@@ -437,3 +437,51 @@ def test_drift_is_measured_as_the_new_concepts_similarity_to_the_topic(tmp_path,
     topic = embedder.embed(["bio-inspired materials"])[0]
     expected = float(np.mean(embedder.embed(added) @ topic))
     assert abs(float(rows[0]["topic_similarity"]) - expected) < 1e-3
+
+
+def test_extraction_modes_single_multi_and_reflect(tmp_path):
+    from looplab.grow._extract import extract
+    from looplab.models import ScriptedModel
+
+    text = "Spider silk is spun into webs. Silk fibroin forms beta sheets that stiffen the fibre."
+    asked = []
+
+    def reply(messages):
+        system, last = messages[0]["content"], messages[-1]["content"]
+        asked.append(system[:20])
+        if system.startswith("You list"):
+            return json.dumps({"concepts": ["spider silk", "webs", "silk fibroin", "beta sheets"]})
+        if "Concepts:" in last:
+            return json.dumps({"edges": [{"source": "spider silk", "target": "webs", "relation": "is spun into"},
+                                         {"source": "silk fibroin", "target": "beta sheets", "relation": "forms"}]})
+        if "Checks on that graph found" in last:
+            assert "links a concept to itself" in last  # the rules' findings reach the model
+            return json.dumps({"edges": [{"source": "spider silk", "target": "webs", "relation": "is spun into"},
+                                         {"source": "beta sheets", "target": "fibre", "relation": "stiffen"}]})
+        return json.dumps({"edges": [{"source": "spider silk", "target": "webs", "relation": "is spun into"},
+                                     {"source": "silk", "target": "silk", "relation": "is"}]})
+    model = ScriptedModel(reply)
+
+    def generate(messages, limit, schema):
+        return model.complete(messages, max_tokens=limit, json_schema=schema)
+    single = extract(text, generate, "single")
+    assert single.graph.edges == [("spider silk", "webs", "is spun into")] and single.failures == 0
+    asked.clear()
+    multi = extract(text, generate, "multi")
+    assert len(asked) == 2 and len(multi.graph.edges) == 2
+    reflect = extract(text, generate, "reflect")
+    assert reflect.graph.edges == [("spider silk", "webs", "is spun into"), ("beta sheets", "fibre", "stiffen")]
+
+    # the command: any text file, printed as JSON; the multi mode's schema names only listed concepts
+    from looplab.grow._extract import relation_schema
+    enum = relation_schema(["a", "b"])["properties"]["edges"]["items"]["properties"]["source"]["enum"]
+    assert enum == ["a", "b"]
+    source = tmp_path / "essay.txt"
+    source.write_text(text)
+    replies = tmp_path / "replies.json"
+    replies.write_text(json.dumps([json.dumps({"edges": [{"source": "spider silk", "target": "webs",
+                                                          "relation": "is spun into"}]})]))
+    assert main(["graph", "extract", str(source), "--model", f"scripted:{replies}",
+                 "--output", str(tmp_path / "graph.json")]) == 0
+    written = json.loads((tmp_path / "graph.json").read_text())
+    assert written["edges"] == [{"source": "spider silk", "target": "webs", "relation": "is spun into"}]

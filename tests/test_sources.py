@@ -30,7 +30,7 @@ def test_malformed(a):
 
 def by_prompt(code, properties=PROPERTIES, tests=None, judge="VERDICT: PASS"):
     def reply(messages):
-        system, last = messages[0]["content"], messages[-1]["content"]
+        system = messages[0]["content"]
         if "property-based" in system:
             return properties
         if "expert Python tester" in system:

@@ -218,6 +218,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--next", default="newest", choices=NEXT_POLICIES, dest="next_policy",
                    help="what the next question is about: newest concepts (the paper's rule, default), low-degree "
                         "frontier, bridge nodes between communities, or a random node")
+    p.add_argument("--extract-mode", choices=["single", "multi", "reflect"], default="single",
+                   help="how each answer becomes a graph: one call (default), concepts then relations, or extract "
+                        "then check, critique and fix")
     p.add_argument("--threshold", type=_number(0, 1, low_open=True), default=DEFAULT_THRESHOLD,
                    help=f"cosine similarity at which two concept names merge (default {DEFAULT_THRESHOLD})")
     p.add_argument("--embedder", default="minilm", help="minilm (default, offline) or openai:MODEL (uses --base-url)")
@@ -234,6 +237,15 @@ def _parser() -> argparse.ArgumentParser:
     _add_run_dir(q)
     q.add_argument("--from", dest="source", help="first concept (with --to)")
     q.add_argument("--to", dest="target", help="last concept (with --from)")
+    _add_model_args(q)
+    q = graph_sub.add_parser("extract", help="extract a knowledge graph from any text file, as grow does, and print it "
+                                             "as JSON")
+    q.add_argument("file", type=Path)
+    q.add_argument("--mode", choices=["single", "multi", "reflect"], default="single",
+                   help="single: one call; multi: concepts first, then relations among them; reflect: extract, "
+                        "check the rules, critique and fix (default single)")
+    q.add_argument("--max-tokens", type=_whole(16), default=800, help="per reply (default 800)")
+    q.add_argument("--output", type=Path, help="write the JSON here instead of printing it")
     _add_model_args(q)
     q = graph_sub.add_parser("export", help="write the graph as GraphML, GEXF, node-link JSON, or nodes and edges CSV")
     _add_run_dir(q)
@@ -615,7 +627,8 @@ def _embedder(spec: str, base_url: str | None):
 def cmd_grow(args) -> int:
     from .grow import GrowConfig, GrowRun
 
-    config = GrowConfig(args.question, topic=args.topic, next_policy=args.next_policy, threshold=args.threshold)
+    config = GrowConfig(args.question, topic=args.topic, next_policy=args.next_policy, threshold=args.threshold,
+                        extract_mode=args.extract_mode)
     model = _load_model(args)
     with console.status("loading the embedder"):
         embedder = _embedder(args.embedder, args.base_url)
@@ -653,10 +666,36 @@ def cmd_grow(args) -> int:
     return 0
 
 
+def _extract_file(args) -> int:
+    from .grow._extract import extract
+
+    try:
+        text = args.file.read_text()
+    except (OSError, UnicodeDecodeError) as e:
+        raise UsageError(f"cannot read {args.file} as text: {getattr(e, 'strerror', None) or e}") from None
+    if not text.strip():
+        raise UsageError(f"{args.file} is empty")
+    model = _load_model(args)
+    with console.status(f"extracting ({args.mode})"):
+        found = extract(text, lambda messages, limit, schema: model.complete(
+            messages, temperature=0.0, max_tokens=limit, json_schema=schema), args.mode, args.max_tokens)
+    result = {"mode": args.mode, "model": model.name, "failures": found.failures, "truncated": found.truncated,
+              **(found.graph.as_dict() if found.graph else {"nodes": [], "edges": [], "dropped": [], "error": found.reason})}
+    text_out = json.dumps(result, indent=1, ensure_ascii=False)
+    if args.output:
+        args.output.write_text(text_out + "\n")
+        console.print(f"Wrote {args.output}: {len(result['nodes'])} concepts, {len(result['edges'])} relations")
+    else:
+        out.print(text_out, markup=False, highlight=False, soft_wrap=True)
+    return 0 if found.graph else EXIT_INCOMPLETE
+
+
 def cmd_graph(args) -> int:
     from .grow import load_graphml
     from .grow._export import export_graph
 
+    if args.graph_command == "extract":
+        return _extract_file(args)
     source = Path(args.run_dir) / "graph.graphml"
     if not source.is_file():
         raise RunError(f"{args.run_dir} has no graph.graphml; grow one first with looplab grow")

@@ -18,7 +18,8 @@ from ..runs import RunError, RunStore, TaskRecorder
 from . import _prompts as prompts
 from ._graph import merge_local, save_graphml
 from ._metrics import COLUMNS, GrowthState, communities, measure, state_of
-from ._parse import GRAPH_SCHEMA, GraphParseError, LocalGraph, parse_graph
+from ._extract import MODES, extract
+from ._parse import LocalGraph
 from ._resolve import DEFAULT_THRESHOLD, EntityResolver, Resolution
 
 NEXT_POLICIES = ("newest", "frontier", "bridge", "random")
@@ -48,6 +49,7 @@ class GrowConfig:
     seed: int = 0
     reason_tokens: int = 600
     extract_tokens: int = 800
+    extract_mode: str = "single"   # single, multi or reflect (see grow/_extract.py)
 
 
 @dataclass
@@ -68,6 +70,8 @@ class GrowRun:
                  snapshot_every: int = 1, run_meter: Meter | None = None):
         if config.next_policy not in NEXT_POLICIES:
             raise RunError(f"unknown --next {config.next_policy!r}; choose from {', '.join(NEXT_POLICIES)}")
+        if config.extract_mode not in MODES:
+            raise RunError(f"unknown --extract-mode {config.extract_mode!r}; choose from {', '.join(MODES)}")
         self.store = store
         self.config = config
         self.model = model
@@ -138,25 +142,10 @@ class GrowRun:
         # repeated sentence adds nothing but tokens to extract from.
         answer = prompts.cut_repeats(reasoning.text)
         truncated = int(reasoning.finish_reason == "length")
-        local, reply, failures, reason = None, "", 0, None
-        messages = prompts.extract_messages(answer)
-        for attempt in range(2):  # one retry with the parse error as feedback
-            extraction = recorder.generate(messages, temperature=0.0, max_tokens=cfg.extract_tokens,
-                                           json_schema=GRAPH_SCHEMA)
-            reply = extraction.text
-            try:
-                local = parse_graph(reply, answer)
-            except GraphParseError as e:
-                failures += 1
-                reason = str(e)
-                messages = prompts.retry_messages(answer, reply, reason)
-                continue
-            if extraction.finish_reason == "length":
-                # Cut off at the token limit: what was complete is kept, and the reply counts as a failure.
-                truncated += 1
-                failures += 1
-                local.dropped.append("the reply hit the token limit; only its complete items were kept")
-            break
+        extraction = extract(answer, lambda messages, limit, schema: recorder.generate(
+            messages, temperature=0.0, max_tokens=limit, json_schema=schema), cfg.extract_mode, cfg.extract_tokens)
+        local, failures, reason = extraction.graph, extraction.failures, extraction.reason
+        truncated += extraction.truncated
         resolutions, new_vectors, added = [], {}, []
         if local is not None:
             names = list(local.nodes)

@@ -45,6 +45,34 @@ def retry_messages(answer: str, reply: str, error: str) -> list[dict]:
                                     'object, with "nodes" and "edges" lists as described.'}]
 
 
+CONCEPT_SYSTEM = ("You list the scientific concepts of a text. Reply with JSON only: {\"concepts\": [...]}, each "
+                  "concept a name of one to four words as the text writes it, the most important first.")
+RELATION_SYSTEM = ("You turn scientific text into a knowledge graph. Reply with JSON only: {\"edges\": [{\"source\": "
+                   "..., \"target\": ..., \"relation\": ...}]}, each edge between two of the given concepts, with a "
+                   "short verb phrase saying how the text relates them. No edge from a concept to itself.")
+
+
+def concept_messages(text: str) -> list[dict]:
+    return [{"role": "system", "content": CONCEPT_SYSTEM}, {"role": "user", "content": f"Text:\n{text}"}]
+
+
+def relation_messages(text: str, concepts: list[str]) -> list[dict]:
+    return [{"role": "system", "content": RELATION_SYSTEM},
+            {"role": "user", "content": f"Text:\n{text}\n\nConcepts: {'; '.join(concepts)}\n\nWrite the relations "
+                                        "the text states between these concepts as JSON."}]
+
+
+def reflect_messages(text: str, graph: str, findings: list[str]) -> list[dict]:
+    """The extraction, what the rules found wrong with it, and a request to critique and fix it."""
+    found = "\n".join(f"- {f}" for f in findings[:12])
+    return extract_messages(text) + [
+        {"role": "assistant", "content": graph},
+        {"role": "user", "content": f"Checks on that graph found:\n{found}\nCheck it against the text: every concept a "
+                                    "short name, every relation a short verb phrase the text supports, no concept "
+                                    "linked to itself, no relation missing that the text states. Reply with the "
+                                    "corrected JSON only."}]
+
+
 def next_question_messages(focus: list[str], topic: str | None) -> list[dict]:
     about = f" within the broad topic of {topic}" if topic else ""
     return [{"role": "system", "content": NEXT_SYSTEM},
