@@ -485,3 +485,45 @@ def test_extraction_modes_single_multi_and_reflect(tmp_path):
                  "--output", str(tmp_path / "graph.json")]) == 0
     written = json.loads((tmp_path / "graph.json").read_text())
     assert written["edges"] == [{"source": "spider silk", "target": "webs", "relation": "is spun into"}]
+
+
+def test_mine_extracts_retrieves_judges_and_resumes(tmp_path):
+    data = tmp_path / "mine"
+    data.mkdir()
+    (data / "essays.json").write_text(json.dumps([{"topic": "silk", "content": "Spider silk is spun into webs."},
+                                                  {"topic": "bone", "content": "Bone is made of collagen."}]))
+    (data / "facts.json").write_text(json.dumps([[{"answer": "Spiders spin silk into webs."},
+                                                  {"answer": "Silk is edible."}],
+                                                 [{"answer": "Bone contains collagen."}, {"answer": "Bone is soft."}]]))
+
+    def reply(messages):
+        if messages[0]["content"].startswith("You check"):  # the judge
+            return "YES" if "webs" in messages[-1]["content"].split("Fact:")[1] else "NO"
+        if "Spider silk" in messages[-1]["content"]:
+            return json.dumps({"edges": [{"source": "spider silk", "target": "webs", "relation": "is spun into"}]})
+        return json.dumps({"edges": [{"source": "bone", "target": "collagen", "relation": "is made of"}]})
+    replies = tmp_path / "replies.json"
+    run_dir = tmp_path / "run"
+    from looplab.grow._mine import run_mine
+    from looplab.models import ScriptedModel
+    with RunStore(run_dir) as store:
+        score = run_mine(store, [("Spider silk is spun into webs.", ["Spiders spin silk into webs.", "Silk is edible."]),
+                                 ("Bone is made of collagen.", ["Bone contains collagen.", "Bone is soft."])],
+                         ScriptedModel(reply), ScriptedModel(reply), MiniLMEmbedder(), "single")
+        assert score == {"mode": "single", "essays": 2, "facts": 4, "recovered": 1, "score": 0.25, "mean_edges": 1.0,
+                         "truncated": 0, "failures": 0}
+        triples = json.loads(store.rows("mine_facts", {"essay": 0, "fact": 0})[0]["triples"])
+        assert triples == ["spider silk is spun into webs"]
+    # a re-run resumes: essays done are not extracted or judged again
+    def nothing(messages):
+        raise AssertionError("asked again")
+    with RunStore(run_dir) as store:
+        again = run_mine(store, [("Spider silk is spun into webs.", ["x", "y"]), ("Bone is made of collagen.", ["x", "y"])],
+                         ScriptedModel(nothing), ScriptedModel(nothing), MiniLMEmbedder(), "single")
+    assert again == score
+    # the command on the folder, with a judge of its own
+    replies.write_text(json.dumps([json.dumps({"edges": [{"source": "a", "target": "b", "relation": "r"}]})]))
+    judge = tmp_path / "judge.json"
+    judge.write_text(json.dumps(["NO"]))
+    assert main(["graph", "mine", "--data", str(data), "--mode", "multi", "--model", f"scripted:{replies}",
+                 "--judge-model", f"scripted:{judge}", "--run-dir", str(tmp_path / "cli")]) == 0
