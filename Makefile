@@ -36,3 +36,5 @@ bench: setup
 	$(PY) bench/sandbox_overhead.py
 	$(PY) bench/engine_overhead.py
 	$(PY) bench/grow_scale.py
+	$(PY) bench/throughput.py
+	$(PY) bench/graph_view.py
