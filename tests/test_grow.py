@@ -527,3 +527,38 @@ def test_mine_extracts_retrieves_judges_and_resumes(tmp_path):
     judge.write_text(json.dumps(["NO"]))
     assert main(["graph", "mine", "--data", str(data), "--mode", "multi", "--model", f"scripted:{replies}",
                  "--judge-model", f"scripted:{judge}", "--run-dir", str(tmp_path / "cli")]) == 0
+
+
+def test_unmerge_undoes_a_merge_from_the_record_and_a_resumed_run_agrees(tmp_path, embedder):
+    from looplab.grow._loop import unmerge
+
+    calls = []
+
+    def reply(messages):
+        text = fake_reply(messages)
+        if messages[0]["content"].startswith("You turn") and "```json" in text:
+            calls.append(1)
+            graph = json.loads(text.split("```json\n")[1].split("\n```")[0])
+            name = "bird feathers" if len(calls) == 1 else "avian feathers"  # cosine 0.90: merged by embedding
+            graph["edges"].append({"source": name, "target": graph["nodes"][0]["id"], "relation": "reinforces"})
+            return "```json\n" + json.dumps(graph) + "\n```"
+        return text
+    grow(tmp_path / "run", embedder, 4, reply=reply)
+    before = load_graphml(tmp_path / "run" / "graph.graphml")
+    assert "avian feathers" not in before and "avian feathers" in before.nodes["bird feathers"]["aliases"]
+    with RunStore(tmp_path / "run") as store:
+        with pytest.raises(RunError, match="no merge of 'nacre' by embedding"):
+            unmerge(store, embedder, "nacre")
+        done = unmerge(store, embedder, "avian feathers")
+        metrics = [json.loads(r["metrics"]) for r in store.rows("grow_iterations", order_by="iteration")]
+    after = load_graphml(tmp_path / "run" / "graph.graphml")
+    assert done["was_merged_into"] == "bird feathers" and done["resolutions_changed"] >= 1
+    assert "avian feathers" in after and "avian feathers" not in after.nodes["bird feathers"]["aliases"]
+    assert after.number_of_nodes() == before.number_of_nodes() + 1
+    assert metrics[-1]["nodes"] == after.number_of_nodes()  # the metrics were replayed with the change
+    rows = list(csv.DictReader(open(tmp_path / "run" / "metrics.csv")))
+    assert int(rows[-1]["nodes"]) == after.number_of_nodes()
+    # a run resumed from the record rebuilds the same graph and goes on
+    grow(tmp_path / "run", embedder, 5, reply=reply)
+    resumed = load_graphml(tmp_path / "run" / "graphs" / "graph_0004.graphml")
+    assert sorted(resumed) == sorted(after)

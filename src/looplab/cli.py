@@ -257,6 +257,11 @@ def _parser() -> argparse.ArgumentParser:
     q.add_argument("--embedder", default="minilm", help="minilm (default, offline) or openai:MODEL")
     _add_run_dir(q)
     _add_model_args(q)
+    q = graph_sub.add_parser("unmerge", help="undo a merge from the record: NAME becomes a concept of its own, and "
+                                             "the graph, snapshots and metrics are replayed")
+    q.add_argument("name", help="the name as the model wrote it (see the merges in report.html or looplab view)")
+    q.add_argument("--embedder", default="minilm", help="the run's embedder (default minilm)")
+    _add_run_dir(q)
     q = graph_sub.add_parser("export", help="write the graph as GraphML, GEXF, node-link JSON, or nodes and edges CSV")
     _add_run_dir(q)
     q.add_argument("--format", choices=["graphml", "gexf", "json", "csv"], default="graphml")
@@ -756,6 +761,16 @@ def cmd_graph(args) -> int:
         with RunStore(args.run_dir) as store, console.status("composing"):
             out = compose(store, graph, model, path)
         console.print(f"Wrote {out}")
+    elif args.graph_command == "unmerge":
+        from .grow._loop import unmerge
+
+        with console.status("loading the embedder"):
+            embedder = _embedder(args.embedder, None)
+        with RunStore(args.run_dir) as store:
+            done = unmerge(store, embedder, args.name)
+        console.print(Text(f"{done['name']} is no longer merged into {done['was_merged_into']} "
+                           f"({done['resolutions_changed']} resolutions from iteration {done['from_iteration']}); "
+                           f"the graph now has {done['nodes']} nodes and {done['edges']} edges"))
     elif args.graph_command == "export":
         output = args.output or Path(args.run_dir) / f"graph_export.{args.format}"
         try:

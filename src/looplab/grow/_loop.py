@@ -20,7 +20,7 @@ from ._graph import merge_local, save_graphml
 from ._metrics import COLUMNS, GrowthState, communities, measure, state_of
 from ._extract import MODES, extract
 from ._parse import LocalGraph
-from ._resolve import DEFAULT_THRESHOLD, EntityResolver, Resolution
+from ._resolve import DEFAULT_THRESHOLD, EntityResolver, Resolution, normalize_name
 
 NEXT_POLICIES = ("newest", "frontier", "bridge", "random")
 SCHEMA = """
@@ -228,16 +228,7 @@ class GrowRun:
         self.write_metrics_csv()
 
     def write_metrics_csv(self) -> Path:
-        path = self.store.dir / "metrics.csv"
-        partial = path.with_suffix(".partial")
-        with open(partial, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=COLUMNS)
-            writer.writeheader()
-            for row in self._iterations():
-                writer.writerow({k: "" if v is None or (isinstance(v, float) and math.isnan(v)) else v
-                                 for k, v in json.loads(row["metrics"]).items()})
-        partial.replace(path)
-        return path
+        return write_metrics_csv(self.store)
 
     def summary(self) -> dict:
         rows = self._iterations()
@@ -250,3 +241,66 @@ class GrowRun:
                 "truncated_replies": sum(json.loads(r["metrics"]).get("truncated", 0) for r in rows),
                 "seconds_per_iteration": round(sum(r["seconds"] for r in rows) / len(rows), 2),
                 "final": json.loads(rows[-1]["metrics"])}
+
+
+def write_metrics_csv(store: RunStore) -> Path:
+    path = store.dir / "metrics.csv"
+    partial = path.with_suffix(".partial")
+    with open(partial, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=COLUMNS)
+        writer.writeheader()
+        for row in store.rows("grow_iterations", order_by="iteration"):
+            writer.writerow({k: "" if v is None or (isinstance(v, float) and math.isnan(v)) else v
+                             for k, v in json.loads(row["metrics"]).items()})
+    partial.replace(path)
+    return path
+
+
+def unmerge(store: RunStore, embedder: Embedder, name: str) -> dict:
+    """Undo the merge of `name` into another concept, from the record: its resolutions (and the later ones that
+    reached the same node through its spelling) now make it a concept of its own, its embedding joins the index,
+    and every iteration's graph, snapshot and metrics are replayed from the record. Returns what changed."""
+    grow = store.meta("grow") or {}
+    if store.meta("loop") != "grow":
+        raise RunError(f"{store.dir} is not a grow run")
+    if grow.get("embedder") != embedder.name:
+        raise RunError(f"the run embedded names with {grow.get('embedder')}; give the same --embedder")
+    # Only a merge by embedding is a judgement to undo; one by spelling (the same normalized name) is not.
+    merged = [r for r in store.rows("grow_resolutions") if r["name"] == name and r["method"] == "embedding"]
+    if not merged:
+        joined = sorted({r["name"] for r in store.rows("grow_resolutions") if r["method"] == "embedding"})
+        raise RunError(f"no merge of {name!r} by embedding is on the record; merged names: "
+                       f"{', '.join(joined[:20]) or 'none'}")
+    node, key = merged[0]["node"], normalize_name(name)
+    first = min(r["iteration"] for r in merged)
+    with store.transaction():
+        changed = 0
+        for r in store.rows("grow_resolutions", {"node": node}):
+            if r["name"] == name or (r["method"] == "name" and normalize_name(r["name"]) == key):
+                changed += store.update("grow_resolutions", {"node": name, "method": "unmerged"},
+                                        {"iteration": r["iteration"], "name": r["name"], "node": node})
+        store.insert("grow_vectors", {"node": name, "iteration": first,
+                                      "vector": np.asarray(embedder.embed([name])[0], dtype=np.float32).tobytes()})
+        graph, state, community = nx.DiGraph(), state_of(nx.DiGraph()), {}
+        for row in store.rows("grow_iterations", order_by="iteration"):
+            resolutions = [Resolution(r["name"], r["node"], r["method"], r["similarity"])
+                           for r in store.rows("grow_resolutions", {"iteration": row["iteration"]})]
+            if row["status"] == "ok":
+                data = json.loads(row["local_graph"])
+                merge_local(graph, LocalGraph({n["id"]: n["type"] for n in data["nodes"]},
+                                              [(e["source"], e["target"], e["relation"]) for e in data["edges"]]),
+                            resolutions, row["iteration"])
+            old = json.loads(row["metrics"])
+            metrics, state, community = measure(
+                graph, row["iteration"], state, seed=grow.get("seed", 0), parse_failures=old.get("parse_failures", 0),
+                merges=sum(1 for r in resolutions if r.method not in ("new", "unmerged") and r.name != r.node),
+                reused=sum(1 for r in resolutions if r.method not in ("new", "unmerged") and r.name == r.node),
+                truncated=old.get("truncated", 0), topic_similarity=old.get("topic_similarity") or math.nan)
+            store.update("grow_iterations", {"metrics": json.dumps(_json_safe(metrics))}, {"iteration": row["iteration"]})
+            snapshot = store.dir / "graphs" / f"graph_{row['iteration']:04d}.graphml"
+            if row["iteration"] >= first and snapshot.exists():
+                save_graphml(graph, snapshot, community)
+    save_graphml(graph, store.dir / "graph.graphml", community)
+    write_metrics_csv(store)
+    return {"name": name, "was_merged_into": node, "resolutions_changed": changed, "from_iteration": first,
+            "nodes": graph.number_of_nodes(), "edges": graph.number_of_edges()}

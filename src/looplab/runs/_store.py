@@ -172,6 +172,13 @@ class RunStore:
         self.db.execute(f"INSERT INTO {table} ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
                         tuple(row.values()))
 
+    def update(self, table: str, values: dict[str, Any], where: dict[str, Any]) -> int:
+        """Set `values` on the rows of a table matching `where` (column = value); returns how many changed."""
+        _check(table, *values, *where)
+        cursor = self.db.execute(f"UPDATE {table} SET {', '.join(f'{c} = ?' for c in values)} WHERE "
+                                 f"{' AND '.join(f'{c} = ?' for c in where)}", (*values.values(), *where.values()))
+        return cursor.rowcount
+
     def rows(self, table: str, where: dict[str, Any] | None = None, order_by: str = "rowid") -> list[dict]:
         """Every row of a table matching `where` (column = value), in `order_by` order (a column name,
         optionally followed by DESC)."""
