@@ -283,7 +283,8 @@ function callView(c) {
     el('div', {}, el('b', {}, 'reply'), el('pre', {}, c.response)));
 }
 function growRun(i) {
-  const r = RUNS[i], cols = ['iteration', 'nodes', 'edges', 'mean_degree', 'modularity', 'merges', 'parse_failures', 'seconds'];
+  const r = RUNS[i], cols = ['iteration', 'nodes', 'edges', 'mean_degree', 'modularity', 'merges', 'parse_failures',
+    'truncated', 'topic_similarity', 'seconds'];
   main.replaceChildren(el('h2', {}, r.dir), el('p', {class: 'muted'}, `grow · ${r.model}`),
     r.report ? el('p', {}, el('a', {href: 'file://' + r.report}, 'graph report and viewer')) : '',
     table(cols, r.metrics.map(m => cols.map(c => c === 'iteration'
