@@ -562,3 +562,15 @@ def test_unmerge_undoes_a_merge_from_the_record_and_a_resumed_run_agrees(tmp_pat
     grow(tmp_path / "run", embedder, 5, reply=reply)
     resumed = load_graphml(tmp_path / "run" / "graphs" / "graph_0004.graphml")
     assert sorted(resumed) == sorted(after)
+
+
+def test_an_edge_between_two_names_of_one_concept_is_not_a_self_loop():
+    from looplab.grow import Resolution, merge_local
+
+    graph = nx.DiGraph()
+    local = LocalGraph({"silk fibre": "", "silk fiber": "", "web": ""},
+                       [("silk fibre", "silk fiber", "is a"), ("silk fiber", "web", "forms")])
+    merge_local(graph, local, [Resolution("silk fibre", "silk fibre", "new", 0.0),
+                               Resolution("silk fiber", "silk fibre", "embedding", 0.95),
+                               Resolution("web", "web", "new", 0.0)], 1)
+    assert list(graph.edges) == [("silk fibre", "web")] and nx.number_of_selfloops(graph) == 0

@@ -32,6 +32,8 @@ def merge_local(graph: nx.DiGraph, local: LocalGraph, resolutions: list[Resoluti
             graph.nodes[node]["type"] = kind
     for source, target, relation in local.edges:
         u, v = node_of[source], node_of[target]
+        if u == v:  # the two names were resolved to one concept: an edge between them says nothing
+            continue
         if graph.has_edge(u, v):
             relations = graph.edges[u, v]["relation"].split(SEPARATOR)
             if relation not in relations:
