@@ -295,7 +295,8 @@ def unmerge(store: RunStore, embedder: Embedder, name: str) -> dict:
                 graph, row["iteration"], state, seed=grow.get("seed", 0), parse_failures=old.get("parse_failures", 0),
                 merges=sum(1 for r in resolutions if r.method not in ("new", "unmerged") and r.name != r.node),
                 reused=sum(1 for r in resolutions if r.method not in ("new", "unmerged") and r.name == r.node),
-                truncated=old.get("truncated", 0), topic_similarity=old.get("topic_similarity") or math.nan)
+                truncated=old.get("truncated", 0),
+                topic_similarity=math.nan if old.get("topic_similarity") is None else old["topic_similarity"])
             store.update("grow_iterations", {"metrics": json.dumps(_json_safe(metrics))}, {"iteration": row["iteration"]})
             snapshot = store.dir / "graphs" / f"graph_{row['iteration']:04d}.graphml"
             if row["iteration"] >= first and snapshot.exists():
