@@ -122,6 +122,7 @@ def test_the_graph_viewer_searches_selects_and_replays_growth(runs):
         await page.open((runs["grow"] / "report.html").as_uri())
         await page.wait_for("window.graphRenderer !== undefined")
         start = await page.js("document.getElementById('until-label').innerText")
+        labels = await page.js("window.graphRenderer.displayedNodeLabels.size")
         colours = await page.js("window.graphRenderer.getGraph().mapNodes((n, a) => a.color)"
                                 "  .every(c => /^#[0-9a-f]{6}$/.test(c))")
         await page.js("""(() => { const s = document.getElementById('search'); s.value = 'onerror';
@@ -133,8 +134,10 @@ def test_the_graph_viewer_searches_selects_and_replays_growth(runs):
                           s.dispatchEvent(new Event('input')); })()""")
         label = await page.js("document.getElementById('until-label').innerText")
         legend = await page.js("document.querySelectorAll('#legend span').length")
-        return start, colours, found, info, label, legend, await page.js(SAFE), page.errors, page.outside_requests()
-    start, colours, found, info, label, legend, state, errors, outside = asyncio.run(browse(scenario))
+        return (start, labels, colours, found, info, label, legend, await page.js(SAFE), page.errors,
+                page.outside_requests())
+    start, labels, colours, found, info, label, legend, state, errors, outside = asyncio.run(browse(scenario))
+    assert labels >= 3  # a small graph is labelled at first sight, not only when zoomed in
     shown, total = start.split(": ")[1].split(" concepts")[0].split(" of ")
     assert shown == total  # the whole graph at first (the slider at the last iteration)
     assert colours  # every node's colour in a form sigma's WebGL programs read (hsl() draws black)

@@ -64,7 +64,9 @@ data.nodes.forEach(n => graph.addNode(String(n.i), {x: n.x, y: -n.y, size: 1.5 +
 data.edges.forEach(([a, b]) => { if (!graph.hasEdge(String(a), String(b))) graph.addEdge(String(a), String(b), {size: 0.6}); });
 let focus = null, until = data.lastIteration;
 const renderer = new Sigma(graph, document.getElementById('view'), {
-  defaultEdgeColor: '#c9c9c9', labelDensity: 0.3, labelGridCellSize: 120, labelRenderedSizeThreshold: 7,
+  // A small graph shows every label the grid has room for; a big one only those of nodes drawn large enough.
+  defaultEdgeColor: '#c9c9c9', labelDensity: 0.3, labelGridCellSize: 120,
+  labelRenderedSizeThreshold: data.nodes.length <= 300 ? 0 : 7,
   labelFont: 'system-ui, sans-serif', zIndex: true,
   hideEdgesOnMove: data.edges.length > 5000,  // a big graph drags smoothly without its edges (half the drawing)
   nodeReducer(node, attrs) {
