@@ -1,11 +1,10 @@
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from ..sandbox import MARK, ExecResult, Sandbox, checked_program
+from ..sandbox import ExecResult, Sandbox, checked_program, reported
 from ._base import Feedback
 
 
@@ -83,13 +82,11 @@ class ExampleChecks:
         label = label or self.label
         result = self.sandbox.run(self.program(task, candidate, examples))
         rows, missing = [], None
-        for line in result.stdout.splitlines():
-            if line.startswith(MARK):
-                row = json.loads(line[len(MARK):])
-                if "missing" in row:
-                    missing = row["missing"]
-                else:
-                    rows.append(row)
+        for row in reported(result.stdout):
+            if "missing" in row:
+                missing = row["missing"]
+            else:
+                rows.append(row)
         total = len(examples)
         passed = sum(1 for r in rows if r["ok"])
         details = {"total": total, "passed": passed, "run": result.kind, "checks": rows}

@@ -5,11 +5,10 @@ candidate's process, like the task's examples, so a candidate cannot report a pr
 """
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
-from ..sandbox import MARK, checked_program
+from ..sandbox import checked_program, reported
 from ._base import Feedback
 from ._examples import ExampleChecks, _short_traceback
 
@@ -114,7 +113,7 @@ class PropertyTests:
         if self.properties is None:
             raise RuntimeError("the properties are written by prepare(task), before the first evaluate")
         result = self.checks.sandbox.run(self.program(task, candidate))
-        rows = [json.loads(line[len(MARK):]) for line in result.stdout.splitlines() if line.startswith(MARK)]
+        rows = reported(result.stdout)
         if any("missing" in r for r in rows):
             return Feedback(0.0, False, f"The code does not define a function named `{task.entry_point}`.",
                             {"total": 0, "passed": 0, "run": result.kind})

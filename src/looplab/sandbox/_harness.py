@@ -13,6 +13,8 @@ the checks returned.
 """
 from __future__ import annotations
 
+import json
+
 MARK = "@@looplab-check@@ "
 PASSED = MARK + '{"passed": true}'
 
@@ -193,3 +195,12 @@ def checked_program(candidate: str, trusted: str, entry: str, driver: str) -> st
     True
     """
     return _TEMPLATE % {"candidate": candidate, "trusted": trusted, "entry": entry, "driver": driver, "mark": MARK}
+
+
+def reported(stdout: str) -> list[dict]:
+    """The rows the checking process reported with `_report`, in order (no other process can write them).
+
+    >>> reported('noise\\n' + MARK + '{"i": 0, "ok": true}\\n')
+    [{'i': 0, 'ok': True}]
+    """
+    return [json.loads(line[len(MARK):]) for line in stdout.splitlines() if line.startswith(MARK)]
