@@ -39,3 +39,20 @@ def fake_reply(messages) -> str:
         concepts = re.search(r"Concepts: (.*?)\.\n", last).group(1).split(", ")
         return f"How could {_rng(last).choice(concepts)} lead to new materials?"
     return f"Reasoning about: {last}"
+
+
+# Concept names no page may ever write as markup.
+HOSTILE = ['<img src=x onerror="window.hacked=1">', "</script><script>window.hacked=2</script>",
+           "a & b \"quoted\" 'single'", "\u202eRTL override", "x" * 300]
+
+
+def hostile_reply(messages) -> str:
+    """fake_reply, with every HOSTILE name added to each extracted graph (and a relation written as markup)."""
+    reply = fake_reply(messages)
+    if messages[0]["content"].startswith("You turn") and "```json" in reply:
+        graph = json.loads(reply.split("```json\n")[1].split("\n```")[0])
+        anchor = graph["nodes"][0]["id"]
+        graph["nodes"] += [{"id": name} for name in HOSTILE]
+        graph["edges"] += [{"source": anchor, "target": name, "relation": "<b>bold</b> relates"} for name in HOSTILE]
+        return "```json\n" + json.dumps(graph) + "\n```"
+    return reply

@@ -14,7 +14,7 @@ import networkx as nx
 import numpy as np
 import pytest
 
-from grow_fakes import fake_reply
+from grow_fakes import fake_reply, hostile_reply
 from looplab.cli import main
 from looplab.grow import (DEFAULT_THRESHOLD, EntityResolver, GraphParseError, GrowConfig, GrowRun, LocalGraph,
                           load_graphml, merge_local, normalize_name, parse_graph)
@@ -330,21 +330,7 @@ def test_a_graph_that_stops_growing_does_not_trap_the_questions(tmp_path, embedd
     assert len(set(questions)) > 1  # the two low-degree ends of the chain take turns
 
 
-HOSTILE = ['<img src=x onerror="window.hacked=1">', "</script><script>window.hacked=2</script>",
-           "a & b \"quoted\" 'single'", "\u202eRTL override", "x" * 300]
-
-
 def test_the_report_never_writes_a_model_written_name_as_markup(tmp_path, embedder):
-    def hostile_reply(messages):
-        reply = fake_reply(messages)
-        if messages[0]["content"].startswith("You turn") and "```json" in reply:
-            graph = json.loads(reply.split("```json\n")[1].split("\n```")[0])
-            anchor = graph["nodes"][0]["id"]
-            graph["nodes"] += [{"id": name} for name in HOSTILE]
-            graph["edges"] += [{"source": anchor, "target": name, "relation": "<b>bold</b> relates"} for name in HOSTILE]
-            return "```json\n" + json.dumps(graph) + "\n```"
-        return reply
-
     grow(tmp_path / "run", embedder, 2, reply=hostile_reply)
     assert main(["graph", "report", "--run-dir", str(tmp_path / "run")]) == 0
     page = (tmp_path / "run" / "report.html").read_text()

@@ -6,7 +6,7 @@ import asyncio
 import json
 
 import pytest
-from test_grow import HOSTILE as HOSTILE_NAMES
+from grow_fakes import hostile_reply
 from test_grow import grow
 
 from looplab.cli import main
@@ -40,18 +40,6 @@ def runs(tmp_path_factory):
                  "--model", f"scripted:{replies}", "--run-dir", str(solve_dir)]) == 0
     assert main(["analyze", "--limit", "2", "--run-dir", str(solve_dir)]) == 0
 
-    from test_grow import fake_reply
-
-    def hostile_reply(messages):
-        reply = fake_reply(messages)
-        if messages[0]["content"].startswith("You turn") and "```json" in reply:
-            graph = json.loads(reply.split("```json\n")[1].split("\n```")[0])
-            anchor = graph["nodes"][0]["id"]
-            graph["nodes"] += [{"id": name} for name in HOSTILE_NAMES]
-            graph["edges"] += [{"source": anchor, "target": name, "relation": "<b>bold</b> relates"}
-                               for name in HOSTILE_NAMES]
-            return "```json\n" + json.dumps(graph) + "\n```"
-        return reply
     grow_dir = tmp / "grow"
     grow(grow_dir, MiniLMEmbedder(), 3, reply=hostile_reply)
     assert main(["graph", "report", "--run-dir", str(grow_dir)]) == 0
