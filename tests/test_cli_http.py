@@ -42,8 +42,9 @@ def test_solve_through_an_openai_compatible_server(chat_server, tmp_path, capsys
 
 def test_kill_9_then_rerun_resumes_without_repeating_calls(chat_server, tmp_path):
     run_dir = tmp_path / "run"
+    # One request in flight at a time (the two tasks still run side by side), so a kill loses at most one call.
     command = [sys.executable, "-m", "looplab.cli", "solve", "--ids", "0,2", "--strategy", "refine", "--rounds", "3",
-               "--model", "openai:test", "--run-dir", str(run_dir)]
+               "--model", "openai:test", "--max-connections", "1", "--run-dir", str(run_dir)]
     with chat_server(lambda messages: "```python\ndef nothing():\n    pass\n```") as server:
         server.delay = 0.3
         env = {**os.environ, "OPENAI_BASE_URL": server.url}
