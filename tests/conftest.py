@@ -21,7 +21,8 @@ class ChatServer:
 
     `fail_next` holds HTTP status codes to answer before replying normally (to test retries);
     `delay` slows every reply (to kill a client mid-run); `jitter` adds a random delay up to that many
-    seconds to each, so replies return in another order than they were asked.
+    seconds to each, so replies return in another order than they were asked. `top_logprobs` (token ->
+    log-probability) is what a request that asks for log-probabilities gets for its first token.
     """
 
     def __init__(self, reply):
@@ -30,6 +31,7 @@ class ChatServer:
         self.fail_next: list[int] = []
         self.delay = 0.0
         self.jitter = 0.0
+        self.top_logprobs: dict[str, float] | None = None
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -49,8 +51,11 @@ class ChatServer:
                     threading.Event().wait(server.delay + random.uniform(0, server.jitter))
                 text = server.reply(body["messages"])
                 prompt = sum(len(m["content"].split()) for m in body["messages"])
-                self._send(200, {"choices": [{"message": {"role": "assistant", "content": text},
-                                              "finish_reason": "stop"}],
+                choice = {"message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+                if body.get("logprobs") and server.top_logprobs is not None:
+                    top = [{"token": t, "logprob": lp} for t, lp in server.top_logprobs.items()]
+                    choice["logprobs"] = {"content": [{**top[0], "top_logprobs": top}]}
+                self._send(200, {"choices": [choice],
                                  "usage": {"prompt_tokens": prompt, "completion_tokens": len(text.split())}})
 
             def _send(self, status, payload):

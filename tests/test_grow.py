@@ -19,7 +19,7 @@ from looplab.cli import main
 from looplab.grow import (DEFAULT_THRESHOLD, EntityResolver, GraphParseError, GrowConfig, GrowRun, LocalGraph,
                           load_graphml, merge_local, normalize_name, parse_graph)
 from looplab.grow._resolve import choose_threshold, load_pairs, pair_scores
-from looplab.models import ScriptedModel
+from looplab.models import ModelError, ScriptedModel
 from looplab.models import MiniLMEmbedder
 from looplab.runs import RunError, RunStore
 
@@ -483,36 +483,83 @@ def test_mine_extracts_retrieves_judges_and_resumes(tmp_path):
                                                  [{"answer": "Bone contains collagen."}, {"answer": "Bone is soft."}]]))
 
     def reply(messages):
-        if messages[0]["content"].startswith("You check"):  # the judge
-            return "YES" if "webs" in messages[-1]["content"].split("Fact:")[1] else "NO"
+        if messages[0]["content"].startswith("You check"):  # the judge, read by probability
+            fact = messages[-1]["content"].split("Fact:")[1]
+            return json.dumps({"YES": 0.95, "no": 0.05} if "webs" in fact else
+                              {"Yes": 0.85, "NO": 0.15} if "collagen" in fact else {"YES": 0.5, " NO": 0.5})
         if "Spider silk" in messages[-1]["content"]:
             return json.dumps({"edges": [{"source": "spider silk", "target": "webs", "relation": "is spun into"}]})
         return json.dumps({"edges": [{"source": "bone", "target": "collagen", "relation": "is made of"}]})
     replies = tmp_path / "replies.json"
     run_dir = tmp_path / "run"
-    from looplab.grow._mine import run_mine
+    from looplab.grow._mine import mine_score, run_mine
     from looplab.models import ScriptedModel
+    essays = [("Spider silk is spun into webs.", ["Spiders spin silk into webs.", "Silk is edible."]),
+              ("Bone is made of collagen.", ["Bone contains collagen.", "Bone is soft."])]
     with RunStore(run_dir) as store:
-        score = run_mine(store, [("Spider silk is spun into webs.", ["Spiders spin silk into webs.", "Silk is edible."]),
-                                 ("Bone is made of collagen.", ["Bone contains collagen.", "Bone is soft."])],
-                         ScriptedModel(reply), ScriptedModel(reply), MiniLMEmbedder(), "single")
+        score = run_mine(store, essays, ScriptedModel(reply), ScriptedModel(reply), MiniLMEmbedder(), "single",
+                         threshold=0.9)
         assert score == {"mode": "single", "essays": 2, "facts": 4, "recovered": 1, "score": 0.25, "mean_edges": 1.0,
                          "truncated": 0, "failures": 0}
-        triples = json.loads(store.rows("mine_facts", {"essay": 0, "fact": 0})[0]["triples"])
-        assert triples == ["spider silk is spun into webs"]
+        fact = store.rows("mine_facts", {"essay": 0, "fact": 0})[0]
+        assert json.loads(fact["triples"]) == ["spider silk is spun into webs"] and fact["p_yes"] == 0.95
+        # the record keeps P(YES), so another threshold rescores without asking the judge again
+        assert mine_score(store, "single", 0.8)["recovered"] == 2
     # a re-run resumes: essays done are not extracted or judged again
     def nothing(messages):
         raise AssertionError("asked again")
     with RunStore(run_dir) as store:
-        again = run_mine(store, [("Spider silk is spun into webs.", ["x", "y"]), ("Bone is made of collagen.", ["x", "y"])],
-                         ScriptedModel(nothing), ScriptedModel(nothing), MiniLMEmbedder(), "single")
+        again = run_mine(store, essays, ScriptedModel(nothing), ScriptedModel(nothing), MiniLMEmbedder(), "single",
+                         threshold=0.9)
     assert again == score
+    # a stop after an essay's graph was stored but before its facts were: the graph is not extracted again,
+    # and the judge's answers on the record are replayed
+    with RunStore(run_dir) as store:
+        store.db.execute("DELETE FROM mine_facts WHERE essay = 1")
+        assert run_mine(store, essays, ScriptedModel(nothing), ScriptedModel(nothing), MiniLMEmbedder(), "single",
+                        threshold=0.9) == score
     # the command on the folder, with a judge of its own
     replies.write_text(json.dumps([json.dumps({"edges": [{"source": "a", "target": "b", "relation": "r"}]})]))
     judge = tmp_path / "judge.json"
     judge.write_text(json.dumps(["NO"]))
     assert main(["graph", "mine", "--data", str(data), "--mode", "multi", "--model", f"scripted:{replies}",
                  "--judge-model", f"scripted:{judge}", "--run-dir", str(tmp_path / "cli")]) == 0
+
+
+def test_judge_agreement_chooses_the_threshold_on_the_tuning_half_and_scores_the_test_half(tmp_path):
+    from looplab.grow._mine import judge_agreement, load_judge_labels
+    from looplab.models import ScriptedModel
+    shipped = load_judge_labels()
+    assert len(shipped) >= 120 and {p["half"] for p in shipped} == {"tune", "test"}
+    pairs = [{"half": half, "text": f"fact {i} {half}", "triples": ["a r b"], "inferable": int(i < 2)}
+             for half in ("tune", "test") for i in range(4)]
+    # P(YES) ranks the inferable facts first on the tuning half; on the test half one non-inferable fact is
+    # as sure as the inferable ones, so the test half agrees on 3 of 4
+    sure = {"fact 0 tune": 0.9, "fact 1 tune": 0.8, "fact 2 tune": 0.6, "fact 3 tune": 0.5,
+            "fact 0 test": 0.95, "fact 1 test": 0.85, "fact 2 test": 0.85, "fact 3 test": 0.4}
+
+    def reply(messages):
+        fact = messages[-1]["content"].split("Fact: ")[1].split("\n")[0]
+        return json.dumps({"YES": sure[fact], "NO": 1 - sure[fact]})
+    with RunStore(tmp_path / "run") as store:
+        found = judge_agreement(store, ScriptedModel(reply), pairs)
+        assert found["threshold"] == 0.7
+        assert (found["tune_agreement"], found["tune_kappa"], found["tune_auc"]) == (1.0, 1.0, 1.0)
+        assert (found["test_agreement"], found["test_kappa"], found["test_says_yes"]) == (0.75, 0.5, 3)
+        assert found["test_auc"] == 0.875
+    # recorded: a re-run asks nothing
+    def nothing(messages):
+        raise AssertionError("asked again")
+    with RunStore(tmp_path / "run") as store:
+        assert judge_agreement(store, ScriptedModel(nothing), pairs) == found
+    # a judge that gives no probabilities is refused with a reason
+    class WordsOnly:
+        name = "words-only"
+
+        def count_tokens(self, messages):
+            return 10
+    with RunStore(tmp_path / "other") as store, pytest.raises(ModelError, match="cannot say how likely"):
+        judge_agreement(store, WordsOnly(), pairs)
 
 
 def test_unmerge_undoes_a_merge_from_the_record_and_a_resumed_run_agrees(tmp_path, embedder):

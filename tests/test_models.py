@@ -1,3 +1,5 @@
+import json
+
 import pytest
 
 from looplab.models import (Budget, BudgetExceeded, Meter, ModelError, ModelUnavailable, OpenAIModel,
@@ -136,3 +138,17 @@ def test_openai_dead_server_is_unavailable():
     model = OpenAIModel("m", "http://127.0.0.1:9/v1", max_retries=1, backoff=0.01)
     with pytest.raises(ModelUnavailable, match="connection failed"):
         model.complete([{"role": "user", "content": "hi"}])
+
+
+def test_openai_probabilities_come_from_the_servers_top_logprobs(chat_server):
+    import math
+    with chat_server(lambda messages: "YES") as server:
+        model = OpenAIModel("m", server.url, backoff=0.01)
+        server.top_logprobs = {"YES": math.log(0.6), " yes": math.log(0.2), "NO": math.log(0.1), "Maybe": math.log(0.1)}
+        reply = model.probabilities([{"role": "user", "content": "is it?"}], ["YES", "NO"])
+        assert json.loads(reply.text) == {"YES": 0.888889, "NO": 0.111111}
+        asked = server.requests[-1]
+        assert asked["logprobs"] is True and asked["top_logprobs"] == 20 and asked["max_tokens"] == 1
+        server.top_logprobs = None  # a server that ignores the request for log-probabilities
+        with pytest.raises(ModelError, match="gave no log-probabilities"):
+            model.probabilities([{"role": "user", "content": "is it?"}], ["YES", "NO"])

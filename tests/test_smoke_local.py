@@ -27,3 +27,19 @@ def test_embedded_model_writes_sql_that_runs_on_the_shipped_database(tmp_path):
     assert summary["family"] == "sql" and result["tasks"] == 2
     # both are one-line counts this model gets right greedily (measured: 2 of 2)
     assert result["passed_visible"] == 2 and result["pass_at_1"] == 1.0
+
+
+@pytest.mark.slow
+def test_embedded_model_says_how_likely_each_answer_is():
+    from looplab.models import load_model
+    model = load_model("local")
+
+    def ask(fact):
+        return json.loads(model.probabilities([
+            {"role": "system", "content": "Answer YES or NO, with one word."},
+            {"role": "user", "content": f"Relations:\nwater boils at 100 degrees celsius\n\nFact: {fact}\n"
+                                        "Can the fact be inferred from the relations? YES or NO."}],
+            ["YES", "NO"]).text)
+    stated, unrelated = ask("Water boils at 100 degrees Celsius."), ask("The moon orbits Jupiter.")
+    assert stated["YES"] + stated["NO"] == pytest.approx(1.0, abs=1e-5)
+    assert stated["YES"] > unrelated["YES"]

@@ -18,6 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .grow import DEFAULT_THRESHOLD, NEXT_POLICIES
+from .grow._mine import DEFAULT_JUDGE_THRESHOLD
 from .models import Budget, BudgetExceeded, Meter, ModelError, OpenAIModel, Timeouts, load_model
 from .runs import RunError, RunStore, terminal_safe
 from .sandbox import Limits, Sandbox, SandboxUnavailable
@@ -253,8 +254,17 @@ def _parser() -> argparse.ArgumentParser:
                    help="a folder with essays.json and facts.json (default ../shared/data/mine)")
     q.add_argument("--limit", type=_whole(1), help="the first N essays")
     q.add_argument("--mode", choices=["single", "multi", "reflect"], default="single")
-    q.add_argument("--judge-model", help="the judge, in --model's form (default: the model that extracts)")
+    q.add_argument("--judge-model", help="the judge, in --model's form (default: the model that extracts); it "
+                                         "must give probabilities (llama.cpp models do; servers need logprobs)")
+    q.add_argument("--judge-threshold", type=_number(0, 1), default=DEFAULT_JUDGE_THRESHOLD,
+                   help="P(YES) at which the judge's answer counts as YES (default %(default)s, chosen for the "
+                        "embedded model with looplab graph mine-judge; choose one for another judge the same way)")
     q.add_argument("--embedder", default="minilm", help="minilm (default, offline) or openai:MODEL")
+    _add_run_dir(q)
+    _add_model_args(q)
+    q = graph_sub.add_parser("mine-judge", help="how well a judge agrees with hand-labelled MINE pairs: the "
+                                                "threshold on their tuning half, agreement on their test half")
+    q.add_argument("--judge-model", help="the judge, in --model's form (default: --model)")
     _add_run_dir(q)
     _add_model_args(q)
     q = graph_sub.add_parser("unmerge", help="undo a merge from the record: NAME becomes a concept of its own, and "
@@ -717,11 +727,26 @@ def _mine(args) -> int:
     with console.status("loading the embedder"):
         embedder = _embedder(args.embedder, args.base_url)
     with RunStore(args.run_dir) as store, console.status(f"MINE, {len(essays)} essays, mode {args.mode}"):
-        score = run_mine(store, essays, model, judge, embedder, args.mode)
+        score = run_mine(store, essays, model, judge, embedder, args.mode, args.judge_threshold)
     console.print(f"MINE ({args.mode}): {score['recovered']} of {score['facts']} facts recovered "
-                  f"({100 * (score['score'] or 0):.1f}%) over {score['essays']} essays; {score['mean_edges']} relations "
-                  f"per essay; {score['truncated']} replies cut at the token limit. Published with large hosted "
-                  "models: KGGen 66.07%, GraphRAG 47.80%, OpenIE 29.84%.")
+                  f"({100 * (score['score'] or 0):.1f}%, judge P(YES) >= {args.judge_threshold}) over "
+                  f"{score['essays']} essays; {score['mean_edges']} relations per essay; {score['truncated']} replies "
+                  "cut at the token limit. Published with large hosted models: KGGen 66.07%, GraphRAG 47.80%, "
+                  "OpenIE 29.84%.")
+    return 0
+
+
+def _mine_judge(args) -> int:
+    from .grow._mine import judge_agreement, load_judge_labels
+
+    judge = _load_model(args, args.judge_model) if args.judge_model else _load_model(args)
+    pairs = load_judge_labels()
+    with RunStore(args.run_dir) as store, console.status(f"judging {len(pairs)} hand-labelled pairs"):
+        found = judge_agreement(store, judge, pairs)
+    console.print(f"{judge.name}: threshold P(YES) >= {found['threshold']} (best kappa on the {found['pairs']['tune']} "
+                  f"tuning pairs). Test half ({found['pairs']['test']} pairs, {found['test_inferable']} inferable): "
+                  f"agreement {found['test_agreement']:.3f}, kappa {found['test_kappa']:.3f}, says YES to "
+                  f"{found['test_says_yes']}, ROC AUC {found['test_auc']} (tuning half {found['tune_auc']}).")
     return 0
 
 
@@ -733,6 +758,8 @@ def cmd_graph(args) -> int:
         return _extract_file(args)
     if args.graph_command == "mine":
         return _mine(args)
+    if args.graph_command == "mine-judge":
+        return _mine_judge(args)
     source = Path(args.run_dir) / "graph.graphml"
     if not source.is_file():
         raise RunError(f"{args.run_dir} has no graph.graphml; grow one first with looplab grow")

@@ -1,6 +1,7 @@
 """How looplab talks to language models: one protocol, several backends, usage and budgets."""
-from ._base import (BudgetExceeded, Completion, Message, Model, ModelError, ModelUnavailable, Usage, clean_text,
-                    complete_async)
+from ._base import (BudgetExceeded, Completion, Message, Model, ModelError, ModelUnavailable, Usage,
+                    choice_probabilities, clean_text, complete_async, probabilities_async,
+                    probabilities_blocking)
 from ._budget import Budget, Meter, Reservation
 from ._embed import Embedder, MiniLMEmbedder, OpenAIEmbedder
 from ._openai import OpenAIModel, Timeouts
@@ -10,4 +11,5 @@ from ._weights import cache_root
 
 __all__ = ["Budget", "BudgetExceeded", "Completion", "Embedder", "Message", "Meter", "MiniLMEmbedder", "Model",
            "ModelError", "ModelUnavailable", "OpenAIEmbedder", "OpenAIModel", "Reservation", "ScriptedModel", "Timeouts",
-           "Usage", "cache_root", "clean_text", "complete_async", "load_model"]
+           "Usage", "cache_root", "choice_probabilities", "clean_text", "complete_async", "load_model",
+           "probabilities_async", "probabilities_blocking"]

@@ -60,7 +60,9 @@ def clean_text(text: str) -> str:
 @runtime_checkable
 class Model(Protocol):
     """A chat model: messages in, text and usage out. A backend that can serve many requests at once also
-    has `async acomplete(...)` with the same arguments (see `complete_async`)."""
+    has `async acomplete(...)` with the same arguments (see `complete_async`). A backend that can say how
+    likely each of a few one-word answers is has `probabilities(messages, choices)` (or its async twin
+    `aprobabilities`): a Completion whose text is the JSON object `choice_probabilities` makes."""
 
     name: str
 
@@ -81,3 +83,39 @@ async def complete_async(model: Model, messages: list[Message], **kwargs) -> Com
     if acomplete is not None:
         return await acomplete(messages, **kwargs)
     return await asyncio.to_thread(model.complete, messages, **kwargs)
+
+
+TOP_TOKENS = 20  # how many of the likeliest first tokens a probability answer looks at (OpenAI's maximum)
+
+
+def choice_probabilities(top: dict[str, float], choices: list[str]) -> dict[str, float]:
+    """How likely each choice is as the reply's first token, from the likeliest tokens and their
+    probabilities: a token counts for a choice when it spells it in any case, with or without surrounding
+    spaces ("YES", " yes", "Yes"). Normalized over the choices; all zero when none of them is among `top`.
+
+    >>> choice_probabilities({"YES": 0.6, " yes": 0.2, "NO": 0.1, "Maybe": 0.1}, ["YES", "NO"])
+    {'YES': 0.888889, 'NO': 0.111111}
+    """
+    mass = {c: 0.0 for c in choices}
+    for token, p in top.items():
+        for c in choices:
+            if token.strip().lower() == c.lower():
+                mass[c] += p
+    total = sum(mass.values())
+    return {c: round(m / total, 6) if total else 0.0 for c, m in mass.items()}
+
+
+def probabilities_blocking(model: Model, messages: list[Message], choices: list[str]) -> Completion:
+    """`model.probabilities`, or a clear error for a backend that gives none."""
+    probabilities = getattr(model, "probabilities", None)
+    if probabilities is None:
+        raise ModelError(f"{model.name} cannot say how likely each answer is (it gives no probabilities)")
+    return probabilities(messages, choices)
+
+
+async def probabilities_async(model: Model, messages: list[Message], choices: list[str]) -> Completion:
+    """`model.aprobabilities` when the backend has it, else `probabilities_blocking` in a worker thread."""
+    aprobabilities = getattr(model, "aprobabilities", None)
+    if aprobabilities is not None:
+        return await aprobabilities(messages, choices)
+    return await asyncio.to_thread(probabilities_blocking, model, messages, choices)

@@ -1,13 +1,16 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from ._base import Completion, Message, ModelError, Usage
+import numpy as np
+
+from ._base import TOP_TOKENS, Completion, Message, ModelError, Usage, choice_probabilities
 
 # Chat-template tokens around each message (<|im_start|>role\n ... <|im_end|>\n) and the reply header.
 TEMPLATE_TOKENS_PER_MESSAGE = 6
@@ -69,3 +72,39 @@ class LlamaModel:
 
     async def acomplete(self, messages: list[Message], **kwargs) -> Completion:
         return await asyncio.get_running_loop().run_in_executor(self._worker, lambda: self.complete(messages, **kwargs))
+
+    def probabilities(self, messages: list[Message], choices: list[str]) -> Completion:
+        """How likely each choice is as the first token of the reply (see `choice_probabilities`), read from
+        the logits of the one token decoded."""
+        from llama_cpp import LogitsProcessorList
+        if self.n_ctx - self.count_tokens(messages) < 2:
+            raise ModelError(f"the prompt does not fit in the model's context window of {self.n_ctx} tokens")
+        seen = []
+
+        def keep(_ids, logits):  # the first processor in the sampler chain sees the raw logits
+            seen.append(np.array(logits, dtype=np.float64))
+            return logits
+
+        with self._lock:
+            start = time.perf_counter()
+            try:
+                out = self._llm.create_chat_completion(messages=messages, temperature=0.0, max_tokens=1,
+                                                       logits_processor=LogitsProcessorList([keep]))
+            except ValueError as e:
+                raise ModelError(str(e)) from e
+            finally:
+                self.busy_seconds += time.perf_counter() - start
+        shifted = np.exp(seen[0] - seen[0].max())
+        p = shifted / shifted.sum()
+        top = {}
+        for token in np.argsort(-p)[:TOP_TOKENS]:
+            text = self._llm.detokenize([int(token)]).decode("utf-8", "replace")
+            top[text] = top.get(text, 0.0) + float(p[token])
+        usage = out.get("usage") or {}
+        return Completion(json.dumps(choice_probabilities(top, choices)),
+                          Usage(usage.get("prompt_tokens", 0), usage.get("completion_tokens", 1)),
+                          time.perf_counter() - start)
+
+    async def aprobabilities(self, messages: list[Message], choices: list[str]) -> Completion:
+        return await asyncio.get_running_loop().run_in_executor(self._worker,
+                                                                lambda: self.probabilities(messages, choices))

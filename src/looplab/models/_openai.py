@@ -2,13 +2,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import aiohttp
 
-from ._base import Completion, Message, ModelError, ModelUnavailable, Usage, clean_text
+from ._base import (TOP_TOKENS, Completion, Message, ModelError, ModelUnavailable, Usage, choice_probabilities,
+                    clean_text)
 
 RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
 MAX_RETRY_AFTER = 60.0  # seconds: a longer Retry-After counts as unavailable for now
@@ -195,6 +197,32 @@ class OpenAIModel:
         response = await post_with_retries(self._client(), f"{self.base_url}/chat/completions", body,
                                            timeouts=self.timeouts, max_retries=self.max_retries, backoff=self.backoff)
         return self._parse(response, messages, time.perf_counter() - start)
+
+    def probabilities(self, messages: list[Message], choices: list[str]) -> Completion:
+        async def once() -> Completion:
+            try:
+                return await self.aprobabilities(messages, choices)
+            finally:
+                await self.aclose()
+        return asyncio.run(once())
+
+    async def aprobabilities(self, messages: list[Message], choices: list[str]) -> Completion:
+        """How likely each choice is as the reply's first token, from the server's top log-probabilities."""
+        body = {"model": self.model, "messages": messages, "temperature": 0.0, "max_tokens": 1,
+                "logprobs": True, "top_logprobs": TOP_TOKENS}
+        start = time.perf_counter()
+        response = await post_with_retries(self._client(), f"{self.base_url}/chat/completions", body,
+                                           timeouts=self.timeouts, max_retries=self.max_retries, backoff=self.backoff)
+        completion = self._parse(response, messages, time.perf_counter() - start)
+        try:
+            top = json.loads(response.text)["choices"][0]["logprobs"]["content"][0]["top_logprobs"]
+            probabilities = {}
+            for entry in top:
+                probabilities[entry["token"]] = probabilities.get(entry["token"], 0.0) + math.exp(entry["logprob"])
+        except (KeyError, IndexError, TypeError) as e:
+            raise ModelError(f"{self.base_url} gave no log-probabilities ({type(e).__name__}: {e}); a judge that "
+                             "scores by probability needs a server that returns them") from None
+        return replace(completion, text=json.dumps(choice_probabilities(probabilities, choices)))
 
     def _parse(self, response: HttpReply, messages: list[Message], latency: float) -> Completion:
         try:

@@ -3,10 +3,11 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Sequence
 
-from ._base import Completion, Message, ModelError, Usage
+from ._base import Completion, Message, ModelError, Usage, choice_probabilities
 
 
 def _words(text: str) -> int:
@@ -54,6 +55,19 @@ class ScriptedModel:
             reason = "stop"
         usage = Usage(self.count_tokens(messages), min(len(words), max_tokens))
         return Completion(text, usage, time.perf_counter() - start, reason)
+
+    def probabilities(self, messages: list[Message], choices: list[str]) -> Completion:
+        """The next reply read as the answer's probabilities: a JSON object such as {"YES": 0.8, "NO": 0.2},
+        or one word, which gets all of it."""
+        completion = self.complete(messages, max_tokens=1_000)
+        try:
+            given = json.loads(completion.text)
+        except ValueError:
+            given = {completion.text.strip(): 1.0}
+        if not (isinstance(given, dict) and all(isinstance(p, (int, float)) for p in given.values())):
+            raise ModelError(f"scripted probabilities must be a JSON object of numbers: {completion.text[:80]}")
+        return replace(completion, text=json.dumps(choice_probabilities(given, choices)),
+                       usage=Usage(completion.usage.prompt_tokens, 1))
 
     async def acomplete(self, messages: list[Message], **kwargs) -> Completion:
         await asyncio.sleep(0)  # let other loops in flight run between requests, as a server would

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 
 from ..feedback import Feedback
 from ..models import (Completion, Message, Meter, Model, ModelError, Reservation, Usage, clean_text,
-                      complete_async)
+                      complete_async, probabilities_async, probabilities_blocking)
 from ._store import RecordedCall, RunStore
 
 
@@ -68,6 +68,34 @@ class TaskRecorder:
             raise
         return self._close(request, completion)
 
+    async def aprobabilities(self, messages: list[Message], choices: list[str], *,
+                             model: Model | None = None) -> dict[str, float]:
+        """How likely each choice is as the model's one-word answer (`probabilities_async`), on the record
+        like any other call."""
+        request = self._open(messages, 0.0, 1, 0, None, 1, model, choices)
+        if not isinstance(request, Completion):
+            try:
+                async with self.slots or contextlib.nullcontext():
+                    completion = await probabilities_async(request.model, messages, choices)
+            except BaseException:
+                self.meter.settle(request.reservation, None)
+                raise
+            request = self._close(request, completion)
+        return json.loads(request.text)
+
+    def probabilities(self, messages: list[Message], choices: list[str], *,
+                      model: Model | None = None) -> dict[str, float]:
+        """`aprobabilities` for a caller without an event loop."""
+        request = self._open(messages, 0.0, 1, 0, None, 1, model, choices)
+        if isinstance(request, Completion):
+            return json.loads(request.text)
+        try:
+            completion = probabilities_blocking(request.model, messages, choices)
+        except BaseException:
+            self.meter.settle(request.reservation, None)
+            raise
+        return json.loads(self._close(request, completion).text)
+
     async def agenerate(self, messages: list[Message], *, temperature: float = 0.0, max_tokens: int = 512,
                         sample: int = 0, json_schema: dict | None = None, min_reply: int = 64,
                         model: Model | None = None) -> Completion:
@@ -87,7 +115,8 @@ class TaskRecorder:
         return self._close(request, completion)
 
     def _open(self, messages: list[Message], temperature: float, max_tokens: int, sample: int,
-              json_schema: dict | None, min_reply: int, model: Model | None) -> _Request | Completion:
+              json_schema: dict | None, min_reply: int, model: Model | None,
+              choices: list[str] | None = None) -> _Request | Completion:
         """Reserve the budget and take the next place in the sequence; a call on the record is answered
         from it at once."""
         model = model or self.model
@@ -95,6 +124,8 @@ class TaskRecorder:
         params = {"temperature": temperature, "max_tokens": reservation.allowed, "sample": sample}
         if json_schema is not None:
             params["json_schema"] = json_schema
+        if choices is not None:
+            params["choices"] = choices
         key = hashlib.sha256(json.dumps([model.name, messages, params]).encode()).hexdigest()
         seq = self._seq
         self._seq += 1
