@@ -393,9 +393,8 @@ def test_extraction_rules_drop_self_loops_sentences_copied_examples_and_normaliz
 
 
 def test_replies_cut_at_the_token_limit_are_counted_and_are_parse_failures(tmp_path, embedder):
-    from looplab.grow._prompts import cut_repeats, only_the_question
+    from looplab.grow._prompts import only_the_question
 
-    assert cut_repeats("Silk is strong. It is light. Silk is strong! It is light.") == "Silk is strong. It is light."
     assert only_the_question('Question: "How could silk heal bone?" This question links two ideas.') == \
         "How could silk heal bone?"
 
@@ -410,6 +409,22 @@ def test_replies_cut_at_the_token_limit_are_counted_and_are_parse_failures(tmp_p
         rows = db.execute("SELECT parse_failures, first_try_parsed, metrics FROM grow_iterations").fetchall()
     assert all(json.loads(m)["truncated"] >= 1 and failures >= 1 and not first for failures, first, m in rows)
     assert summary["truncated_replies"] >= 3 and summary["first_try_parse_rate"] == 0
+
+
+def test_reasoning_stops_at_its_first_repeated_sentence(tmp_path, embedder):
+    loop = " Silk fibres toughen the composite matrix. Cracks are deflected along the fibres."
+
+    def looping(messages):
+        reply = fake_reply(messages)
+        return reply + loop * 20 if reply.startswith("Reasoning about") else reply
+    grow(tmp_path / "run", embedder, 2, reply=looping)
+    with sqlite3.connect(tmp_path / "run" / "run.sqlite") as db:
+        answers = [a for (a,) in db.execute("SELECT answer FROM grow_iterations")]
+        calls = db.execute("SELECT finish_reason, completion_tokens, params FROM calls "
+                           "WHERE messages LIKE '%Reasoning%' OR json_extract(params, '$.stop_on_repeat')").fetchall()
+    assert all(a.endswith("Cracks are deflected along the fibres.") and a.count("Silk fibres") == 1 for a in answers)
+    reasoning = [c for c in calls if json.loads(c[2]).get("stop_on_repeat")]
+    assert len(reasoning) == 2 and all(finish == "repeat" and tokens < 60 for finish, tokens, _ in reasoning)
 
 
 def test_drift_is_measured_as_the_new_concepts_similarity_to_the_topic(tmp_path, embedder):

@@ -152,3 +152,20 @@ def test_openai_probabilities_come_from_the_servers_top_logprobs(chat_server):
         server.top_logprobs = None  # a server that ignores the request for log-probabilities
         with pytest.raises(ModelError, match="gave no log-probabilities"):
             model.probabilities([{"role": "user", "content": "is it?"}], ["YES", "NO"])
+
+
+def test_a_reply_stops_before_its_first_repeated_sentence(chat_server):
+    from looplab.models import ScriptedModel
+    looping = ("Silk is very strong. Two short lists follow.\n1. Benefits:\n2. Uses:\n1. Benefits:\n"
+               "Silk is very strong! It is light.")
+    reply = ScriptedModel([looping]).complete([{"role": "user", "content": "go"}], stop_on_repeat=True)
+    # numbers and headings may recur; a sentence of four words or more may not
+    assert reply.text == "Silk is very strong. Two short lists follow.\n1. Benefits:\n2. Uses:\n1. Benefits:"
+    assert reply.finish_reason == "repeat" and reply.usage.completion_tokens == len(reply.text.split())
+    assert ScriptedModel(["Fine. Fine. Fine."]).complete([], stop_on_repeat=True).finish_reason == "stop"
+    # a server decodes to the end; the reply is cut the same way once it is back, and its tokens are spent
+    with chat_server(lambda messages: looping) as server:
+        served = OpenAIModel("m", server.url, backoff=0.01).complete([{"role": "user", "content": "go"}],
+                                                                   stop_on_repeat=True)
+    assert (served.text, served.finish_reason) == (reply.text, "repeat")
+    assert served.usage.completion_tokens == len(looping.split())

@@ -43,3 +43,15 @@ def test_embedded_model_says_how_likely_each_answer_is():
     stated, unrelated = ask("Water boils at 100 degrees Celsius."), ask("The moon orbits Jupiter.")
     assert stated["YES"] + stated["NO"] == pytest.approx(1.0, abs=1e-5)
     assert stated["YES"] > unrelated["YES"]
+
+
+@pytest.mark.slow
+def test_embedded_model_stops_decoding_at_its_first_repeated_sentence():
+    from looplab.models import load_model
+    model = load_model("local")
+    asked = [{"role": "user", "content": "Write the sentence 'The cat sat on the mat.' ten times, one per line."}]
+    stopped = model.complete(asked, max_tokens=200, stop_on_repeat=True)
+    assert stopped.finish_reason == "repeat" and stopped.text.count("The cat sat on the mat") == 1
+    whole = model.complete(asked, max_tokens=200)
+    assert stopped.usage.prompt_tokens == whole.usage.prompt_tokens
+    assert stopped.usage.completion_tokens < whole.usage.completion_tokens / 4  # measured: 14 of 200

@@ -67,7 +67,7 @@ def compose(store: RunStore, graph: nx.DiGraph, model: Model, path: list[str]) -
 
     def ask(prompt: str, tokens: int = 220) -> str:
         return recorder.generate([{"role": "system", "content": SYSTEM}, {"role": "user", "content": prompt}],
-                                 max_tokens=tokens).text.strip()
+                                 max_tokens=tokens, stop_on_repeat=True).text.strip()
 
     blocks = {c: ask(f"Concept: {c}. In our knowledge graph: {_relations(graph, c)}.\n"
                      "State the key principles and building blocks of this concept in three or four sentences.")

@@ -136,11 +136,11 @@ class GrowRun:
         question = self.next_question()
         recorder = TaskRecorder(self.store, "grow", f"iteration-{iteration}", self.model, Meter(parent=self.run_meter))
         cfg = self.config
+        # A small model at temperature 0 often repeats itself until the limit: decoding stops at the first
+        # repeated sentence, which would add nothing but time and tokens to extract from.
         reasoning = recorder.generate(prompts.reason_messages(question, cfg.topic), temperature=0.0,
-                                      max_tokens=cfg.reason_tokens)
-        # A small model at temperature 0 often repeats itself until the limit; what follows the first
-        # repeated sentence adds nothing but tokens to extract from.
-        answer = prompts.cut_repeats(reasoning.text)
+                                      max_tokens=cfg.reason_tokens, stop_on_repeat=True)
+        answer = reasoning.text
         truncated = int(reasoning.finish_reason == "length")
         extraction = extract(answer, lambda messages, limit, schema: recorder.generate(
             messages, temperature=0.0, max_tokens=limit, json_schema=schema), cfg.extract_mode, cfg.extract_tokens)

@@ -86,26 +86,6 @@ def fallback_question(focus: list[str], topic: str | None) -> str:
     return f"Discuss an interesting new idea about {focus[0]}{about}."
 
 
-_SENTENCE = re.compile(r"[^.!?\n]+[.!?]*\s*")
-
-
-def cut_repeats(text: str) -> str:
-    """The text up to the first sentence it already said (compared without case, spacing or punctuation).
-
-    >>> cut_repeats("Silk is strong. It is light. Silk is strong! It is light.")
-    'Silk is strong. It is light.'
-    """
-    seen, kept = set(), []
-    for sentence in _SENTENCE.findall(text):
-        key = " ".join(re.sub(r"[^\w\s]", " ", sentence.lower()).split())
-        if key and key in seen:
-            break
-        if key:
-            seen.add(key)
-        kept.append(sentence)
-    return "".join(kept).strip()
-
-
 def only_the_question(reply: str) -> str:
     """The question of a reply, without the commentary a model adds around it ("This question explores...").
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol, runtime_checkable
 
 Message = dict  # {"role": "system" | "user" | "assistant", "content": str}
@@ -57,6 +57,39 @@ def clean_text(text: str) -> str:
     return _SURROGATE.sub("\ufffd", text)
 
 
+_SENTENCE = re.compile(r"[^.!?\n]+[.!?]*\s*")
+REPEAT_WORDS = 4  # shorter sentences (list numbers, headings such as "Benefits:") may recur in a good answer
+
+
+def repeat_start(text: str) -> int | None:
+    """Where the first sentence of at least REPEAT_WORDS words that the text already said (compared without
+    case, spacing or punctuation) begins; None when nothing repeats. A small model at temperature 0 often
+    repeats itself until its token limit: what follows the first repeat adds nothing.
+
+    >>> text = "Silk is very strong. It is light and tough. Silk is very strong! It is light and tough."
+    >>> text[:repeat_start(text)]
+    'Silk is very strong. It is light and tough. '
+    """
+    seen = set()
+    for sentence in _SENTENCE.finditer(text):
+        key = " ".join(re.sub(r"[^\w\s]", " ", sentence.group().lower()).split())
+        if len(key.split()) < REPEAT_WORDS:
+            continue
+        if key in seen:
+            return sentence.start()
+        seen.add(key)
+    return None
+
+
+def cut_at_repeat(completion: Completion) -> Completion:
+    """The completion up to its first repeated sentence, finished for reason "repeat" when cut: for a backend
+    that cannot stop while it decodes, the same text a stopping one returns."""
+    cut = repeat_start(completion.text)
+    if cut is None:
+        return completion
+    return replace(completion, text=completion.text[:cut].rstrip(), finish_reason="repeat")
+
+
 @runtime_checkable
 class Model(Protocol):
     """A chat model: messages in, text and usage out. A backend that can serve many requests at once also
@@ -67,8 +100,11 @@ class Model(Protocol):
     name: str
 
     def complete(self, messages: list[Message], *, temperature: float = 0.0, max_tokens: int = 512,
-                 seed: int | None = None, json_schema: dict | None = None) -> Completion:
-        """`json_schema` asks for JSON of that shape; backends that can constrain decoding do."""
+                 seed: int | None = None, json_schema: dict | None = None,
+                 stop_on_repeat: bool = False) -> Completion:
+        """`json_schema` asks for JSON of that shape; backends that can constrain decoding do.
+        `stop_on_repeat` ends the reply before its first repeated sentence (`repeat_start`), with finish
+        reason "repeat"; backends that can stop while decoding do, so the repeats cost no time."""
         ...
 
     def count_tokens(self, messages: list[Message]) -> int:

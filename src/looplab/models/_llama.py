@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._base import TOP_TOKENS, Completion, Message, ModelError, Usage, choice_probabilities
+from ._base import TOP_TOKENS, Completion, Message, ModelError, Usage, choice_probabilities, repeat_start
 
 # Chat-template tokens around each message (<|im_start|>role\n ... <|im_end|>\n) and the reply header.
 TEMPLATE_TOKENS_PER_MESSAGE = 6
@@ -48,7 +48,8 @@ class LlamaModel:
         return content + TEMPLATE_TOKENS_PER_MESSAGE * len(messages) + TEMPLATE_TOKENS_FIXED
 
     def complete(self, messages: list[Message], *, temperature: float = 0.0, max_tokens: int = 512,
-                 seed: int | None = None, json_schema: dict | None = None) -> Completion:
+                 seed: int | None = None, json_schema: dict | None = None,
+                 stop_on_repeat: bool = False) -> Completion:
         room = self.n_ctx - self.count_tokens(messages)
         if room < 16:
             raise ModelError(f"the prompt does not fit in the model's context window of {self.n_ctx} tokens")
@@ -59,7 +60,9 @@ class LlamaModel:
             try:
                 out = self._llm.create_chat_completion(
                     messages=messages, temperature=temperature, max_tokens=min(max_tokens, room),
-                    seed=seed if seed is not None else 0, response_format=response_format)
+                    seed=seed if seed is not None else 0, response_format=response_format, stream=stop_on_repeat)
+                if stop_on_repeat:
+                    return self._until_repeat(out, start)
             except ValueError as e:  # llama.cpp reports context overflow this way
                 raise ModelError(str(e)) from e
             finally:
@@ -69,6 +72,25 @@ class LlamaModel:
         return Completion(choice["message"]["content"] or "",
                           Usage(usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0)),
                           time.perf_counter() - start, choice.get("finish_reason") or "stop")
+
+    def _until_repeat(self, chunks, start: float) -> Completion:
+        """Read a streamed reply and stop decoding at the first sentence it repeats. A stream reports no
+        usage: the prompt is what the context holds when the first chunk arrives, the reply one token a chunk."""
+        text, tokens, finish, prompt = "", 0, "stop", None
+        for chunk in chunks:
+            prompt = self._llm.n_tokens if prompt is None else prompt
+            choice = chunk["choices"][0]
+            piece = choice["delta"].get("content") or ""
+            text += piece
+            tokens += bool(piece)
+            finish = choice.get("finish_reason") or finish
+            # only whole sentences are compared: the text up to its last sentence end
+            if any(mark in piece for mark in ".!?\n") and (
+                    cut := repeat_start(text[:max(text.rfind(m) for m in ".!?\n") + 1])) is not None:
+                chunks.close()  # stops decoding
+                text, finish = text[:cut].rstrip(), "repeat"
+                break
+        return Completion(text, Usage(prompt or 0, tokens), time.perf_counter() - start, finish)
 
     async def acomplete(self, messages: list[Message], **kwargs) -> Completion:
         return await asyncio.get_running_loop().run_in_executor(self._worker, lambda: self.complete(messages, **kwargs))

@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 import aiohttp
 
 from ._base import (TOP_TOKENS, Completion, Message, ModelError, ModelUnavailable, Usage, choice_probabilities,
-                    clean_text)
+                    clean_text, cut_at_repeat)
 
 RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
 MAX_RETRY_AFTER = 60.0  # seconds: a longer Retry-After counts as unavailable for now
@@ -185,7 +185,9 @@ class OpenAIModel:
         return asyncio.run(once())
 
     async def acomplete(self, messages: list[Message], *, temperature: float = 0.0, max_tokens: int = 512,
-                        seed: int | None = None, json_schema: dict | None = None) -> Completion:
+                        seed: int | None = None, json_schema: dict | None = None,
+                        stop_on_repeat: bool = False) -> Completion:
+        """`stop_on_repeat` cuts the reply once it is back (the server decodes to the end: its time, not ours)."""
         body = {"model": self.model, "messages": messages, "temperature": temperature,
                 "max_tokens": max_tokens}
         if seed is not None:
@@ -196,7 +198,8 @@ class OpenAIModel:
         start = time.perf_counter()
         response = await post_with_retries(self._client(), f"{self.base_url}/chat/completions", body,
                                            timeouts=self.timeouts, max_retries=self.max_retries, backoff=self.backoff)
-        return self._parse(response, messages, time.perf_counter() - start)
+        completion = self._parse(response, messages, time.perf_counter() - start)
+        return cut_at_repeat(completion) if stop_on_repeat else completion
 
     def probabilities(self, messages: list[Message], choices: list[str]) -> Completion:
         async def once() -> Completion:

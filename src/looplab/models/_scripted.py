@@ -7,7 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Sequence
 
-from ._base import Completion, Message, ModelError, Usage, choice_probabilities
+from ._base import Completion, Message, ModelError, Usage, choice_probabilities, cut_at_repeat
 
 
 def _words(text: str) -> int:
@@ -41,7 +41,8 @@ class ScriptedModel:
         return sum(_words(m["content"]) + 2 for m in messages)
 
     def complete(self, messages: list[Message], *, temperature: float = 0.0, max_tokens: int = 512,
-                 seed: int | None = None, json_schema: dict | None = None) -> Completion:
+                 seed: int | None = None, json_schema: dict | None = None,
+                 stop_on_repeat: bool = False) -> Completion:
         start = time.perf_counter()
         if callable(self._replies):
             text = self._replies(messages)
@@ -53,8 +54,12 @@ class ScriptedModel:
             text, reason = " ".join(words[:max_tokens]), "length"
         else:
             reason = "stop"
-        usage = Usage(self.count_tokens(messages), min(len(words), max_tokens))
-        return Completion(text, usage, time.perf_counter() - start, reason)
+        completion = Completion(text, Usage(self.count_tokens(messages), min(len(words), max_tokens)),
+                                time.perf_counter() - start, reason)
+        if stop_on_repeat:  # as a model that stops while decoding: the words after the cut are never written
+            completion = cut_at_repeat(completion)
+            completion = replace(completion, usage=Usage(completion.usage.prompt_tokens, len(completion.text.split())))
+        return completion
 
     def probabilities(self, messages: list[Message], choices: list[str]) -> Completion:
         """The next reply read as the answer's probabilities: a JSON object such as {"YES": 0.8, "NO": 0.2},

@@ -54,15 +54,17 @@ class TaskRecorder:
 
     def generate(self, messages: list[Message], *, temperature: float = 0.0, max_tokens: int = 512,
                  sample: int = 0, json_schema: dict | None = None, min_reply: int = 64,
-                 model: Model | None = None) -> Completion:
-        """`model`: another model than the run's (a judge's), recorded under its own name."""
-        request = self._open(messages, temperature, max_tokens, sample, json_schema, min_reply, model)
+                 model: Model | None = None, stop_on_repeat: bool = False) -> Completion:
+        """`model`: another model than the run's (a judge's), recorded under its own name.
+        `stop_on_repeat`: end the reply before its first repeated sentence (see `Model.complete`)."""
+        request = self._open(messages, temperature, max_tokens, sample, json_schema, min_reply, model,
+                             stop_on_repeat=stop_on_repeat)
         if isinstance(request, Completion):
             return request
         try:
             completion = request.model.complete(messages, temperature=temperature,
                                                 max_tokens=request.reservation.allowed, seed=request.seed,
-                                                json_schema=json_schema)
+                                                json_schema=json_schema, stop_on_repeat=stop_on_repeat)
         except BaseException:
             self.meter.settle(request.reservation, None)
             raise
@@ -98,9 +100,10 @@ class TaskRecorder:
 
     async def agenerate(self, messages: list[Message], *, temperature: float = 0.0, max_tokens: int = 512,
                         sample: int = 0, json_schema: dict | None = None, min_reply: int = 64,
-                        model: Model | None = None) -> Completion:
+                        model: Model | None = None, stop_on_repeat: bool = False) -> Completion:
         """`generate` for loops in flight together."""
-        request = self._open(messages, temperature, max_tokens, sample, json_schema, min_reply, model)
+        request = self._open(messages, temperature, max_tokens, sample, json_schema, min_reply, model,
+                             stop_on_repeat=stop_on_repeat)
         if isinstance(request, Completion):
             await asyncio.sleep(0)  # a replayed call still lets the other loops in flight run
             return request
@@ -108,7 +111,7 @@ class TaskRecorder:
             async with self.slots or contextlib.nullcontext():
                 completion = await complete_async(request.model, messages, temperature=temperature,
                                                   max_tokens=request.reservation.allowed, seed=request.seed,
-                                                  json_schema=json_schema)
+                                                  json_schema=json_schema, stop_on_repeat=stop_on_repeat)
         except BaseException:
             self.meter.settle(request.reservation, None)
             raise
@@ -116,7 +119,7 @@ class TaskRecorder:
 
     def _open(self, messages: list[Message], temperature: float, max_tokens: int, sample: int,
               json_schema: dict | None, min_reply: int, model: Model | None,
-              choices: list[str] | None = None) -> _Request | Completion:
+              choices: list[str] | None = None, stop_on_repeat: bool = False) -> _Request | Completion:
         """Reserve the budget and take the next place in the sequence; a call on the record is answered
         from it at once."""
         model = model or self.model
@@ -126,6 +129,8 @@ class TaskRecorder:
             params["json_schema"] = json_schema
         if choices is not None:
             params["choices"] = choices
+        if stop_on_repeat:
+            params["stop_on_repeat"] = True
         key = hashlib.sha256(json.dumps([model.name, messages, params]).encode()).hexdigest()
         seq = self._seq
         self._seq += 1
