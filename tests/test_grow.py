@@ -3,6 +3,7 @@ import csv
 import json
 import math
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -425,6 +426,28 @@ def test_reasoning_stops_at_its_first_repeated_sentence(tmp_path, embedder):
     assert all(a.endswith("Cracks are deflected along the fibres.") and a.count("Silk fibres") == 1 for a in answers)
     reasoning = [c for c in calls if json.loads(c[2]).get("stop_on_repeat")]
     assert len(reasoning) == 2 and all(finish == "repeat" and tokens < 60 for finish, tokens, _ in reasoning)
+
+
+def test_next_questions_are_about_concepts_on_topic(tmp_path, embedder):
+    topic = "bio-inspired materials"
+    focused = {}
+
+    def reply(messages):
+        if messages[0]["content"].startswith("You ask"):
+            concepts = re.search(r"Concepts: (.*?)\.\n", messages[-1]["content"]).group(1).split(", ")
+            focused.setdefault(run_dir, []).append(concepts)
+        return fake_reply(messages)
+    cosine = {}
+    for floor in (0.33, 0.0):
+        run_dir = tmp_path / f"floor-{floor}"
+        grow(run_dir, embedder, 8, reply=reply, topic=topic, topic_floor=floor)
+        names = sorted({c for concepts in focused[run_dir] for c in concepts})
+        cosine.update(zip(names, embedder.embed(names) @ embedder.embed([topic])[0]))
+    first, *later = focused[tmp_path / "floor-0.33"]
+    # no concept of the first answer is on topic, so the first focus falls back to them; from then on some are
+    assert all(cosine[c] < 0.33 for c in first) and later
+    assert all(cosine[c] >= 0.33 for concepts in later for c in concepts)
+    assert any(cosine[c] < 0.33 for concepts in focused[tmp_path / "floor-0.0"] for c in concepts)  # it bites
 
 
 def test_drift_is_measured_as_the_new_concepts_similarity_to_the_topic(tmp_path, embedder):

@@ -17,7 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
-from .grow import DEFAULT_THRESHOLD, NEXT_POLICIES
+from .grow import DEFAULT_THRESHOLD, DEFAULT_TOPIC_FLOOR, NEXT_POLICIES
 from .grow._mine import DEFAULT_JUDGE_THRESHOLD
 from .models import Budget, BudgetExceeded, Meter, ModelError, OpenAIModel, Timeouts, load_model
 from .runs import RunError, RunStore, terminal_safe
@@ -216,6 +216,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("question", help='the seed question, e.g. "Discuss an interesting idea in bio-inspired materials science."')
     p.add_argument("--iterations", type=_whole(1), required=True, help="grow until this many iterations are recorded")
     p.add_argument("--topic", help="broad topic every next question stays within")
+    p.add_argument("--topic-floor", type=_number(0, 1), default=DEFAULT_TOPIC_FLOOR,
+                   help="with --topic: next questions are about concepts whose cosine with the topic is at least "
+                        "this (default %(default)s; 0 turns it off)")
     p.add_argument("--next", default="newest", choices=NEXT_POLICIES, dest="next_policy",
                    help="what the next question is about: newest concepts (the paper's rule, default), low-degree "
                         "frontier, bridge nodes between communities, or a random node")
@@ -653,7 +656,7 @@ def cmd_grow(args) -> int:
     from .grow import GrowConfig, GrowRun
 
     config = GrowConfig(args.question, topic=args.topic, next_policy=args.next_policy, threshold=args.threshold,
-                        extract_mode=args.extract_mode)
+                        extract_mode=args.extract_mode, topic_floor=args.topic_floor)
     model = _load_model(args)
     with console.status("loading the embedder"):
         embedder = _embedder(args.embedder, args.base_url)

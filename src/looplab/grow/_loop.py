@@ -40,6 +40,13 @@ def _json_safe(row: dict) -> dict:
     return {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in row.items()}
 
 
+# The cosine with the topic (MiniLM) above which a concept counts as on topic. Chosen on the 55 concepts of a
+# 30-iteration embedded-model run labelled by hand on/off "bio-inspired materials science": the cosine ranks an
+# on-topic concept above an off-topic one with probability 0.93, and 0.33 keeps 10 of the 11 on-topic concepts
+# and 2 of the 44 off-topic ones.
+DEFAULT_TOPIC_FLOOR = 0.33
+
+
 @dataclass(frozen=True)
 class GrowConfig:
     question: str
@@ -50,6 +57,7 @@ class GrowConfig:
     reason_tokens: int = 600
     extract_tokens: int = 800
     extract_mode: str = "single"   # single, multi or reflect (see grow/_extract.py)
+    topic_floor: float = DEFAULT_TOPIC_FLOOR  # with a topic, next questions are about concepts this close to it
 
 
 @dataclass
@@ -194,31 +202,41 @@ class GrowRun:
         return round(float(np.mean(np.stack(list(new_vectors.values())) @ self.topic_vector)), 4)
 
     def _focus(self, added: list[str], iteration: int) -> list[str]:
-        """The concepts the next question is about, by the configured policy."""
+        """The concepts the next question is about, by the configured policy, among the concepts on topic
+        (cosine with the topic at least `topic_floor`) when there is a topic and any concept is on it."""
         if not len(self.graph):
             return []
         rng = random.Random(self.config.seed * 1_000_003 + iteration)
+        pool = self._on_topic() or set(self.graph)
         policy = self.config.next_policy
         if policy == "newest":
-            if added:
-                return added[:5]
-            # Nothing new this time: asking about the same concepts again would repeat the same
+            newest = [n for n in added if n in pool]
+            if newest:
+                return newest[:5]
+            # Nothing new (on topic) this time: asking about the same concepts again would repeat the same
             # question forever, so move to the least-connected concepts instead.
             policy = "frontier"
         if policy == "frontier":
-            degrees = dict(self.graph.degree())
+            degrees = {n: d for n, d in self.graph.degree() if n in pool}
             low = min(degrees.values())
             return rng.sample(sorted(n for n, d in degrees.items() if d == low), 1)
         if policy == "bridge":
             view = self.graph.to_undirected(as_view=True)
-            spread = {n: len({self.community[m] for m in view.neighbors(n)}) for n in view}
+            spread = {n: len({self.community[m] for m in view.neighbors(n)}) for n in pool}
             best = max(spread.values())
             if best < 2:
-                return rng.sample(sorted(self.graph), 1)
+                return rng.sample(sorted(pool), 1)
             bridge = rng.choice(sorted(n for n, s in spread.items() if s == best))
             other = sorted(m for m in view.neighbors(bridge) if self.community[m] != self.community[bridge])
             return [bridge, rng.choice(other)]
-        return rng.sample(sorted(self.graph), 1)
+        return rng.sample(sorted(pool), 1)
+
+    def _on_topic(self) -> set[str]:
+        """The concepts whose cosine with the topic reaches the floor (none without a topic)."""
+        if not self.config.topic or self.config.topic_floor <= 0:
+            return set()
+        similarity = self.resolver.vectors() @ self.topic_vector
+        return {n for n, s in zip(self.resolver.nodes, similarity) if s >= self.config.topic_floor and n in self.graph}
 
     # ---- files ---------------------------------------------------------------------------------
     def _save(self, iteration: int) -> None:
