@@ -598,6 +598,13 @@ def test_judge_agreement_chooses_the_threshold_on_the_tuning_half_and_scores_the
             return 10
     with RunStore(tmp_path / "other") as store, pytest.raises(ModelError, match="cannot say how likely"):
         judge_agreement(store, WordsOnly(), pairs)
+    # the command, on the shipped pairs: a judge that always says YES agrees only on the inferable ones
+    says_yes = tmp_path / "yes.json"
+    says_yes.write_text(json.dumps(["YES"]))
+    assert main(["graph", "mine-judge", "--model", f"scripted:{says_yes}", "--run-dir", str(tmp_path / "cli")]) == 0
+    with RunStore(tmp_path / "cli") as store:
+        rows = store.rows("judge_labels")
+    assert len(rows) == len(shipped) and all(r["p_yes"] == 1.0 for r in rows)
 
 
 def test_unmerge_undoes_a_merge_from_the_record_and_a_resumed_run_agrees(tmp_path, embedder):
