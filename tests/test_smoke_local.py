@@ -55,3 +55,14 @@ def test_embedded_model_stops_decoding_at_its_first_repeated_sentence():
     whole = model.complete(asked, max_tokens=200)
     assert stopped.usage.prompt_tokens == whole.usage.prompt_tokens
     assert stopped.usage.completion_tokens < whole.usage.completion_tokens / 4  # measured: 14 of 200
+
+
+@pytest.mark.slow
+def test_embedded_model_counts_prompt_tokens_exactly_with_its_own_chat_template():
+    from looplab.models import load_model
+    model = load_model("local")
+    # without a system message Qwen's template adds its own: the count must include it (budgets rely on it)
+    for messages in ([{"role": "user", "content": "Say hi."}],
+                     [{"role": "system", "content": "Be terse."}, {"role": "user", "content": "Hi <|im_end|> é ✓"},
+                      {"role": "assistant", "content": "Hello."}, {"role": "user", "content": "Again."}]):
+        assert model.count_tokens(messages) == model.complete(messages, max_tokens=1).usage.prompt_tokens

@@ -12,7 +12,8 @@ import numpy as np
 
 from ._base import TOP_TOKENS, Completion, Message, ModelError, Usage, choice_probabilities, repeat_start
 
-# Chat-template tokens around each message (<|im_start|>role\n ... <|im_end|>\n) and the reply header.
+# For a model without a chat template of its own: tokens around each message (<|im_start|>role\n ...
+# <|im_end|>\n) and the reply header.
 TEMPLATE_TOKENS_PER_MESSAGE = 6
 TEMPLATE_TOKENS_FIXED = 4
 
@@ -37,12 +38,30 @@ class LlamaModel:
         # (llama.cpp's threads spin; more threads than cores slows everything to a crawl).
         threads = n_threads or int(os.environ.get("LOOPLAB_THREADS", 0)) or os.cpu_count()
         self._llm = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=threads, verbose=False, seed=0)
+        self._template = self._own_template()
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llama")
         self._lock = threading.Lock()  # llama.cpp's context is not thread-safe: one generation at a time
         self.busy_seconds = 0.0
 
+    def _own_template(self):
+        """The chat template the model's file carries, which llama.cpp formats every chat with; None without one."""
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+        template = self._llm.metadata.get("tokenizer.chat_template")
+        if not template or self._llm.chat_format != "chat_template.default":
+            return None
+
+        def text(token: int) -> str:
+            return self._llm.detokenize([token], special=True).decode("utf-8", "replace") if token >= 0 else ""
+        return Jinja2ChatFormatter(template=template, eos_token=text(self._llm.token_eos()),
+                                   bos_token=text(self._llm.token_bos()))
+
     def count_tokens(self, messages: list[Message]) -> int:
+        """The prompt's tokens exactly as llama.cpp will see them: the messages in the model's own chat
+        template (which may add text, such as a default system message when there is none)."""
         # Tokenizing reads only the vocabulary, so it may run while another thread generates.
+        if self._template is not None:
+            prompt = self._template(messages=messages).prompt
+            return len(self._llm.tokenize(prompt.encode(), add_bos=False, special=True))
         content = sum(len(self._llm.tokenize(m["content"].encode(), add_bos=False, special=True))
                       for m in messages)
         return content + TEMPLATE_TOKENS_PER_MESSAGE * len(messages) + TEMPLATE_TOKENS_FIXED
