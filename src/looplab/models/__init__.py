@@ -1,7 +1,6 @@
 """How looplab talks to language models: one protocol, several backends, usage and budgets."""
 from ._base import (BudgetExceeded, Completion, Message, Model, ModelError, ModelUnavailable, Usage,
-                    choice_probabilities, clean_text, complete_async, probabilities_async,
-                    probabilities_blocking)
+                    choice_probabilities, clean_text, complete_async, probabilities_blocking)
 from ._budget import Budget, Meter, Reservation
 from ._embed import Embedder, MiniLMEmbedder, OpenAIEmbedder
 from ._openai import OpenAIModel, Timeouts
@@ -12,4 +11,4 @@ from ._weights import cache_root
 __all__ = ["Budget", "BudgetExceeded", "Completion", "Embedder", "Message", "Meter", "MiniLMEmbedder", "Model",
            "ModelError", "ModelUnavailable", "OpenAIEmbedder", "OpenAIModel", "Reservation", "ScriptedModel", "Timeouts",
            "Usage", "cache_root", "choice_probabilities", "clean_text", "complete_async", "load_model",
-           "probabilities_async", "probabilities_blocking"]
+           "probabilities_blocking"]

@@ -94,8 +94,8 @@ def cut_at_repeat(completion: Completion) -> Completion:
 class Model(Protocol):
     """A chat model: messages in, text and usage out. A backend that can serve many requests at once also
     has `async acomplete(...)` with the same arguments (see `complete_async`). A backend that can say how
-    likely each of a few one-word answers is has `probabilities(messages, choices)` (or its async twin
-    `aprobabilities`): a Completion whose text is the JSON object `choice_probabilities` makes."""
+    likely each of a few one-word answers is has `probabilities(messages, choices)`: a Completion whose text
+    is the JSON object `choice_probabilities` makes."""
 
     name: str
 
@@ -147,11 +147,3 @@ def probabilities_blocking(model: Model, messages: list[Message], choices: list[
     if probabilities is None:
         raise ModelError(f"{model.name} cannot say how likely each answer is (it gives no probabilities)")
     return probabilities(messages, choices)
-
-
-async def probabilities_async(model: Model, messages: list[Message], choices: list[str]) -> Completion:
-    """`model.aprobabilities` when the backend has it, else `probabilities_blocking` in a worker thread."""
-    aprobabilities = getattr(model, "aprobabilities", None)
-    if aprobabilities is not None:
-        return await aprobabilities(messages, choices)
-    return await asyncio.to_thread(probabilities_blocking, model, messages, choices)

@@ -145,7 +145,3 @@ class LlamaModel:
         return Completion(json.dumps(choice_probabilities(top, choices)),
                           Usage(usage.get("prompt_tokens", 0), usage.get("completion_tokens", 1)),
                           time.perf_counter() - start)
-
-    async def aprobabilities(self, messages: list[Message], choices: list[str]) -> Completion:
-        return await asyncio.get_running_loop().run_in_executor(self._worker,
-                                                                lambda: self.probabilities(messages, choices))

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 
 from ..feedback import Feedback
 from ..models import (Completion, Message, Meter, Model, ModelError, Reservation, Usage, clean_text,
-                      complete_async, probabilities_async, probabilities_blocking)
+                      complete_async, probabilities_blocking)
 from ._store import RecordedCall, RunStore
 
 
@@ -70,24 +70,10 @@ class TaskRecorder:
             raise
         return self._close(request, completion)
 
-    async def aprobabilities(self, messages: list[Message], choices: list[str], *,
-                             model: Model | None = None) -> dict[str, float]:
-        """How likely each choice is as the model's one-word answer (`probabilities_async`), on the record
-        like any other call."""
-        request = self._open(messages, 0.0, 1, 0, None, 1, model, choices)
-        if not isinstance(request, Completion):
-            try:
-                async with self.slots or contextlib.nullcontext():
-                    completion = await probabilities_async(request.model, messages, choices)
-            except BaseException:
-                self.meter.settle(request.reservation, None)
-                raise
-            request = self._close(request, completion)
-        return json.loads(request.text)
-
     def probabilities(self, messages: list[Message], choices: list[str], *,
                       model: Model | None = None) -> dict[str, float]:
-        """`aprobabilities` for a caller without an event loop."""
+        """How likely each choice is as the model's one-word answer (see `Model`), on the record like any
+        other call."""
         request = self._open(messages, 0.0, 1, 0, None, 1, model, choices)
         if isinstance(request, Completion):
             return json.loads(request.text)
