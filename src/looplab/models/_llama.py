@@ -69,23 +69,61 @@ class LlamaModel:
     def complete(self, messages: list[Message], *, temperature: float = 0.0, max_tokens: int = 512,
                  seed: int | None = None, json_schema: dict | None = None,
                  stop_on_repeat: bool = False) -> Completion:
-        room = self.n_ctx - self.count_tokens(messages)
-        if room < 16:
-            raise ModelError(f"the prompt does not fit in the model's context window of {self.n_ctx} tokens")
+        room = self._room(messages, least=16)
         # A JSON schema becomes a grammar that constrains decoding.
         response_format = {"type": "json_object", "schema": json_schema} if json_schema else None
+        return self._chat(messages, self._until_repeat if stop_on_repeat else self._whole,
+                          temperature=temperature, max_tokens=min(max_tokens, room),
+                          seed=seed if seed is not None else 0, response_format=response_format, stream=stop_on_repeat)
+
+    async def acomplete(self, messages: list[Message], **kwargs) -> Completion:
+        return await asyncio.get_running_loop().run_in_executor(self._worker, lambda: self.complete(messages, **kwargs))
+
+    def probabilities(self, messages: list[Message], choices: list[str]) -> Completion:
+        """How likely each choice is as the first token of the reply (see `choice_probabilities`), read from
+        the logits of the one token decoded."""
+        from llama_cpp import LogitsProcessorList
+        self._room(messages, least=2)
+        seen = []
+
+        def keep(_ids, logits):  # the first processor in the sampler chain sees the raw logits
+            seen.append(np.array(logits, dtype=np.float64))
+            return logits
+
+        def read(out, start: float) -> Completion:
+            shifted = np.exp(seen[0] - seen[0].max())
+            p = shifted / shifted.sum()
+            top = {}
+            for token in np.argsort(-p)[:TOP_TOKENS]:
+                text = self._llm.detokenize([int(token)]).decode("utf-8", "replace")
+                top[text] = top.get(text, 0.0) + float(p[token])
+            usage = out.get("usage") or {}
+            return Completion(json.dumps(choice_probabilities(top, choices)),
+                              Usage(usage.get("prompt_tokens", 0), usage.get("completion_tokens", 1)),
+                              time.perf_counter() - start)
+        return self._chat(messages, read, temperature=0.0, max_tokens=1, logits_processor=LogitsProcessorList([keep]))
+
+    def _room(self, messages: list[Message], *, least: int) -> int:
+        """Tokens the context has left after the prompt; an error when fewer than `least`."""
+        room = self.n_ctx - self.count_tokens(messages)
+        if room < least:
+            raise ModelError(f"the prompt does not fit in the model's context window of {self.n_ctx} tokens")
+        return room
+
+    def _chat(self, messages: list[Message], read, **options) -> Completion:
+        """One llama.cpp chat call at a time (its context is not thread-safe), read into a Completion by
+        `read(output, start)` while the lock is held (a stream decodes as it is read); its time counts as busy."""
         with self._lock:
             start = time.perf_counter()
             try:
-                out = self._llm.create_chat_completion(
-                    messages=messages, temperature=temperature, max_tokens=min(max_tokens, room),
-                    seed=seed if seed is not None else 0, response_format=response_format, stream=stop_on_repeat)
-                if stop_on_repeat:
-                    return self._until_repeat(out, start)
+                return read(self._llm.create_chat_completion(messages=messages, **options), start)
             except ValueError as e:  # llama.cpp reports context overflow this way
                 raise ModelError(str(e)) from e
             finally:
                 self.busy_seconds += time.perf_counter() - start
+
+    @staticmethod
+    def _whole(out: dict, start: float) -> Completion:
         choice = out["choices"][0]
         usage = out.get("usage") or {}
         return Completion(choice["message"]["content"] or "",
@@ -110,38 +148,3 @@ class LlamaModel:
                 text, finish = text[:cut].rstrip(), "repeat"
                 break
         return Completion(text, Usage(prompt or 0, tokens), time.perf_counter() - start, finish)
-
-    async def acomplete(self, messages: list[Message], **kwargs) -> Completion:
-        return await asyncio.get_running_loop().run_in_executor(self._worker, lambda: self.complete(messages, **kwargs))
-
-    def probabilities(self, messages: list[Message], choices: list[str]) -> Completion:
-        """How likely each choice is as the first token of the reply (see `choice_probabilities`), read from
-        the logits of the one token decoded."""
-        from llama_cpp import LogitsProcessorList
-        if self.n_ctx - self.count_tokens(messages) < 2:
-            raise ModelError(f"the prompt does not fit in the model's context window of {self.n_ctx} tokens")
-        seen = []
-
-        def keep(_ids, logits):  # the first processor in the sampler chain sees the raw logits
-            seen.append(np.array(logits, dtype=np.float64))
-            return logits
-
-        with self._lock:
-            start = time.perf_counter()
-            try:
-                out = self._llm.create_chat_completion(messages=messages, temperature=0.0, max_tokens=1,
-                                                       logits_processor=LogitsProcessorList([keep]))
-            except ValueError as e:
-                raise ModelError(str(e)) from e
-            finally:
-                self.busy_seconds += time.perf_counter() - start
-        shifted = np.exp(seen[0] - seen[0].max())
-        p = shifted / shifted.sum()
-        top = {}
-        for token in np.argsort(-p)[:TOP_TOKENS]:
-            text = self._llm.detokenize([int(token)]).decode("utf-8", "replace")
-            top[text] = top.get(text, 0.0) + float(p[token])
-        usage = out.get("usage") or {}
-        return Completion(json.dumps(choice_probabilities(top, choices)),
-                          Usage(usage.get("prompt_tokens", 0), usage.get("completion_tokens", 1)),
-                          time.perf_counter() - start)
