@@ -4,6 +4,7 @@ from __future__ import annotations
 import ast
 from typing import Any
 
+from .._python import parse_python
 from ._base import Feedback
 from ._examples import Example, ExampleChecks
 
@@ -24,7 +25,7 @@ def parse_generated_tests(code: str, entry_point: str, limit: int | None = MAX_G
         if not line.startswith("assert "):
             continue
         try:
-            node = ast.parse(line).body[0]
+            node = parse_python(line).body[0]
         except SyntaxError:
             continue
         test = node.test

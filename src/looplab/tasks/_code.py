@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .._python import parse_python
 from ..feedback import Example, ExampleChecks, FeedbackSource, parse_generated_tests
 from ..sandbox import PASSED, Sandbox, checked_program
 from ._examples import extract_examples
@@ -87,7 +88,7 @@ def sanitize(code: str, entry_point: str) -> str:
     'import math\\n\\ndef f(x):\\n    return x'
     """
     try:
-        tree = ast.parse(code)
+        tree = parse_python(code)
     except SyntaxError:
         return code
     defined: dict[str, list[ast.stmt]] = {}
@@ -243,7 +244,7 @@ def load_jsonl(path: str | Path) -> list[Problem]:
             raise TaskError(f"{where}: field 'prompt' does not define the function {entry!r}")
         hidden = _field(row, ("hidden_tests", "test"), where)
         try:
-            ast.parse(hidden)
+            parse_python(hidden)
         except SyntaxError as e:
             raise TaskError(f"{where}: field 'hidden_tests' is not valid Python ({e.msg})") from None
         visible = None

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import re
 
+from .._python import parse_python
 from ..feedback import Example
 
 
@@ -20,7 +21,7 @@ _WORD_VALUES = {"true": "True", "false": "False", "none": "None", "null": "None"
 
 def _parse(expr: str) -> ast.Expression | None:
     try:
-        return ast.parse(expr.strip(), mode="eval")
+        return parse_python(expr.strip(), mode="eval")
     except (SyntaxError, ValueError):
         return None
 
@@ -83,7 +84,7 @@ def _as_arguments(text: str) -> str:
 
 def _docstring(prompt: str, entry_point: str) -> str:
     try:
-        tree = ast.parse(prompt + "\n    pass\n")
+        tree = parse_python(prompt + "\n    pass\n")
     except SyntaxError:
         return prompt
     for node in ast.walk(tree):
