@@ -156,7 +156,7 @@ def embedded_busy_share(tasks: int) -> tuple[float, float]:
 
 def main(tiny: bool, embedded: bool) -> None:
     process, url = start_server(LATENCY)
-    family, problems = load_tasks("math", None)
+    family, problems = load_tasks("math", Sandbox(pool=os.cpu_count() or 1))  # the hidden scorer runs in the sandbox
     levels = [1, 8] if tiny else [1, 8, 64, 256]
     waves = 2 if tiny else 10  # how many times over each level's in-flight count is sent
     print(f"stand-in server: {LATENCY * 1000:.0f} ms per request, unlimited parallelism; one request per task")

@@ -1,7 +1,9 @@
 """Task families with the scripted model and the real parts: SQLite databases, reasoning-gym's
 generators and scorers, JSONL code tasks in the sandbox; plain reward functions as sources."""
 import csv
+import hashlib
 import json
+import queue
 import sqlite3
 import time
 from collections import Counter
@@ -14,8 +16,9 @@ from looplab.cli import main
 from looplab.models import ScriptedModel
 from looplab.runs import RunError, RunStore
 from looplab.solve import PolicyConfig, Prompts, solve_tasks
-from looplab.tasks import (TaskError, extract_answer, extract_sql, load_tasks, run_query,
+from looplab.tasks import (TaskError, extract_answer, extract_sql, load_tasks, QueryRunner,
                            same_result)
+from looplab.tasks._math import _SCORER
 from looplab.tasks._sql import QueryResult, database
 from looplab.tasks._sql_data import DOMAINS
 from looplab.tasks._sql_questions import QUESTIONS
@@ -60,10 +63,11 @@ def test_sql_databases_are_realistic_and_every_gold_query_answers_on_both_instan
                     for t in tables for c in db.execute(f"PRAGMA table_info({t})"))
         assert nulls > 0
     assert largest >= 1000
+    runner = QueryRunner()
     for task_id, _, _, ordered, _, gold in QUESTIONS:
         domain = task_id.split("/")[0]
-        visible = run_query(database(domain, "visible"), gold)
-        hidden = run_query(database(domain, "hidden"), gold)
+        visible = runner.run(database(domain, "visible"), gold)
+        hidden = runner.run(database(domain, "hidden"), gold)
         assert visible.rows and hidden.rows, task_id
         # a query that hard-codes what the visible database answers fails on the hidden one
         assert not same_result(visible, hidden, ordered), task_id
@@ -71,6 +75,7 @@ def test_sql_databases_are_realistic_and_every_gold_query_answers_on_both_instan
 
 def test_sql_candidates_run_read_only_and_within_a_time_limit():
     path = database("shop", "visible")
+    run_query = QueryRunner().run
     for statement in ("DELETE FROM orders", "INSERT INTO products VALUES (999, 'x', 'y', 1, 0)",
                       "DROP TABLE orders", f"ATTACH DATABASE '{path}' AS other", "PRAGMA writable_schema = 1"):
         assert run_query(path, statement).error, statement
@@ -81,6 +86,21 @@ def test_sql_candidates_run_read_only_and_within_a_time_limit():
     assert time.monotonic() - start < 5
     assert "one statement" in run_query(path, "SELECT 1; SELECT 2").error
     assert "too big" in run_query(path, "SELECT zeroblob(50000000)").error  # no value past 10 MB
+
+
+def test_sql_queries_that_one_call_makes_slow_or_huge_are_stopped_and_the_runner_goes_on():
+    path = database("shop", "visible")
+    before = hashlib.sha256(path.read_bytes()).hexdigest()
+    runner = QueryRunner(memory_mb=512)
+    start = time.monotonic()
+    # one function call of quadratic cost: SQLite's progress handler never runs inside it
+    slow = runner.run(path, "SELECT instr(hex(zeroblob(1200000)), hex(zeroblob(600000))||'1')", seconds=1)
+    assert "time limit" in slow.error and time.monotonic() - start < 10
+    wide = "SELECT " + ", ".join(["zeroblob(9000000)"] * 400)
+    assert runner.run(path, wide).error  # out of memory in the worker, not in looplab
+    assert "not authorized" in runner.run(path, "SELECT fts3_tokenizer('simple')").error
+    assert runner.run(path, "SELECT COUNT(*) FROM orders").rows == ((900,),)  # the next query runs as before
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == before
 
 
 def test_sql_result_comparison_ignores_column_order_and_row_order_unless_asked():
@@ -111,15 +131,15 @@ def test_sql_refine_shows_the_error_and_rows_never_the_gold(tmp_path):
 
 def test_sql_hard_coded_visible_answer_fails_the_hidden_score():
     family, problems = load_tasks("sql", None, ids=["shop/01"])
-    visible = run_query(problems[0].task.database, problems[0].hidden.gold).rows[0][0]
+    visible = family.runner.run(problems[0].task.database, problems[0].hidden.gold).rows[0][0]
     assert not family.score(problems[0], f"SELECT {visible}").passed
     assert family.score(problems[0], problems[0].hidden.gold).passed
 
 
 # --- math ----------------------------------------------------------------------------------------
 
-def test_math_answers_are_read_and_scored_by_the_generator(tmp_path):
-    family, problems = load_tasks("math", None, limit=3)
+def test_math_answers_are_read_and_scored_by_the_generator(tmp_path, sandbox):
+    family, problems = load_tasks("math", sandbox, limit=3)
     assert [p.task.category for p in problems] == ["gsm_symbolic", "basic_arithmetic", "fraction_simplification"]
     problem = problems[1]
     answer = problem.hidden.entry["answer"]
@@ -135,7 +155,41 @@ def test_math_answers_are_read_and_scored_by_the_generator(tmp_path):
     assert outcomes[problem.task.id]["passed_hidden"] == 1
 
 
-def test_unknown_families_and_generators_get_one_sentence():
+# Generators whose scorers evaluate the answer (eval, sympy's parse_expr): the answers that ran as root in
+# looplab's process before the scorer moved to the sandbox.
+EVALUATING = "math:spiral_matrix,countdown,string_insertion,binary_matrix"
+HOSTILE_ANSWERS = [
+    "__import__('os').system('touch PWNED')",
+    "open('PWNED', 'w').write('x')",
+    "[__import__('reasoning_gym').__dict__.update(x=1), 1][1]",  # rewrite the scorer's module
+    "(lambda: __import__('sys').stdout.write('@@looplab-check@@ {\\\"score\\\": 1.0, \\\"error\\\": \\\"\\\"}\\\\n'))()",
+    "__builtins__",
+    "Integer(1).__class__.__init__.__globals__",
+]
+
+
+def test_answers_that_are_code_never_run_and_cannot_forge_a_score(tmp_path, sandbox, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    family, problems = load_tasks(EVALUATING, sandbox, limit=4)
+    assert {p.task.category for p in problems} == {"spiral_matrix", "countdown", "string_insertion", "binary_matrix"}
+    for problem in problems:
+        assert family.score(problem, family.reference(problem)).passed, problem.task.id
+        for answer in HOSTILE_ANSWERS:
+            verdict = family.score(problem, answer)
+            assert not verdict.passed and verdict.details["score"] < 1.0, (problem.task.id, answer)
+        assert family.score(problem, family.reference(problem)).passed  # nothing an answer did lasts
+    assert not list(tmp_path.iterdir()) and not Path("/tmp/PWNED").exists()
+
+
+def test_a_scorer_that_hangs_or_crashes_is_a_failed_score(sandbox):
+    family, problems = load_tasks("math:basic_arithmetic", sandbox, limit=1)
+    family.scorers = queue.SimpleQueue()
+    family.scorers.put(sandbox.with_limits(timeout=0.5).service(_SCORER))  # too short to import reasoning-gym
+    verdict = family.score(problems[0], problems[0].hidden.entry["answer"])
+    assert not verdict.passed and "did not answer" in verdict.details["error"]
+
+
+def test_unknown_families_and_generators_get_one_sentence(sandbox):
     with pytest.raises(TaskError, match="unknown --tasks"):
         load_tasks("chess", None)
     with pytest.raises(TaskError, match="no generator"):
@@ -143,7 +197,7 @@ def test_unknown_families_and_generators_get_one_sentence():
     with pytest.raises(TaskError, match="unknown sql domain"):
         load_tasks("sql:zoo", None)
     with pytest.raises(TaskError, match="ambiguous"):
-        load_tasks("math", None, ids=["3"])
+        load_tasks("math", sandbox, ids=["3"])
 
 
 # --- JSONL code tasks ----------------------------------------------------------------------------
@@ -185,8 +239,8 @@ def test_a_bad_task_file_names_the_line_and_field_and_nothing_runs(tmp_path, lin
 
 # --- sources, store, identity ----------------------------------------------------------------------
 
-def test_a_plain_reward_function_is_a_feedback_source(tmp_path):
-    family, problems = load_tasks("math", None, ids=["basic_arithmetic/0"])
+def test_a_plain_reward_function_is_a_feedback_source(tmp_path, sandbox):
+    family, problems = load_tasks("math", sandbox, ids=["basic_arithmetic/0"])
 
     def reward(task, candidate):  # a user's own check: an integer answer
         return (1.0, "fine") if candidate.lstrip("-").isdigit() else (0.0, "Give a whole number.")
@@ -198,8 +252,8 @@ def test_a_plain_reward_function_is_a_feedback_source(tmp_path):
     assert outcomes["basic_arithmetic/0"]["answer"] == "7"
 
 
-def test_every_step_records_the_call_that_produced_it(tmp_path):
-    family, problems = load_tasks("math", None, ids=["basic_arithmetic/0"])
+def test_every_step_records_the_call_that_produced_it(tmp_path, sandbox):
+    family, problems = load_tasks("math", sandbox, ids=["basic_arithmetic/0"])
     with RunStore(tmp_path / "run") as store:
         solve_tasks(problems, family, PolicyConfig("reflexion", rounds=1), model=ScriptedModel(["Answer: x", "why"]),
                     store=store, sources={"never": lambda task, candidate: 0.0})
@@ -210,8 +264,8 @@ def test_every_step_records_the_call_that_produced_it(tmp_path):
     assert calls[steps[1]["call_id"]]["seq"] == 1 and calls[steps[2]["call_id"]]["seq"] == 2
 
 
-def test_a_library_call_cannot_mix_models_families_or_loops_in_one_record(tmp_path):
-    family, problems = load_tasks("math", None, limit=1)
+def test_a_library_call_cannot_mix_models_families_or_loops_in_one_record(tmp_path, sandbox):
+    family, problems = load_tasks("math", sandbox, limit=1)
     solve(tmp_path, family, problems, PolicyConfig("single"), ScriptedModel(["Answer: 1"]))
     other = ScriptedModel(["Answer: 1"])
     other.name = "another-model"
@@ -224,8 +278,8 @@ def test_a_library_call_cannot_mix_models_families_or_loops_in_one_record(tmp_pa
         store.require({"loop": "grow"})
 
 
-def test_prompt_variants_are_separate_policies_in_the_record(tmp_path):
-    family, problems = load_tasks("math", None, limit=1)
+def test_prompt_variants_are_separate_policies_in_the_record(tmp_path, sandbox):
+    family, problems = load_tasks("math", sandbox, limit=1)
     plain, variant = PolicyConfig("single"), PolicyConfig("single", prompts=Prompts(first="{task}\n\nBe brief."))
     assert plain.name == "single" and variant.name.startswith("single@") and variant.name != plain.name
     model = Counting(["Answer: 1"])
@@ -236,12 +290,12 @@ def test_prompt_variants_are_separate_policies_in_the_record(tmp_path):
         assert [name for name, _ in store.policies()] == ["single", variant.name]
 
 
-def test_every_policy_runs_on_sql_and_math(tmp_path):
+def test_every_policy_runs_on_sql_and_math(tmp_path, sandbox):
     from looplab.solve import POLICIES
 
     for spec, reply in (("sql:shop", "1. Count.\n```sql\nSELECT name FROM products WHERE 0\n```"),
                         ("math:basic_arithmetic", "1. Add.\nAnswer: 12345")):
-        family, problems = load_tasks(spec, None, limit=1)
+        family, problems = load_tasks(spec, sandbox, limit=1)
         for strategy in POLICIES:
             report, outcomes, steps, _ = solve(tmp_path / spec / strategy, family, problems,
                                                PolicyConfig(strategy, n=2, rounds=2), ScriptedModel([reply]))
@@ -292,12 +346,12 @@ def test_every_policy_runs_through_compare(tmp_path, spec):
     assert len(analysis) == len(POLICIES) and (run_dir / "analysis.html").exists()
 
 
-def test_show_never_sends_control_characters_to_the_terminal(tmp_path):
+def test_show_never_sends_control_characters_to_the_terminal(tmp_path, sandbox):
     from rich.console import Console
 
     from looplab.runs import show_task
 
-    family, problems = load_tasks("math", None, limit=1)
+    family, problems = load_tasks("math", sandbox, limit=1)
     solve(tmp_path, family, problems, PolicyConfig("single"), ScriptedModel(["Answer: 4\x1b[2J\x07"]))
     console = Console(record=True, width=120)
     console.print(show_task(tmp_path / "run", problems[0].task.id, full=True))

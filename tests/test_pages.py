@@ -132,3 +132,29 @@ def test_the_graph_viewer_searches_selects_and_replays_growth(runs):
     assert errors == [] and outside == [] and state["hacked"] is None and state["markup"] == 0
     assert found == 1 and 'onerror="window.hacked=1"' in info and "→" in info  # the name and its relations, as text
     assert label.startswith("up to iteration 1:") and legend >= 1
+
+
+def test_only_looplabs_own_scripts_run_on_its_pages(runs, tmp_path):
+    """A probe copy of each page with an inline script and a foreign file: script injected: neither runs (the
+    Content-Security-Policy allows only the page's own scripts, by hash), and the page still works."""
+    evil = tmp_path / "evil.js"
+    evil.write_text("window.hacked = 12;")
+    injected = f'<script>window.hacked = 11;</script><script src="{evil.as_uri()}"></script>'
+    probes = {}
+    for name, path in (("view", runs["site"] / "index.html"), ("graph", runs["grow"] / "report.html"),
+                       ("comparison", runs["solve"] / "comparison.html")):
+        probe = path.with_name(f"probe-{path.name}")
+        probe.write_text(path.read_text().replace("</body>", injected + "</body>", 1))
+        probes[name] = probe
+
+    async def scenario(page):
+        seen = {}
+        for name, probe in probes.items():
+            await page.open(probe.as_uri())
+            seen[name] = await page.js("({hacked: window.hacked === undefined ? null : window.hacked, "
+                                       "nav: (document.getElementById('nav') || {}).textContent || '', "
+                                       "canvas: document.querySelectorAll('#view canvas').length})")
+        return seen
+    seen = asyncio.run(browse(scenario))
+    assert all(state["hacked"] is None for state in seen.values()), seen
+    assert seen["view"]["nav"] and seen["graph"]["canvas"] > 0  # the pages' own scripts ran

@@ -1,12 +1,13 @@
 """Hostile programs: each must be contained and reported with the right kind."""
 import os
+import platform
 import shutil
 import sys
 import time
 
 import pytest
 
-from looplab.sandbox import Limits, Sandbox, SandboxUnavailable
+from looplab.sandbox import MARK, Limits, Sandbox, SandboxUnavailable
 
 
 def test_ok_program_reports_output_and_timing(sandbox):
@@ -262,3 +263,73 @@ def test_hostile_programs_side_by_side_in_the_pool_end_as_they_do_alone():
     assert len(pool._spares) <= 3  # never more sandboxes waiting than the pool holds
     pool.close()
     assert not pool._spares
+
+
+# System calls the seccomp filter denies: each one fails with EPERM inside the sandbox (clone3 with ENOSYS, so
+# the C library falls back to clone, whose namespace flags are denied too).
+DENIED_CALLS = {
+    "ptrace": "libc.ptrace(0, 0, 0, 0)",                      # PTRACE_TRACEME
+    "unshare(user)": "libc.unshare(0x10000000)",
+    "unshare(mount)": "libc.unshare(0x20000)",
+    "mount": "libc.mount(b'none', b'/tmp', b'tmpfs', 0, None)",
+    "keyctl": "libc.syscall(250, 0, -3, 1, 0)",              # the session keyring's id
+    "bpf": "libc.syscall(321, 0, 0, 0)",
+    "perf_event_open": "libc.syscall(298, 0, 0, -1, -1, 0)",
+    "userfaultfd": "libc.syscall(323, 1)",                   # UFFD_USER_MODE_ONLY
+    "kexec_load": "libc.syscall(246, 0, 0, 0, 0)",
+    "setns": "libc.setns(0, 0)",
+    "clone(new user namespace)": "libc.syscall(56, 0x10000000 | 17, 0, 0, 0, 0)",
+}
+
+
+@pytest.mark.skipif(platform.machine() != "x86_64", reason="the system call numbers here are x86_64's")
+@pytest.mark.parametrize("call", list(DENIED_CALLS), ids=list(DENIED_CALLS))
+def test_system_calls_a_program_has_no_use_for_are_denied(sandbox, call):
+    program = ("import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+               f"result = {DENIED_CALLS[call]}\nprint(result, ctypes.get_errno())\n")
+    result = sandbox.run(program)
+    assert result.ok and result.stdout.split() == ["-1", "1"], (call, result.stdout, result.stderr)
+
+
+def test_no_new_namespaces_inside_the_sandbox(sandbox):
+    result = sandbox.run("import subprocess\n"
+                         "print(subprocess.run(['unshare', '-rm', 'id'], capture_output=True, text=True).returncode)")
+    assert result.ok and result.stdout.strip() != "0"
+
+
+def test_threads_and_processes_still_work_under_the_filter(sandbox):
+    program = ("import os, threading, subprocess\n"
+               "t = threading.Thread(target=print, args=('thread',)); t.start(); t.join()\n"
+               "print(subprocess.run(['echo', 'child'], capture_output=True, text=True).stdout.strip())\n"
+               "pid = os.fork()\n"
+               "if pid == 0: os._exit(3)\n"
+               "print(os.WEXITSTATUS(os.waitpid(pid, 0)[1]))\n")
+    result = sandbox.run(program)
+    assert result.ok and result.stdout.split() == ["thread", "child", "3"], result.stderr
+
+
+SERVICE = """
+import json, sys, time
+MARK = "@@looplab-check@@ "
+print(MARK + json.dumps({"ready": True}), flush=True)
+for line in sys.stdin:
+    request = json.loads(line)
+    if request == "hang":
+        time.sleep(60)
+    if request == "die":
+        sys.exit(1)
+    print("noise " + MARK + "{", flush=True)  # not an answer line: skipped
+    print(MARK + json.dumps({"echo": request}), flush=True)
+"""
+
+
+def test_a_service_answers_and_one_that_hangs_or_dies_is_replaced(sandbox):
+    assert MARK in SERVICE
+    service = sandbox.service(SERVICE)
+    assert service.ask("a", timeout=5) == {"echo": "a"} and service.ask("b", timeout=5) == {"echo": "b"}
+    assert service.restarts == 1  # one sandbox served both
+    start = time.monotonic()
+    assert service.ask("hang", timeout=1) is None and time.monotonic() - start < 5
+    assert service.ask("die", timeout=5) is None
+    assert service.ask("c", timeout=5) == {"echo": "c"} and service.restarts == 3
+    service.close()

@@ -11,7 +11,7 @@ import pytest
 from solve_fakes import RIGHT, problems
 
 from looplab.cli import main
-from looplab.models import Budget, OpenAIModel, Timeouts
+from looplab.models import MAX_CHARS_PER_TOKEN, Budget, OpenAIModel, Timeouts
 from looplab.runs import RunStore
 from looplab.solve import PolicyConfig, solve_tasks
 from looplab.tasks import CodeFamily
@@ -164,6 +164,37 @@ def test_a_budget_holds_when_the_server_counts_no_tokens(tmp_path, sandbox):
     assert outcome["tokens"] <= 1500 and len(calls) == server.requests
     assert all(c["params"]["usage_estimated"] for c in calls)
     assert len(calls) < 15  # charged by the estimate, not for free
+
+
+LONG = "word " * 280  # estimated at 701 tokens without usage: more than the second call under 1,500 may ask for
+
+
+@pytest.mark.parametrize("reply", [
+    {"choices": [{"message": {"content": LONG}, "finish_reason": "stop"}]},                      # no usage
+    {"choices": [{"message": {"content": LONG}, "finish_reason": "stop"}], "usage": None},
+    {"choices": [{"message": {"content": LONG}, "finish_reason": "stop"}], "usage": [1, 2]},
+    {"choices": [{"message": {"content": "x " * 90_000}, "finish_reason": "stop"}],             # ignores max_tokens
+     "usage": {"prompt_tokens": 50, "completion_tokens": 180_000}},
+    {"choices": [{"message": {"content": " " * 500_000 + "x"}, "finish_reason": "stop"}],       # counts no spaces
+     "usage": {"prompt_tokens": 50, "completion_tokens": 1}},
+], ids=["usage missing", "usage null", "usage a list", "max_tokens ignored", "whitespace uncounted"])
+def test_no_call_is_charged_more_than_it_reserved_whatever_the_server_sends(tmp_path, sandbox, reply):
+    server = FaultServer(reply)
+    model = OpenAIModel("m", server.url, max_retries=0)
+    try:
+        with RunStore(tmp_path / "run") as store:
+            solve_tasks(problems(), CodeFamily(sandbox), PolicyConfig("best-of-n", n=40), model=model, store=store,
+                        task_budget=Budget(tokens=1500))
+            outcome = store.outcomes("best-of-n(n=40)")["add/0"]
+            calls = store.calls("best-of-n(n=40)", "add/0")
+    finally:
+        server.close()
+    assert outcome["tokens"] <= 1500 and outcome["status"] == "done"
+    for call in calls:
+        allowed = call["params"]["max_tokens"]
+        assert call["completion_tokens"] <= allowed and len(call["response"]) <= allowed * MAX_CHARS_PER_TOKEN
+    over = [c for c in calls if "over_limit" in c["params"]]
+    assert over and all(c["finish_reason"] == "length" for c in over if len(c["response"]) < 1000)
 
 
 def test_a_wrong_port_fails_in_seconds_with_one_sentence(tmp_path, capsys):

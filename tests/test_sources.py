@@ -2,7 +2,8 @@
 agreement (CodeT), and a judge with a model of its own; scripted models, real sandbox."""
 import json
 
-from solve_fakes import OVERFIT, RIGHT, WRONG, Counting
+import pytest
+from solve_fakes import OVERFIT, RIGHT, WRONG, Counting, solve
 
 from looplab.feedback import agreement_choice, pass_pattern
 from looplab.models import ScriptedModel
@@ -75,6 +76,26 @@ def test_a_candidate_cannot_forge_a_property_pass(run, tmp_path):
         [attempt] = [s for s in store.steps("single+properties") if s["feedback"]]
     assert attempt["feedback"]["properties"]["passed"] == 0
     assert attempt["feedback"]["properties"]["details"]["passed"] == 0
+
+
+# Model-written checks run in the checking process, so they can print lines that look like its rows.
+FORGED_ROWS = ["{", "5", '{"ok": false}', '{"name": 3, "ok": "yes"}', '{"i": 7, "ok": false}', "[" * 100_000]
+
+
+@pytest.mark.parametrize("row", FORGED_ROWS, ids=["unclosed", "a number", "no name", "wrong types", "index out of range",
+                                                  "deep nesting"])
+def test_a_check_that_prints_a_malformed_row_is_a_failed_check_and_the_run_goes_on(tmp_path, sandbox, row):
+    line = json.dumps("@@looplab-check@@ " + row + "\n")
+    properties = ("```python\nimport os\nfrom hypothesis import given\nimport hypothesis.strategies as st\n"
+                  f"os.write(1, {line}.encode())\n@given(st.integers())\ndef test_a(x):\n    assert add(x, 0) == x\n```")
+    tests = f"```python\nassert add(1, 1) == 2 or os.write(1, {line}.encode())\nassert add(1, 2) == __import__('os').write(1, {line}.encode())\n```"
+    for extra in ("properties", "tests"):
+        config = PolicyConfig("refine", rounds=1, extra_sources=(extra,))
+        for attempt in range(2):  # the resume replays the recorded replies into the same result
+            _, _, outcomes, steps = solve(tmp_path / extra, config, Counting(by_prompt(RIGHT, properties, tests)),
+                                          sandbox=sandbox)
+            assert outcomes["add/0"]["status"] == "done", (extra, outcomes)
+            assert outcomes["add/0"]["passed_hidden"] == 1
 
 
 def test_properties_need_a_function_to_test():

@@ -11,6 +11,15 @@ _PARSE = threading.Lock()
 
 
 def parse_python(source: str, mode: str = "exec") -> ast.AST:
-    """`ast.parse`, safe to call from any thread."""
+    """`ast.parse`, safe to call from any thread. Source nested too deeply for the parser (model text can be)
+    raises SyntaxError like any other source that does not parse.
+
+    >>> parse_python("x = " + "-" * 100_000 + "1")
+    Traceback (most recent call last):
+    SyntaxError: too deeply nested to parse
+    """
     with _PARSE:
-        return ast.parse(source, mode=mode)
+        try:
+            return ast.parse(source, mode=mode)
+        except (RecursionError, MemoryError):
+            raise SyntaxError("too deeply nested to parse") from None

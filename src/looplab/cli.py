@@ -19,8 +19,8 @@ from rich.text import Text
 
 from .grow import DEFAULT_THRESHOLD, DEFAULT_TOPIC_FLOOR, NEXT_POLICIES
 from .grow._mine import DEFAULT_JUDGE_THRESHOLD
-from .models import Budget, BudgetExceeded, Meter, ModelError, OpenAIModel, Timeouts, load_model
-from .runs import RunError, RunStore, terminal_safe
+from .models import Budget, BudgetExceeded, Meter, ModelError, ModelUnavailable, OpenAIModel, Timeouts, load_model
+from .runs import RunError, RunStore, is_record_file, terminal_safe
 from .sandbox import Limits, Sandbox, SandboxUnavailable
 from .solve import EXTRA_SOURCES, POLICIES, PolicyConfig, compare, feedback_sources, run_policies
 from .tasks import TaskError, load_tasks
@@ -280,6 +280,9 @@ def _parser() -> argparse.ArgumentParser:
     q.add_argument("--format", choices=["graphml", "gexf", "json", "csv"], default="graphml")
     q.add_argument("--output", type=Path, help="file to write (default: graph_export.<format> in the run directory; "
                                                "csv writes NAME_nodes.csv and NAME_edges.csv)")
+    q.add_argument("--raw-csv", action="store_true",
+                   help="write CSV cells as the model wrote them; by default a cell a spreadsheet would run as a "
+                        "formula (starting with = + - @) gets a leading apostrophe")
 
     p = sub.add_parser("demo", help="single vs refine on the first HumanEval tasks with the embedded model")
     p.add_argument("--limit", type=_whole(1), default=10)
@@ -402,7 +405,11 @@ def _print_summary(summary: dict, run_dir: str) -> None:
 
 
 def cmd_solve(args) -> int:
-    [config] = _policy_configs(args.strategy, args, samples=args.n)
+    configs = _policy_configs(args.strategy, args, samples=args.n)
+    if len(configs) != 1:
+        raise UsageError(f"solve runs one policy, not {len(configs)} ({args.strategy}); compare several with "
+                         f"looplab compare --policies {args.strategy}")
+    [config] = configs
     family, problems = _load_tasks(args, _sandbox(args))
     summary = _run([config], family, problems, args, task_budget=_budget(args.budget_calls, args.budget_tokens),
                    run_budget=_budget(args.run_calls, args.run_tokens))
@@ -458,12 +465,16 @@ def cmd_compare(args) -> int:
     configs = _policy_configs(args.policies, args)
     budget = _budget(None, args.budget_tokens)
     sandbox = _sandbox(args)
+    if args.report_only and not (Path(args.run_dir) / "run.sqlite").is_file():
+        raise RunError(f"{args.run_dir} holds no run record (run.sqlite) to report on; run the comparison first")
     family, problems = _load_tasks(args, sandbox)
     if not args.report_only:
         _run(configs, family, problems, args, task_budget=budget)
     with RunStore(args.run_dir) as store:
         if store.meta("loop") == "grow":
             raise RunError(f"{args.run_dir} holds a grow run, not policies to compare")
+        if store.meta("loop") is None:
+            raise RunError(f"{args.run_dir} holds no recorded policies yet; run the comparison first")
         summary = store.write_summary()
         result = compare(store, family, problems, [c.name for c in configs], args.budget_tokens)
     for name, missing in result.unfinished.items():
@@ -535,14 +546,22 @@ def cmd_view(args) -> int:
     return 0
 
 
+def _refuse_record_file(path: Path) -> None:
+    if is_record_file(path):
+        raise UsageError(f"{path} would overwrite a file of a run's record; write the output to another name")
+
+
 def cmd_export(args) -> int:
     from .report import export_trajectories
 
     out = args.output or Path(args.run_dir) / "trajectories.jsonl"
+    _refuse_record_file(out)
     try:
         lines = export_trajectories(Path(args.run_dir), out)
     except ValueError as e:
         raise UsageError(str(e)) from None
+    except OSError as e:
+        raise UsageError(f"cannot write {out}: {e.strerror}") from None
     console.print(f"Wrote {out}: {lines} trajectories (one per policy and task)")
     return 0
 
@@ -655,6 +674,8 @@ def _embedder(spec: str, base_url: str | None):
 def cmd_grow(args) -> int:
     from .grow import GrowConfig, GrowRun
 
+    if not args.question.strip():
+        raise UsageError("the seed question is empty; give the question the graph grows from")
     config = GrowConfig(args.question, topic=args.topic, next_policy=args.next_policy, threshold=args.threshold,
                         extract_mode=args.extract_mode, topic_floor=args.topic_floor)
     model = _load_model(args)
@@ -679,10 +700,15 @@ def cmd_grow(args) -> int:
                                        style="yellow"))
                 progress.update(bar, advance=1, nodes=result.metrics["nodes"], edges=result.metrics["edges"])
 
+            stopped = False
             try:
                 run.run(args.iterations, on_iteration=advance)
             except BudgetExceeded as e:
+                stopped = True
                 console.print(f"[red]stopped: the run budget is spent ({e}); raise it and re-run to continue")
+            except ModelUnavailable as e:
+                stopped = True
+                console.print(Text(f"stopped: {terminal_safe(str(e))}; re-run the same command to resume", style="red"))
         summary = run.summary()
         (store.dir / "grow_summary.json").write_text(json.dumps(summary, indent=2))
     final = summary.get("final", {})
@@ -691,7 +717,7 @@ def cmd_grow(args) -> int:
                     f"{summary.get('first_try_parse_rate', 0):.0%}; {summary.get('seconds_per_iteration', 0)} s per "
                     f"iteration.\nGraph: {Path(args.run_dir) / 'graph.graphml'}, metrics: "
                     f"{Path(args.run_dir) / 'metrics.csv'}")
-    return 0
+    return EXIT_INCOMPLETE if stopped else 0
 
 
 def _extract_file(args) -> int:
@@ -711,7 +737,11 @@ def _extract_file(args) -> int:
               **(found.graph.as_dict() if found.graph else {"nodes": [], "edges": [], "dropped": [], "error": found.reason})}
     text_out = json.dumps(result, indent=1, ensure_ascii=False)
     if args.output:
-        args.output.write_text(text_out + "\n")
+        _refuse_record_file(args.output)
+        try:
+            args.output.write_text(text_out + "\n")
+        except OSError as e:
+            raise UsageError(f"cannot write {args.output}: {e.strerror}") from None
         console.print(f"Wrote {args.output}: {len(result['nodes'])} concepts, {len(result['edges'])} relations")
     else:
         out.print(text_out, markup=False, highlight=False, soft_wrap=True)
@@ -766,6 +796,7 @@ def cmd_graph(args) -> int:
     source = Path(args.run_dir) / "graph.graphml"
     if not source.is_file():
         raise RunError(f"{args.run_dir} has no graph.graphml; grow one first with looplab grow")
+    load_graphml(source)  # a damaged file is refused here with one sentence, before any command reads it
     if args.graph_command == "report":
         from .report import graph_report
 
@@ -803,8 +834,9 @@ def cmd_graph(args) -> int:
                            f"the graph now has {done['nodes']} nodes and {done['edges']} edges"))
     elif args.graph_command == "export":
         output = args.output or Path(args.run_dir) / f"graph_export.{args.format}"
+        _refuse_record_file(output)
         try:
-            written = export_graph(load_graphml(source), output, args.format)
+            written = export_graph(load_graphml(source), output, args.format, raw_csv=args.raw_csv)
         except OSError as e:
             raise UsageError(f"cannot write {output}: {e.strerror}") from None
         console.print(f"Wrote {' and '.join(str(p) for p in written)}")

@@ -55,6 +55,13 @@ def _short_traceback(result: ExecResult, lines: int = 12) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
+def _is_check(row: dict, total: int) -> bool:
+    """A row as the driver writes it: which check, whether it held, and what came back or was raised."""
+    i = row.get("i")
+    return (type(i) is int and 0 <= i < total and isinstance(row.get("ok"), bool)
+            and all(isinstance(row.get(k, ""), str) for k in ("got", "error")))
+
+
 class ExampleChecks:
     """Feedback from the examples visible in a task (its docstring's, or a file's visible tests),
     run in the sandbox against `build(task, candidate)`, the program a candidate makes. The checks run
@@ -81,13 +88,14 @@ class ExampleChecks:
         examples = task.examples if examples is None else examples
         label = label or self.label
         result = self.sandbox.run(self.program(task, candidate, examples))
-        rows, missing = [], None
-        for row in reported(result.stdout):
-            if "missing" in row:
-                missing = row["missing"]
-            else:
-                rows.append(row)
         total = len(examples)
+        rows, missing, seen = [], None, set()
+        for row in reported(result.stdout):
+            if isinstance(row.get("missing"), str):
+                missing = row["missing"]
+            elif _is_check(row, total) and row["i"] not in seen:  # a generated test may print a row of its own
+                seen.add(row["i"])
+                rows.append(row)
         passed = sum(1 for r in rows if r["ok"])
         details = {"total": total, "passed": passed, "run": result.kind, "checks": rows}
         if missing:
@@ -111,7 +119,7 @@ class ExampleChecks:
             if "error" in row:
                 lines.append(f"- {example.call} should return {example.expected}, but raised {row['error']}")
             else:
-                lines.append(f"- {example.call} should return {example.expected}, but returned {row['got']}")
+                lines.append(f"- {example.call} should return {example.expected}, but returned {row.get('got', '(nothing)')}")
         return "\n".join(lines)
 
     @staticmethod

@@ -19,7 +19,7 @@ from ._base import Feedback
 JUDGE = ("You are a strict reviewer. You check whether a proposed answer solves the task exactly. "
          "Answer briefly.")
 JUDGE_TOKENS = 200
-_VERDICT = re.compile(r"VERDICT\s*:?\s*\**\s*(PASS|FAIL)", re.I)
+_VERDICT = re.compile(r"VERDICT[\s:*]*(PASS|FAIL)", re.I)
 
 
 class Judge:

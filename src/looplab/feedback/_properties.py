@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from .._text import fenced_blocks
 from ..sandbox import checked_program, reported
 from ._base import Feedback
 from ._examples import ExampleChecks, _short_traceback
@@ -51,9 +52,6 @@ else:
         _report(_row)
 '''
 
-_BLOCK = re.compile(r"```(?:python|py)?[ \t]*\n(.*?)(?:```|\Z)", re.S)
-
-
 def property_code(reply: str) -> str:
     """The Python code of a reply: its first fenced block (to the end of the reply when a reply cut at its token
     limit never closed it), or the whole reply when it has none.
@@ -63,8 +61,16 @@ def property_code(reply: str) -> str:
     >>> property_code("```python\\ndef test_a(x):\\n    pass")
     'def test_a(x):\\n    pass'
     """
-    found = _BLOCK.search(reply)
-    return found.group(1) if found else reply
+    blocks = [body for lang, body in fenced_blocks(reply) if lang in ("", "python", "py")]
+    return blocks[0] if blocks else reply
+
+
+def _is_row(row: dict) -> bool:
+    """A row as the driver writes it; the properties run in the same process and may print one of their own."""
+    if "missing" in row or "unusable" in row:
+        return isinstance(row.get("missing", row.get("unusable")), str)
+    return (isinstance(row.get("name"), str) and row.get("ok") in (True, False, None)
+            and all(isinstance(row.get(k, ""), str) for k in ("error", "example")))
 
 
 class PropertyTests:
@@ -113,13 +119,13 @@ class PropertyTests:
         if self.properties is None:
             raise RuntimeError("the properties are written by prepare(task), before the first evaluate")
         result = self.checks.sandbox.run(self.program(task, candidate))
-        rows = reported(result.stdout)
+        rows = [r for r in reported(result.stdout) if _is_row(r)]
         if any("missing" in r for r in rows):
             return Feedback(0.0, False, f"The code does not define a function named `{task.entry_point}`.",
                             {"total": 0, "passed": 0, "run": result.kind})
         if any("unusable" in r for r in rows):
             return Feedback(0.0, True, "The properties could not be run, so they judge nothing.",
-                            {"total": 0, "passed": 0, "run": result.kind, "unusable": rows[0]["unusable"]})
+                            {"total": 0, "passed": 0, "run": result.kind, "unusable": next(r["unusable"] for r in rows if "unusable" in r)})
         checks = [r for r in rows if r.get("ok") is not None]
         details = {"total": len(checks), "passed": sum(1 for r in checks if r["ok"]), "run": result.kind,
                    "checks": rows}
@@ -135,7 +141,7 @@ class PropertyTests:
             example = row.get("example") or "(no counterexample was shrunk)"
             example = example.split(": ", 1)[-1] if example.startswith(("Falsifying", "Failing")) else example
             example = re.sub(r",?\s*\)$", ")", re.sub(r"\(\s+", "(", example))
-            lines.append(f"- {row['name']} fails on {example}: {row['error']}")
+            lines.append(f"- {row['name']} fails on {example}: {row.get('error', '')}")
         unusable = sum(1 for r in rows if r.get("ok") is None)
         if unusable:
             lines.append(f"({unusable} malformed {'property was' if unusable == 1 else 'properties were'} skipped.)")

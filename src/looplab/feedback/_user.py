@@ -63,7 +63,7 @@ class SimulatedUser:
         found = _VERDICT.match(reply.text)
         correct = bool(found) and found.group(1).upper() == "CORRECT"
         help_text = reply.text[found.end():].strip() if found else reply.text
-        if leaks(help_text, self.reference):
+        if leaks(reply.text, self.reference):  # the whole reply: the verdict's match may swallow a fence's backticks
             return Feedback(float(correct), correct, "(The user's reply was withheld: it gave the answer away.)",
                             {"leak": True, "withheld": reply.text[:1000]})
         return Feedback(float(correct), correct, help_text or ("Looks right." if correct else "Not yet."),

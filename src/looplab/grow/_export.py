@@ -13,12 +13,27 @@ from ._graph import SEPARATOR
 FORMATS = ("graphml", "gexf", "json", "csv")
 
 
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # what a spreadsheet reads as the start of a formula
+
+
+def spreadsheet_safe(value):
+    """A text cell as a spreadsheet shows it but never runs it: text that a spreadsheet would read as a
+    formula gets a leading apostrophe (OWASP's advice for CSV injection); numbers and other text stay.
+
+    >>> spreadsheet_safe("=1+2"), spreadsheet_safe("silk"), spreadsheet_safe(-1)
+    ("'=1+2", 'silk', -1)
+    """
+    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_START) else value
+
+
 def _split(value) -> list[str]:
     return [part for part in str(value or "").split(SEPARATOR) if part]
 
 
-def export_graph(graph: nx.DiGraph, path: Path, fmt: str) -> list[Path]:
+def export_graph(graph: nx.DiGraph, path: Path, fmt: str, raw_csv: bool = False) -> list[Path]:
     """Write `graph` as `fmt` to `path` (for csv, to PATH_nodes.csv and PATH_edges.csv); returns the files.
+    CSV cells that a spreadsheet would run as formulas are written safe (`spreadsheet_safe`); `raw_csv` writes
+    them as the model wrote them, for tools that load CSV as data (Neo4j, Cytoscape).
 
     >>> import tempfile
     >>> g = nx.DiGraph([("silk", "toughness", {"relation": "improves | enables"})])
@@ -43,18 +58,19 @@ def export_graph(graph: nx.DiGraph, path: Path, fmt: str) -> list[Path]:
     if fmt == "csv":
         nodes_path = path.with_name(f"{path.stem}_nodes.csv")
         edges_path = path.with_name(f"{path.stem}_edges.csv")
+        cell = (lambda v: v) if raw_csv else spreadsheet_safe
         with open(nodes_path, "w", newline="") as f:
             writer = csv.writer(f)
             writer.writerow(["id", "type", "community", "aliases", "first_iteration", "degree"])
             for node, data in graph.nodes(data=True):
-                writer.writerow([node, data.get("type", ""), data.get("community", ""),
-                                 ";".join(_split(data.get("aliases"))), data.get("first_iteration", ""),
+                writer.writerow([cell(node), cell(data.get("type", "")), data.get("community", ""),
+                                 cell(";".join(_split(data.get("aliases")))), data.get("first_iteration", ""),
                                  graph.degree(node)])
         with open(edges_path, "w", newline="") as f:
             writer = csv.writer(f)
             writer.writerow(["source", "target", "relation", "first_iteration"])
             for u, v, data in graph.edges(data=True):
                 for relation in _split(data.get("relation")) or [""]:
-                    writer.writerow([u, v, relation, data.get("first_iteration", "")])
+                    writer.writerow([cell(u), cell(v), cell(relation), data.get("first_iteration", "")])
         return [nodes_path, edges_path]
     raise ValueError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")

@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from xml.etree import ElementTree
 
 import networkx as nx
 
+from ..runs import RunError
 from ._parse import LocalGraph
 from ._resolve import Resolution
 
@@ -54,4 +56,8 @@ def save_graphml(graph: nx.DiGraph, path: Path, community: dict | None = None) -
 
 
 def load_graphml(path: Path) -> nx.DiGraph:
-    return nx.read_graphml(path)
+    """The graph saved at `path`; a file that is not a readable GraphML graph raises RunError."""
+    try:
+        return nx.read_graphml(path)
+    except (ElementTree.ParseError, nx.NetworkXError, KeyError, ValueError, TypeError, OSError) as e:
+        raise RunError(f"{path} is not a readable GraphML graph ({type(e).__name__}: {str(e)[:120]})") from None

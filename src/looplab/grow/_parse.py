@@ -5,6 +5,8 @@ import json
 import re
 from dataclasses import dataclass, field
 
+from .._text import fenced_blocks
+
 # Caps in the schema end a small model's repetition loops: constrained decoding closes the list. They fit
 # the extraction's token limit (800): 12 nodes of ~12 tokens and 16 edges of ~25 tokens take ~550, so a
 # reply that repeats itself is closed by the schema before the limit cuts it off.
@@ -52,8 +54,9 @@ class LocalGraph:
 
 def _json_candidates(text: str):
     """JSON objects in a reply: fenced blocks first, then each balanced {...} span."""
-    for block in re.findall(r"```(?:json)?\s*\n(.*?)```", text, re.S):
-        yield block
+    for info, block in fenced_blocks(text):
+        if info in ("", "json"):
+            yield block
     depth, start, quote, escaped = 0, None, False, False
     for i, ch in enumerate(text):
         if quote:

@@ -93,7 +93,7 @@ def only_the_question(reply: str) -> str:
     'How could silk fibres heal cracks in bone?'
     """
     text = " ".join(reply.split())
-    text = re.sub(r"^(?:\**\s*(?:follow-up\s+)?question\s*\**\s*:\s*)", "", text, flags=re.I)
+    text = re.sub(r"^[\s*]*(?:follow-up\s+)?question[\s*]*:\s*", "", text, flags=re.I)
     end = text.find("?")
     question = text[:end + 1] if end >= 0 else text
     return question.strip().strip('"*').strip()

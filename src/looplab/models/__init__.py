@@ -1,14 +1,14 @@
 """How looplab talks to language models: one protocol, several backends, usage and budgets."""
 from ._base import (BudgetExceeded, Completion, Message, Model, ModelError, ModelUnavailable, Usage,
                     choice_probabilities, clean_text, complete_async, probabilities_blocking)
-from ._budget import Budget, Meter, Reservation
+from ._budget import MAX_CHARS_PER_TOKEN, Budget, Meter, Reservation, within_reservation
 from ._embed import Embedder, MiniLMEmbedder, OpenAIEmbedder
 from ._openai import OpenAIModel, Timeouts
 from ._resolve import load_model
 from ._scripted import ScriptedModel
 from ._weights import cache_root
 
-__all__ = ["Budget", "BudgetExceeded", "Completion", "Embedder", "Message", "Meter", "MiniLMEmbedder", "Model",
+__all__ = ["MAX_CHARS_PER_TOKEN", "Budget", "BudgetExceeded", "Completion", "Embedder", "Message", "Meter", "MiniLMEmbedder", "Model",
            "ModelError", "ModelUnavailable", "OpenAIEmbedder", "OpenAIModel", "Reservation", "ScriptedModel", "Timeouts",
            "Usage", "cache_root", "choice_probabilities", "clean_text", "complete_async", "load_model",
-           "probabilities_blocking"]
+           "probabilities_blocking", "within_reservation"]

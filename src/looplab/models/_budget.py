@@ -1,8 +1,12 @@
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from ._base import BudgetExceeded, Usage
+from ._base import BudgetExceeded, Completion, Usage
+
+# No tokenizer looplab knows spends more than this many characters on one token (long runs of spaces
+# are the longest tokens); a reply longer than its token limit allows was not decoded within the limit.
+MAX_CHARS_PER_TOKEN = 32
 
 
 @dataclass(frozen=True)
@@ -72,3 +76,31 @@ class Meter:
             if usage is not None:
                 meter.calls += 1
                 meter.tokens += usage.total_tokens
+
+
+def within_reservation(completion: Completion, reservation: Reservation) -> tuple[Completion, dict | None]:
+    """The completion as it may be charged and kept: never more tokens than the call reserved, never more
+    text than its token limit allows. A server that ignores `max_tokens` (or a usage estimate above it)
+    gets its reply cut to the share of the text that fits, finished for reason "length"; the second value
+    says what came back, for the record (None when the reply fit).
+
+    >>> reply = Completion("word " * 100, Usage(10, 100), 0.1)
+    >>> cut, violation = within_reservation(reply, Reservation(tokens=60, allowed=50))
+    >>> len(cut.text), cut.usage, cut.finish_reason, violation
+    (250, Usage(prompt_tokens=10, completion_tokens=50), 'length', {'completion_tokens': 100, 'characters': 500})
+    """
+    usage, text, allowed = completion.usage, completion.text, reservation.allowed
+    prompt_room = reservation.tokens - allowed
+    if usage.completion_tokens <= allowed and len(text) <= allowed * MAX_CHARS_PER_TOKEN \
+            and usage.prompt_tokens <= prompt_room:
+        return completion, None
+    violation = {"completion_tokens": usage.completion_tokens, "characters": len(text)}
+    if usage.prompt_tokens > prompt_room:
+        violation["prompt_tokens"] = usage.prompt_tokens
+    keep = min(len(text), allowed * MAX_CHARS_PER_TOKEN)
+    if usage.completion_tokens > allowed:
+        keep = min(keep, len(text) * allowed // usage.completion_tokens)
+    cut = len(text) > keep
+    charged = Usage(min(usage.prompt_tokens, prompt_room), min(usage.completion_tokens, allowed))
+    return replace(completion, text=text[:keep], usage=charged,
+                   finish_reason="length" if cut else completion.finish_reason), violation

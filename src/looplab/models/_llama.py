@@ -37,7 +37,10 @@ class LlamaModel:
         # LOOPLAB_THREADS lets two runs share a small machine without oversubscribing it
         # (llama.cpp's threads spin; more threads than cores slows everything to a crawl).
         threads = n_threads or int(os.environ.get("LOOPLAB_THREADS", 0)) or os.cpu_count()
-        self._llm = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=threads, verbose=False, seed=0)
+        try:
+            self._llm = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=threads, verbose=False, seed=0)
+        except ValueError as e:  # llama.cpp could not read the file as a model
+            raise ModelError(f"{path} is not a GGUF model llama.cpp can load ({e})") from None
         self._template = self._own_template()
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llama")
         self._lock = threading.Lock()  # llama.cpp's context is not thread-safe: one generation at a time

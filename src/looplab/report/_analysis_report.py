@@ -6,6 +6,7 @@ import html
 from pathlib import Path
 
 from ._compare_report import STYLE
+from ._csp import csp_meta
 
 COLUMNS = ["policy", "family", "deciding_source", "tasks", "pass_at_1", "revisions_after_failure", "friction",
            "copy_back", "right_to_wrong", "wrong_to_right", "right_to_wrong_deceived", "wrong_to_right_deceived",
@@ -46,7 +47,7 @@ def write_analysis(run_dir: str | Path, rows: list[dict]) -> tuple[Path, Path]:
     body = "".join("<tr>" + "".join(f"<td>{html.escape(_flat(r.get(c)))}</td>" for c in COLUMNS) + "</tr>"
                    for r in rows)
     notes = "".join(f"<li><b>{html.escape(k.replace('_', ' '))}</b>: {html.escape(v)}</li>" for k, v in EXPLAINED.items())
-    html_path.write_text(f"""<!doctype html><html><head><meta charset="utf-8"><title>looplab analysis</title>
+    html_path.write_text(f"""<!doctype html><html><head><meta charset="utf-8">{csp_meta()}<title>looplab analysis</title>
 <style>{STYLE} table{{font-size:12px}}</style></head><body><h1>What feedback did in this run</h1>
 <p>Read from the record alone; attempts are scored by the hidden test after the loops, for this page only.</p>
 <div style="overflow-x:auto"><table><tr>{head}</tr>{body}</table></div><ul>{notes}</ul></body></html>""")

@@ -5,6 +5,7 @@ import csv
 import html
 from pathlib import Path
 
+from ._csp import csp_meta
 from ._svg import curves_chart
 
 COLUMNS = ["policy", "tasks", "pass_at_1", "mean_tokens", "mean_calls", "wall_seconds", "best_of_n_at_equal_tokens",
@@ -50,7 +51,7 @@ def write_comparison(run_dir: str | Path, rows: list[dict], curves: list, refere
         return html.escape(str(value))
 
     table = "".join("<tr>" + "".join(f"<td>{cell(c, r.get(c))}</td>" for c in COLUMNS) + "</tr>" for r in rows)
-    html_path.write_text(f"""<!doctype html><html><head><meta charset="utf-8"><title>looplab comparison</title>
+    html_path.write_text(f"""<!doctype html><html><head><meta charset="utf-8">{csp_meta()}<title>looplab comparison</title>
 <style>{STYLE}</style></head><body>
 <h1>Solve policies compared at equal budget</h1>
 <p>Model {html.escape(model)}; {rows[0]['tasks'] if rows else 0} tasks; every policy ran with a budget of {budget}

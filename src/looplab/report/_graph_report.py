@@ -17,6 +17,7 @@ import numpy as np
 
 from ..grow import COLUMNS, load_graphml
 from ..grow._metrics import undirected_view
+from ._csp import csp_meta
 from ._svg import line_chart, loglog_chart
 
 # Table 1 of the paper (graph after ~1000 iterations), for comparison.
@@ -210,7 +211,8 @@ def graph_report(run_dir: str | Path) -> Path:
     # Inside <script>, no model-written string may read as markup.
     data = data.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     question = html.escape(str(summary.get("question", "")))
-    page = f"""<!doctype html><html><head><meta charset="utf-8"><title>looplab graph report</title>
+    vendor = VENDOR.read_text()
+    page = f"""<!doctype html><html><head><meta charset="utf-8">{csp_meta(vendor, VIEWER)}<title>looplab graph report</title>
 <style>{STYLE}</style></head><body>
 <h1>Knowledge graph grown by looplab</h1>
 <p>{question} {len(rows)} iterations recorded; {graph.number_of_nodes()} nodes, {graph.number_of_edges()} edges.
@@ -231,7 +233,7 @@ to zoom; labels show by size and zoom.</p>
 <p><input id="until" type="range" min="0" step="1"> <span id="until-label"></span></p>
 <div id="info"></div><div id="view"></div>
 <script type="application/json" id="graph-data">{data}</script>
-<script>{VENDOR.read_text()}</script>
+<script>{vendor}</script>
 <script>{VIEWER}</script></body></html>"""
     out = run_dir / "report.html"
     out.write_text(page)

@@ -14,8 +14,9 @@ import json
 import shutil
 from pathlib import Path
 
-from ..runs import RunStore
+from ..runs import RunError, RunStore
 from ._compare_report import STYLE
+from ._csp import csp_meta
 
 
 def script_json(value) -> str:
@@ -127,12 +128,36 @@ def _write(path: Path, key: str, value) -> None:
     path.write_text(f"LOOPLAB.loaded({script_json(key)}, {script_json(value)});\n")
 
 
+SITE_MARK = ".looplab-view"  # in every folder write_view wrote: only such a folder is ever written over
+
+
+def _prepare_site(out: Path, run_dirs: list[Path]) -> None:
+    """Make `out` ready for a new site: a new or empty folder, or one holding an earlier site, whose own
+    files (index.html, data/) go; anything else is refused and left as it is."""
+    if out.exists() and not out.is_dir():
+        raise RunError(f"{out} is a file; give --output a folder (new, empty, or an earlier looplab view)")
+    resolved = out.resolve()
+    for run_dir in run_dirs:
+        if resolved == Path(run_dir).resolve():
+            raise RunError(f"{out} is a run directory; write the site into a folder of its own (e.g. {out / 'view'})")
+    if out.is_dir() and any(out.iterdir()):
+        if not (out / SITE_MARK).is_file():
+            raise RunError(f"{out} holds files looplab did not write; give --output a new or empty folder, or an "
+                           "earlier looplab view")
+        shutil.rmtree(out / "data", ignore_errors=True)
+        (out / "index.html").unlink(missing_ok=True)
+    try:
+        (out / "data").mkdir(parents=True)
+    except OSError as e:
+        raise RunError(f"cannot write the site into {out}: {e.strerror}") from None
+    (out / SITE_MARK).write_text("This folder was written by `looplab view`, which replaces it when asked to.\n")
+
+
 def write_view(run_dirs: list[Path], out: Path) -> Path:
-    """Write the site for `run_dirs` into `out` (replacing an earlier one) and return its index.html."""
-    if out.exists():
-        shutil.rmtree(out)
+    """Write the site for `run_dirs` into `out` and return its index.html. `out` is a new or empty folder,
+    or an earlier site (which it replaces); any other folder is refused with a RunError."""
+    _prepare_site(Path(out), run_dirs)
     data = out / "data"
-    data.mkdir(parents=True)
     runs = []
     for index, run_dir in enumerate(run_dirs):
         with RunStore(run_dir, read_only=True) as store:
@@ -142,8 +167,8 @@ def write_view(run_dirs: list[Path], out: Path) -> Path:
             if run["kind"] == "grow" and run["report"]:
                 run["report"] = str((Path(run_dir) / "report.html").resolve())
             runs.append(run)
-    page = PAGE.replace("/*STYLE*/", STYLE + VIEW_STYLE).replace("/*RUNS*/", script_json(runs)).replace(
-        "/*SCRIPT*/", SCRIPT)
+    page = PAGE.replace("/*CSP*/", csp_meta(SCRIPT, loads_scripts=True)).replace(
+        "/*STYLE*/", STYLE + VIEW_STYLE).replace("/*RUNS*/", script_json(runs)).replace("/*SCRIPT*/", SCRIPT)
     (out / "index.html").write_text(page)
     return out / "index.html"
 
@@ -160,7 +185,7 @@ details{margin:4px 0}summary{cursor:pointer}select,input{font:inherit;margin-rig
 """
 
 PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; script-src 'unsafe-inline' file:; style-src 'unsafe-inline'">
+/*CSP*/
 <title>looplab view</title><style>/*STYLE*/</style></head><body>
 <h1>looplab view</h1><nav id="nav"></nav><main id="main"></main>
 <script id="runs" type="application/json">/*RUNS*/</script>

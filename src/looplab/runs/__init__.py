@@ -1,6 +1,7 @@
 """The run record: a directory with run.sqlite (WAL) and summary.json; resumable."""
 from ._recorder import TaskRecorder
 from ._show import show_task, terminal_safe
-from ._store import RecordedCall, RunError, RunStore
+from ._store import RECORD_FILES, RecordedCall, RunError, RunStore, is_record_file
 
-__all__ = ["RecordedCall", "RunError", "RunStore", "TaskRecorder", "show_task", "terminal_safe"]
+__all__ = ["RECORD_FILES", "RecordedCall", "RunError", "RunStore", "TaskRecorder", "is_record_file", "show_task",
+           "terminal_safe"]

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 
 from ..feedback import Feedback
 from ..models import (Completion, Message, Meter, Model, ModelError, Reservation, Usage, clean_text,
-                      complete_async, probabilities_blocking)
+                      complete_async, probabilities_blocking, within_reservation)
 from ._store import RecordedCall, RunStore
 
 
@@ -82,7 +82,7 @@ class TaskRecorder:
         except BaseException:
             self.meter.settle(request.reservation, None)
             raise
-        return json.loads(self._close(request, completion).text)
+        return json.loads(self._close(request, completion, reply=False).text)
 
     async def agenerate(self, messages: list[Message], *, temperature: float = 0.0, max_tokens: int = 512,
                         sample: int = 0, json_schema: dict | None = None, min_reply: int = 64,
@@ -146,10 +146,14 @@ class TaskRecorder:
         self.meter.settle(reservation, usage)
         return Completion(recorded.response, usage, recorded.latency, recorded.finish_reason, call=call)
 
-    def _close(self, request: _Request, completion: Completion) -> Completion:
-        """Record a call that returned and settle its reservation."""
+    def _close(self, request: _Request, completion: Completion, reply: bool = True) -> Completion:
+        """Record a call that returned and settle its reservation (never for more than it reserved).
+        `reply=False`: the text is looplab's own (probabilities as JSON), not the model's, so it is not cut."""
+        completion, violation = within_reservation(completion, request.reservation) if reply else (completion, None)
         self.meter.settle(request.reservation, completion.usage)
         params = {**request.params, "usage_estimated": True} if completion.usage_estimated else request.params
+        if violation:
+            params = {**params, "over_limit": violation}  # what the server sent past what was asked
         text = clean_text(completion.text)
         call = self.store.add_call(self.policy, self.task_id, request.seq, request.key, request.model.name,
                                    request.messages, params, text, completion.finish_reason,

@@ -41,6 +41,19 @@ CREATE TABLE IF NOT EXISTS hidden_verdicts (program_sha256 TEXT PRIMARY KEY, pas
 _NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 
 
+RECORD_FILES = ("run.sqlite", "run.lock", "summary.json", "graph.graphml", "metrics.csv", "grow_summary.json")
+
+
+def is_record_file(path: str | Path) -> bool:
+    """Whether `path` is (or would overwrite) a file of a run's record, which no output may replace: the
+    database with its WAL and lock, and the files a loop keeps beside it.
+
+    >>> is_record_file("runs/demo/run.sqlite-wal"), is_record_file("runs/demo/trajectories.jsonl")
+    (True, False)
+    """
+    return Path(path).name.startswith(RECORD_FILES)
+
+
 class RunError(Exception):
     """The run directory cannot be used as asked (locked, corrupt, made by another command, or with other
     settings)."""
@@ -84,8 +97,11 @@ class RunStore:
                 raise RunError(f"{self.dir} holds no run record (run.sqlite)")
             self.db = self._connect(f"file:{path}?mode=ro")
             return
-        self.dir.mkdir(parents=True, exist_ok=True)
-        self._lock = open(self.dir / "run.lock", "w")
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True)
+            self._lock = open(self.dir / "run.lock", "w")
+        except OSError as e:
+            raise RunError(f"cannot make the run directory {self.dir}: {e.strerror}") from None
         try:
             fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

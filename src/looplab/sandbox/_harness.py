@@ -199,8 +199,20 @@ def checked_program(candidate: str, trusted: str, entry: str, driver: str) -> st
 
 def reported(stdout: str) -> list[dict]:
     """The rows the checking process reported with `_report`, in order (no other process can write them).
+    Model-written checks (properties, generated tests) run in that process too and may print a line that
+    looks like a row: a line that is not a JSON object is skipped here, and each source checks the
+    fields of the rows it reads.
 
-    >>> reported('noise\\n' + MARK + '{"i": 0, "ok": true}\\n')
+    >>> reported('noise\\n' + MARK + '{"i": 0, "ok": true}\\n' + MARK + '{\\n' + MARK + '5\\n')
     [{'i': 0, 'ok': True}]
     """
-    return [json.loads(line[len(MARK):]) for line in stdout.splitlines() if line.startswith(MARK)]
+    rows = []
+    for line in stdout.splitlines():
+        if line.startswith(MARK):
+            try:
+                row = json.loads(line[len(MARK):])
+            except (ValueError, RecursionError):
+                continue
+            if isinstance(row, dict):
+                rows.append(row)
+    return rows

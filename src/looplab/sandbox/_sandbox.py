@@ -18,6 +18,9 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from ._cgroup import Cgroups
+from ._harness import MARK
+
+MARK_BYTES = MARK.encode()
 
 LAUNCHER = Path(__file__).with_name("_launcher.py").read_text()
 RESULT_KINDS = ("ok", "error", "timeout", "memory", "killed", "output_limit")
@@ -222,6 +225,10 @@ class Sandbox:
         with self._lock:
             _stop_all(self._spares)
 
+    def service(self, code: str) -> SandboxService:
+        """`code` as a long-lived program in a sandbox of its own, answering requests (see SandboxService)."""
+        return SandboxService(self, code)
+
     def run(self, code: str, *, filename: str = "main.py", stdin: str = "") -> ExecResult:
         """Run `code` as a Python program and report what happened; never raises for program behaviour.
 
@@ -337,3 +344,115 @@ class Sandbox:
         else:
             kind = "error"
         return ExecResult(kind, exit_code, sig, stdout, stderr, tb, round(duration, 4), self.isolation)
+
+
+class SandboxService:
+    """A program that stays up in one sandbox and answers requests: each request is one JSON line on its
+    standard input, each answer one line `MARK {json}` on its standard output (other output is ignored),
+    after a first line `MARK {"ready": true}` once it has started. For work whose set-up costs more than
+    the work (importing a library), with the sandbox's isolation and limits, and each answer bounded in
+    time: a service that does not answer in time, or dies, is killed, and the next request starts a new
+    one. What the program does for one request may affect its later answers, so a program that handles
+    untrusted input should handle each request in a process of its own (fork per request).
+
+    One request at a time; many threads may call `ask`.
+    """
+
+    MAX_LINE = 1 << 20  # the longest answer line read
+
+    def __init__(self, sandbox: Sandbox, code: str):
+        self.sandbox = sandbox
+        self.code = code
+        self.restarts = 0
+        self._proc: subprocess.Popen | None = None
+        self._pending = bytearray()
+        self._lock = threading.Lock()
+        self._finalizer = weakref.finalize(self, _stop_all, [])
+
+    def ask(self, request: dict, timeout: float) -> dict | None:
+        """The service's answer to `request`, or None when it gave none within `timeout` seconds (or died);
+        a start-up, when needed, has the sandbox's own time limit on top."""
+        with self._lock:
+            try:
+                if self._proc is None and not self._begin():
+                    return None
+                deadline = time.monotonic() + timeout
+                sent = _write_until(self._proc.stdin, json.dumps(request).encode() + b"\n", deadline)
+                answer = self._answer(deadline) if sent else None
+            except OSError:
+                answer = None
+            if answer is None:
+                self._end()
+            return answer
+
+    def close(self) -> None:
+        with self._lock:
+            self._end()
+
+    def _begin(self) -> bool:
+        proc = self.sandbox._starter.submit(self.sandbox._start).result()
+        source = self.code.encode()
+        header = json.dumps({"filename": "service.py", "size": len(source)}).encode() + b"\n"
+        self._proc, self._pending = proc, bytearray()
+        self._finalizer.detach()
+        self._finalizer = weakref.finalize(self, _stop_all, [proc])
+        self.restarts += 1
+        deadline = time.monotonic() + self.sandbox.limits.timeout
+        try:
+            ready = self._answer(deadline) if _write_until(proc.stdin, header + source, deadline) else None
+        except OSError:
+            ready = None
+        if not (ready or {}).get("ready"):
+            self._end()
+            return False
+        return True
+
+    def _answer(self, deadline: float) -> dict | None:
+        """The next answer line, read before the deadline; other output is skipped, stderr drained."""
+        proc = self._proc
+        with selectors.DefaultSelector() as selector:
+            selector.register(proc.stdout, selectors.EVENT_READ)
+            selector.register(proc.stderr, selectors.EVENT_READ)
+            while True:
+                while (end := self._pending.find(b"\n")) >= 0:
+                    line, self._pending = bytes(self._pending[:end]), self._pending[end + 1:]
+                    if line.startswith(MARK_BYTES):
+                        try:
+                            answer = json.loads(line[len(MARK_BYTES):])
+                        except (ValueError, RecursionError):
+                            continue
+                        if isinstance(answer, dict):
+                            return answer
+                if len(self._pending) > self.MAX_LINE:
+                    return None
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                for key, _ in selector.select(timeout=left):
+                    data = os.read(key.fd, 65536)
+                    if not data:
+                        return None  # the service ended
+                    if key.fileobj is proc.stdout:
+                        self._pending += data
+
+    def _end(self) -> None:
+        if self._proc is not None:
+            _stop(self._proc)
+            self._proc = None
+
+
+def _write_until(pipe, data: bytes, deadline: float) -> bool:
+    """Write all of `data` to a pipe unless the deadline passes first (a reader that stopped reading)."""
+    os.set_blocking(pipe.fileno(), False)
+    pending = memoryview(data)
+    with selectors.DefaultSelector() as selector:
+        selector.register(pipe, selectors.EVENT_WRITE)
+        while pending:
+            left = deadline - time.monotonic()
+            if left <= 0 or not selector.select(timeout=left):
+                return False
+            try:
+                pending = pending[os.write(pipe.fileno(), pending[:65536]):]
+            except BlockingIOError:
+                continue
+    return True

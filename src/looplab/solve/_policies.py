@@ -180,7 +180,7 @@ async def iad(ctx: SolveContext, cfg: PolicyConfig) -> None:
                           if child.candidate == parent.candidate)
 
 
-_CHANGE = re.compile(r"^\s*\**change\**\s*:\s*(.+)$", re.I | re.M)
+_CHANGE = re.compile(r"^[ \t]*\**change\**[ \t]*:[ \t]*(.+)$", re.I | re.M)
 
 
 def _lessons(history: list[tuple[str, float, float]]) -> str:

@@ -152,7 +152,7 @@ def _plan(thoughts: list[str]) -> str:
     return "\n".join(f"{i}. {t}" for i, t in enumerate(thoughts, 1))
 
 
-_ITEM = re.compile(r"^\s*(?:\d+[.)]|[-*])\s+(.+?)\s*$")
+_ITEM = re.compile(r"[ \t]*(?:\d+[.)]|[-*])[ \t]+(\S.*)")
 
 
 def numbered_items(reply: str, limit: int) -> list[str]:
@@ -164,7 +164,7 @@ def numbered_items(reply: str, limit: int) -> list[str]:
     items = []
     for line in reply.splitlines():
         match = _ITEM.match(line)
-        item = match.group(1).replace("**", "") if match else ""
+        item = match.group(1).rstrip().replace("**", "") if match else ""
         if len(item) > 3 and item not in items:
             items.append(item)
     return items[:limit]

@@ -5,8 +5,8 @@ from ._examples import extract_examples
 from ._family import Family, HiddenScore, Problem, TaskError, Voice
 from ._math import MathFamily, MathTask, extract_answer
 from ._registry import FAMILIES, load_tasks
-from ._sql import SqlFamily, SqlTask, extract_sql, run_query, same_result
+from ._sql import QueryRunner, SqlFamily, SqlTask, extract_sql, same_result
 
 __all__ = ["FAMILIES", "CodeFamily", "CodeTask", "Family", "HiddenScore", "HiddenTest", "MathFamily", "MathTask",
-           "Problem", "SqlFamily", "SqlTask", "TaskError", "Voice", "build_program", "extract_answer", "extract_code",
-           "extract_examples", "extract_sql", "load_tasks", "run_query", "same_result", "sanitize"]
+           "Problem", "QueryRunner", "SqlFamily", "SqlTask", "TaskError", "Voice", "build_program", "extract_answer", "extract_code",
+           "extract_examples", "extract_sql", "load_tasks", "same_result", "sanitize"]

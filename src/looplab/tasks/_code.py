@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .._python import parse_python
+from .._text import defines, fenced_blocks
 from ..feedback import Example, ExampleChecks, FeedbackSource, parse_generated_tests
 from ..sandbox import PASSED, Sandbox, checked_program
 from ._examples import extract_examples
@@ -59,9 +60,6 @@ def _indent(code: str) -> str:
     return "\n".join("    " + line for line in code.strip("\n").splitlines()) or "    pass"
 
 
-_FENCE = re.compile(r"```[ \t]*([\w+-]*)[ \t]*\n(.*?)(?:```|\Z)", re.S)
-
-
 def extract_code(reply: str, entry_point: str) -> str:
     """The code in a model reply: the last fenced block defining the function, else the longest
     fenced block, else the whole reply.
@@ -69,8 +67,8 @@ def extract_code(reply: str, entry_point: str) -> str:
     >>> extract_code("Sure:\\n```python\\ndef f():\\n    return 1\\n```", "f")
     'def f():\\n    return 1'
     """
-    blocks = [body for lang, body in _FENCE.findall(reply) if lang.lower() in ("", "python", "py", "python3")]
-    defining = [b for b in blocks if re.search(rf"^\s*def\s+{re.escape(entry_point)}\s*\(", b, re.M)]
+    blocks = [body for lang, body in fenced_blocks(reply) if lang.lower() in ("", "python", "py", "python3")]
+    defining = [b for b in blocks if defines(b, entry_point)]
     if defining:
         return defining[-1].strip("\n")
     if blocks:
@@ -131,7 +129,7 @@ def build_program(task: CodeTask, code: str) -> str:
     'def f():\\n    return 1\\n'
     """
     prompt = task.prompt.rstrip() + "\n"
-    if re.search(rf"^\s*def\s+{re.escape(task.entry_point)}\s*\(", code, re.M):
+    if defines(code, task.entry_point):
         return f"{prompt}\n\n{sanitize(code, task.entry_point)}\n"
     return f"{prompt}{code}\n"
 
@@ -230,6 +228,8 @@ def load_jsonl(path: str | Path) -> list[Problem]:
             row = json.loads(line)
         except json.JSONDecodeError as e:
             raise TaskError(f"{where}: not valid JSON ({e.msg})") from None
+        except (ValueError, RecursionError) as e:  # nesting too deep, a number too long to read
+            raise TaskError(f"{where}: cannot be read ({str(e)[:120] or 'nested too deeply'})") from None
         if not isinstance(row, dict):
             raise TaskError(f"{where}: each line must be a JSON object")
         task_id = _field(row, ("id", "task_id"), where)
@@ -240,7 +240,7 @@ def load_jsonl(path: str | Path) -> list[Problem]:
         entry = _field(row, ("entry_point",), where)
         if not entry.isidentifier():
             raise TaskError(f"{where}: field 'entry_point' must be a Python name, not {entry!r}")
-        if not re.search(rf"^\s*def\s+{re.escape(entry)}\s*\(", prompt, re.M):
+        if not defines(prompt, entry):
             raise TaskError(f"{where}: field 'prompt' does not define the function {entry!r}")
         hidden = _field(row, ("hidden_tests", "test"), where)
         try:

@@ -1,14 +1,18 @@
 """Math word problems and exercises from reasoning-gym's seeded generators. The answer is read from
-the reply's `Answer:` line; the hidden score is the generator's own scorer. Visible feedback on its
-own is only a format check: whether an answer could be read at all."""
+the reply's `Answer:` line; the hidden score is the generator's own scorer, run in the sandbox: several
+generators score by evaluating the answer (`eval`, sympy's `parse_expr`), and nothing a model wrote is
+evaluated in looplab's process. Visible feedback on its own is only a format check: whether an answer
+could be read at all."""
 from __future__ import annotations
 
 import importlib.metadata
+import json
+import queue
 import re
 from dataclasses import dataclass, field
-from typing import Any
 
 from ..feedback import Feedback, FeedbackSource
+from ..sandbox import MARK, Limits, Sandbox, SandboxService
 from ._family import HiddenScore, Problem, TaskError, Voice
 
 DEFAULT_GENERATORS = ("gsm_symbolic", "basic_arithmetic", "fraction_simplification")
@@ -32,10 +36,126 @@ class MathTask:
 @dataclass(frozen=True)
 class MathHidden:
     entry: dict = field(repr=False)   # the generator's item, answer included
-    dataset: Any = field(repr=False)  # scores an answer against it
+    generator: str
+    index: int                        # the item's place in the generator's seeded dataset
+    size: int                         # the size that dataset was made with (items depend on it)
 
 
-_ANSWER = re.compile(r"answer\s*(?:is)?\s*[:=]\s*(.+)", re.I)
+SCORE_SECONDS = 10.0  # for one answer
+# The scorer's sandbox: its time limit bounds the start (importing reasoning-gym takes a few seconds); its CPU
+# limit is the long-lived service's own, each answer is scored in a process of its own within SCORE_SECONDS.
+SCORE_LIMITS = Limits(timeout=60.0, cpu_seconds=3600, memory_mb=2048)
+
+# A sandbox service (see SandboxService): it imports reasoning-gym once, then scores each answer in a forked
+# process of its own, so nothing one answer does reaches another's score. That process sees no output of the
+# service (its descriptors go to /dev/null but for its result pipe), and an audit hook lets the scorer compile
+# model text only as a plain expression: literals, arithmetic, and calls of sympy's number and symbol
+# constructors (how parse_expr reads "(3+5)*7"). An answer that is code is refused before it runs, so it
+# cannot forge its score; the sandbox is the second wall, for anything the hook does not see.
+_SCORER = r'''
+import ast, json, os, select, sys
+os.environ["OPENBLAS_NUM_THREADS"] = "1"
+import ctypes
+import reasoning_gym
+MARK = %(mark)r
+SECONDS = %(seconds)r
+CALLS = {"Integer", "Float", "Rational", "Symbol", "Number"}
+NODES = (ast.Expression, ast.Module, ast.Expr, ast.Constant, ast.UnaryOp, ast.BinOp, ast.unaryop, ast.operator,
+         ast.Tuple, ast.List, ast.Set, ast.Dict, ast.Load, ast.Name, ast.Call, ast.keyword)
+SYMPY_NAMES = ast.dump(ast.parse("from sympy import *"))  # parse_expr's own set-up, not model text
+BLOCKED = ("os.system", "os.exec", "os.spawn", "os.posix_spawn", "os.fork", "os.kill", "subprocess.Popen",
+           "ctypes", "socket.connect", "shutil.rmtree", "os.remove", "os.rename", "sys.addaudithook",
+           "pickle.find_class", "marshal.loads")
+inside = [False]
+
+
+def plain(tree):
+    for node in ast.walk(tree):
+        if not isinstance(node, NODES):
+            return False
+        if isinstance(node, ast.Call) and not (isinstance(node.func, ast.Name) and node.func.id in CALLS):
+            return False
+    return True
+
+
+def guard(event, args):
+    writes = event == "open" and isinstance(args[1], str) and any(c in args[1] for c in "wax+")
+    if writes or event in BLOCKED or any(event.startswith(b + ".") for b in BLOCKED):
+        raise RuntimeError(f"the scorer may not {event}")
+    if event != "compile" or inside[0]:
+        return
+    source = args[0]
+    if isinstance(source, ast.AST):
+        tree = source
+    else:
+        inside[0] = True
+        try:
+            text = source.decode("utf-8", "replace") if isinstance(source, bytes) else str(source)
+            tree = ast.parse(text, mode="exec")
+        except (SyntaxError, RecursionError, MemoryError):
+            return  # compile raises the same error itself
+        finally:
+            inside[0] = False
+    if not plain(tree) and ast.dump(tree) != SYMPY_NAMES:
+        raise RuntimeError("the answer is code, not a value")
+
+
+def score(dataset, entry, answer, write):
+    """In the forked process: score, write the result to the pipe, exit."""
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    os.closerange(3, write)
+    os.closerange(write + 1, 1 << 16)
+    sys.addaudithook(guard)
+    try:
+        value, error = float(dataset.score_answer(answer, entry)), ""
+    except Exception as e:
+        value, error = 0.0, f"{type(e).__name__}: {e}"[:300]
+    os.write(write, json.dumps({"score": value, "error": error}).encode())
+    os._exit(0)
+
+
+def answer(request):
+    dataset = datasets.get((request["generator"], request["size"]))
+    if dataset is None:
+        dataset = reasoning_gym.create_dataset(request["generator"], seed=request["seed"], size=request["size"])
+        datasets[(request["generator"], request["size"])] = dataset
+    entry = dataset[request["index"]]
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read)
+        score(dataset, entry, request["answer"], write)
+    os.close(write)
+    done = select.select([read], [], [], SECONDS)[0]
+    data = os.read(read, 65536) if done else b""
+    if not done:
+        os.kill(pid, 9)
+    os.waitpid(pid, 0)
+    os.close(read)
+    if not done:
+        return {"score": 0.0, "error": f"the scorer did not finish within {SECONDS:g} s"}
+    try:
+        result = json.loads(data)
+        value = float(result["score"])
+        return {"score": value if 0.0 <= value <= 1.0 else 0.0, "error": str(result["error"])[:300]}
+    except (ValueError, KeyError, TypeError):
+        return {"score": 0.0, "error": "the scorer ended without a score"}
+
+
+ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE 0: a scoring process cannot reach this one's pipes
+datasets = {}
+sys.stdout.write(MARK + json.dumps({"ready": True}) + "\n")
+sys.stdout.flush()
+for line in sys.stdin:
+    sys.stdout.write(MARK + json.dumps(answer(json.loads(line))) + "\n")
+    sys.stdout.flush()
+''' % {"mark": MARK, "seconds": SCORE_SECONDS}
+
+
+_ANSWER = re.compile(r"answer(?:\s*is)?\s*[:=][ \t]*(.+)", re.I)
+_AROUND = " \t\r\n*`$"  # markup and space around an answer
 _FRACTION = re.compile(r"\\d?frac\{([^{}]*)\}\{([^{}]*)\}")
 
 
@@ -56,8 +176,10 @@ def extract_answer(reply: str) -> str:
     """The final answer in a reply: the last `Answer: ...` line, else the last \\boxed{...}; "" if neither.
     LaTeX fractions become a/b and thousands separators go.
 
-    >>> extract_answer("3 + 4 = 7\\nAnswer: **7**."), extract_answer("so \\\\boxed{\\\\frac{3}{4}}"), extract_answer("none")
-    ('7', '3/4', '')
+    >>> extract_answer("3 + 4 = 7\\nAnswer: **7**."), extract_answer("Answer: $7$."), extract_answer("none")
+    ('7', '7', '')
+    >>> extract_answer("so \\\\boxed{\\\\frac{3}{4}}."), extract_answer("The answer is: 1,234!")
+    ('3/4', '1234')
     """
     lines = _ANSWER.findall(reply)
     answer = lines[-1] if lines else _boxed(reply)
@@ -65,7 +187,7 @@ def extract_answer(reply: str) -> str:
         return ""
     answer = _boxed(answer) or answer
     answer = _FRACTION.sub(r"\1/\2", answer).replace("\\(", "").replace("\\)", "")
-    answer = answer.strip().strip("*`$ ").rstrip(".").strip()
+    answer = answer.lstrip(_AROUND).rstrip(_AROUND + ".!;")  # "**7**.", "$7$." and "7!" read 7
     return re.sub(r"(?<=\d),(?=\d{3}\b)", "", answer)  # 1,234 -> 1234
 
 
@@ -80,10 +202,19 @@ class AnswerFormat:
 
 
 class MathFamily:
-    """reasoning-gym generators (gsm_symbolic and others), scored by each generator's own scorer."""
+    """reasoning-gym generators (gsm_symbolic and others), scored by each generator's own scorer in the
+    sandbox (`sandbox=None`: a family that can read and show answers but not score them)."""
 
     name = "math"
     voice = VOICE
+
+    def __init__(self, sandbox: Sandbox | None):
+        # One scorer per sandbox of the pool, so answers are scored side by side as programs are checked.
+        self.scorers: queue.SimpleQueue[SandboxService] | None = None
+        if sandbox is not None:
+            self.scorers = queue.SimpleQueue()
+            for _ in range(sandbox.pool):
+                self.scorers.put(sandbox.with_limits(**SCORE_LIMITS.__dict__).service(_SCORER))
 
     def describe(self, task: MathTask) -> str:
         return task.question
@@ -99,8 +230,19 @@ class MathFamily:
 
     def score(self, problem: Problem, candidate: str) -> HiddenScore:
         hidden: MathHidden = problem.hidden
-        score = float(hidden.dataset.score_answer(candidate or None, hidden.entry))
-        return HiddenScore(score >= 1.0, {"score": score})
+        if self.scorers is None:
+            raise TaskError("the math family was made without a sandbox, so it cannot score answers")
+        request = {"generator": hidden.generator, "seed": SEED, "size": hidden.size, "index": hidden.index,
+                   "answer": candidate or None}
+        scorer = self.scorers.get()
+        try:
+            result = scorer.ask(request, timeout=SCORE_SECONDS + 5)
+        finally:
+            self.scorers.put(scorer)
+        if result is None or not isinstance(result.get("score"), float):
+            return HiddenScore(False, {"score": 0.0, "error": "the scorer's sandbox failed or did not answer"})
+        details = {"score": result["score"], **({"error": result["error"]} if result.get("error") else {})}
+        return HiddenScore(result["score"] >= 1.0, details)
 
     def reference(self, problem: Problem) -> str | None:
         return str(problem.hidden.entry["answer"])
@@ -126,5 +268,5 @@ def load_math(generators: list[str] | None = None, count: int = PER_GENERATOR) -
     for i in range(count):
         for name, dataset in datasets.items():
             entry = dataset[i]
-            problems.append(Problem(MathTask(f"{name}/{i}", entry["question"], name), MathHidden(entry, dataset)))
+            problems.append(Problem(MathTask(f"{name}/{i}", entry["question"], name), MathHidden(entry, name, i, count)))
     return problems

@@ -19,7 +19,7 @@ def _parts(argument: str) -> list[str] | None:
 FAMILIES: dict[str, Callable[[str, Sandbox], tuple[Family, list[Problem]]]] = {
     "humaneval": lambda argument, sandbox: (CodeFamily(sandbox), load_humaneval()),
     "sql": lambda argument, sandbox: (SqlFamily(), load_sql(_parts(argument))),
-    "math": lambda argument, sandbox: (MathFamily(), load_math(_parts(argument))),
+    "math": lambda argument, sandbox: (MathFamily(sandbox), load_math(_parts(argument))),
 }
 
 

@@ -6,14 +6,25 @@ schema, other rows), so a query that hard-codes what it saw fails (Spider's test
 """
 from __future__ import annotations
 
+import io
 import itertools
+import json
+import os
+import pickle
 import re
+import selectors
 import sqlite3
+import struct
+import subprocess
+import sys
+import threading
 import time
+import weakref
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .._text import fenced_blocks
 from ..feedback import Feedback, FeedbackSource
 from ..models import cache_root
 from . import _sql_data
@@ -21,8 +32,8 @@ from ._family import HiddenScore, Problem, TaskError, Voice
 from ._sql_questions import QUESTIONS
 
 QUERY_SECONDS = 5.0      # per query, visible or hidden
-MAX_ROWS = 100_000       # a result larger than this is an error, not an answer
-MAX_VALUE_BYTES = 10 << 20  # the longest string or blob a query may build
+KILL_GRACE = 1.0         # past its time limit, a query's process is killed
+QUERY_MEMORY_MB = 1024   # address space of a query's process
 SHOWN_ROWS = 5
 SAMPLE_ROWS = 3          # rows per table shown with the schema
 
@@ -57,42 +68,94 @@ class QueryResult:
     error: str | None = None
 
 
-_ALLOWED = {sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION, getattr(sqlite3, "SQLITE_RECURSIVE", 33)}
+_WORKER = Path(__file__).with_name("_sql_worker.py").read_text()
 
 
-def _read_only(action: int, *args) -> int:
-    """SQLite authorizer: reading only (no PRAGMA, ATTACH, writes or schema changes)."""
-    return sqlite3.SQLITE_OK if action in _ALLOWED else sqlite3.SQLITE_DENY
+class _PlainData(pickle.Unpickler):
+    """Results come back as plain data only: no class of any module is loaded from a worker's reply."""
+
+    def find_class(self, module, name):
+        raise pickle.UnpicklingError(f"{module}.{name} is not plain data")
 
 
-def run_query(database: Path, sql: str, seconds: float = QUERY_SECONDS) -> QueryResult:
-    """One query on a database opened read-only, stopped after `seconds`.
+class QueryRunner:
+    """Runs queries read-only in worker processes, each killed once it passes its time limit, so no query,
+    however it was built, holds looplab past that limit or takes its memory. Safe to call from many threads:
+    each call takes an idle worker or starts one; a worker that was killed is not reused.
 
-    >>> run_query(Path("missing.sqlite"), "SELECT 1").error is not None
+    >>> runner = QueryRunner()
+    >>> runner.run(Path("missing.sqlite"), "SELECT 1").error is not None
     True
+    >>> runner.close()
     """
-    try:
-        db = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
-    except sqlite3.Error as e:
-        return QueryResult(error=f"cannot open the database ({e})")
-    try:
-        db.set_authorizer(_read_only)
-        db.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_VALUE_BYTES)  # no value, however built, may grow past this
-        deadline = time.monotonic() + seconds
-        db.set_progress_handler(lambda: time.monotonic() > deadline, 10_000)
-        cursor = db.execute(sql)
-        rows = cursor.fetchmany(MAX_ROWS + 1)
-        if len(rows) > MAX_ROWS:
-            return QueryResult(error=f"the result has more than {MAX_ROWS:,} rows")
-        columns = tuple(d[0] for d in cursor.description or ())
-        return QueryResult(columns, tuple(rows))
-    except sqlite3.OperationalError as e:
-        message = "the query took longer than the time limit" if "interrupt" in str(e) else str(e)
-        return QueryResult(error=message)
-    except (sqlite3.Error, ValueError, OverflowError) as e:
-        return QueryResult(error=str(e) or type(e).__name__)
-    finally:
-        db.close()
+
+    def __init__(self, memory_mb: int = QUERY_MEMORY_MB):
+        self.memory_mb = memory_mb
+        self._idle: list[subprocess.Popen] = []
+        self._lock = threading.Lock()
+        weakref.finalize(self, _stop_workers, self._idle)
+
+    def _start(self) -> subprocess.Popen:
+        return subprocess.Popen([sys.executable, "-I", "-S", "-c", _WORKER, str(self.memory_mb << 20)],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                env={"LANG": "C.UTF-8"}, start_new_session=True)
+
+    def close(self) -> None:
+        with self._lock:
+            _stop_workers(self._idle)
+
+    def run(self, database: Path, sql: str, seconds: float = QUERY_SECONDS) -> QueryResult:
+        """One query on a database opened read-only: its columns and rows, or the reason it has none."""
+        with self._lock:
+            worker = self._idle.pop() if self._idle else None
+        worker = worker or self._start()
+        request = json.dumps({"database": str(database), "sql": sql, "seconds": seconds}) + "\n"
+        healthy = True
+        try:
+            worker.stdin.write(request.encode())
+            worker.stdin.flush()
+            answer = _receive(worker, time.monotonic() + seconds + KILL_GRACE)
+        except (OSError, EOFError, pickle.UnpicklingError, struct.error):
+            answer, healthy = ("error", "the query's process ended without an answer (it ran out of memory)"), False
+        if answer is None:
+            answer, healthy = ("error", f"the query took longer than the time limit ({seconds:g} s)"), False
+        if healthy and worker.poll() is None:
+            with self._lock:
+                self._idle.append(worker)
+        else:
+            _stop_workers([worker])
+        if answer[0] == "ok":
+            return QueryResult(tuple(answer[1]), tuple(map(tuple, answer[2])))
+        return QueryResult(error=str(answer[1]))
+
+
+def _receive(worker: subprocess.Popen, deadline: float) -> tuple | None:
+    """A worker's answer, or None when the deadline passed first (or it died: then EOFError)."""
+    fd = worker.stdout.fileno()
+    data = bytearray()
+    size = None
+    with selectors.DefaultSelector() as selector:
+        selector.register(fd, selectors.EVENT_READ)
+        while size is None or len(data) < 8 + size:
+            left = deadline - time.monotonic()
+            if left <= 0 or not selector.select(timeout=left):
+                return None
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                raise EOFError
+            data += chunk
+            if size is None and len(data) >= 8:
+                size = struct.unpack("<Q", data[:8])[0]
+    return _PlainData(io.BytesIO(bytes(data[8:8 + size]))).load()
+
+
+def _stop_workers(workers: list[subprocess.Popen]) -> None:
+    while workers:
+        worker = workers.pop()
+        worker.kill()
+        worker.stdin.close()
+        worker.stdout.close()
+        worker.wait()
 
 
 def _value(v):
@@ -141,8 +204,11 @@ class ExecutionFeedback:
     """Runs a candidate query on the visible database. It passes when the query runs and returns rows;
     that it is the right answer only the hidden score can say."""
 
+    def __init__(self, runner: QueryRunner):
+        self.runner = runner
+
     def evaluate(self, task: SqlTask, candidate: str) -> Feedback:
-        result = run_query(task.database, candidate)
+        result = self.runner.run(task.database, candidate)
         if result.error:
             return Feedback(0.0, False, f"The query failed: {result.error}", {"error": result.error})
         if not result.rows:
@@ -152,7 +218,6 @@ class ExecutionFeedback:
                         {"rows": len(result.rows), "columns": list(result.columns)})
 
 
-_SQL_FENCE = re.compile(r"```[ \t]*(\w*)[ \t]*\n(.*?)(?:```|\Z)", re.S)
 _START = re.compile(r"\b(WITH|SELECT)\b", re.I)
 
 
@@ -163,7 +228,7 @@ def extract_sql(reply: str) -> str:
     >>> extract_sql("Here:\\n```sql\\nSELECT 1;\\n```")
     'SELECT 1'
     """
-    blocks = _SQL_FENCE.findall(reply)
+    blocks = fenced_blocks(reply)
     sql_blocks = [body for lang, body in blocks if lang.lower() in ("sql", "sqlite")]
     if sql_blocks or blocks:
         text = (sql_blocks or [b for _, b in blocks])[-1]
@@ -180,6 +245,7 @@ class SqlFamily:
     voice = VOICE
 
     def __init__(self):
+        self.runner = QueryRunner()
         self._gold: dict[str, QueryResult] = {}  # task id -> the gold query's result on the hidden database
 
     def describe(self, task: SqlTask) -> str:
@@ -192,13 +258,13 @@ class SqlFamily:
         return f"```sql\n{candidate}\n```"
 
     def sources(self) -> dict[str, FeedbackSource]:
-        return {"execution": ExecutionFeedback()}
+        return {"execution": ExecutionFeedback(self.runner)}
 
     def score(self, problem: Problem, candidate: str) -> HiddenScore:
         hidden: SqlHidden = problem.hidden
-        got = run_query(hidden.database, candidate)
+        got = self.runner.run(hidden.database, candidate)
         if problem.task.id not in self._gold:
-            self._gold[problem.task.id] = run_query(hidden.database, hidden.gold)
+            self._gold[problem.task.id] = self.runner.run(hidden.database, hidden.gold)
         want = self._gold[problem.task.id]
         if want.error:
             raise TaskError(f"the gold query of {problem.task.id} fails: {want.error}")
