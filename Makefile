@@ -38,3 +38,4 @@ bench: setup
 	$(PY) bench/grow_scale.py
 	$(PY) bench/throughput.py
 	$(PY) bench/graph_view.py
+	$(PY) bench/scoring_cost.py

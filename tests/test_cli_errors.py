@@ -1,6 +1,11 @@
 """Bad command lines: each gets one sentence and a non-zero exit status, never a traceback, and nothing
 is recorded."""
 import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import networkx as nx
 import pytest
@@ -72,6 +77,30 @@ BAD = {
     "exec --stdin /dev/zero": ["exec", "{tmp}/ok.py", "--stdin", "/dev/zero"],
     "exec --timeout nan": ["exec", "{tmp}/ok.py", "--timeout", "nan"],
     "an unknown command": ["frobnicate"],
+    # the command lines that ended in an internal error (exit 70) before
+    "solve --strategy with two policies": ["solve", "--strategy", "single,refine"],
+    "solve --model local: a text file": ["solve", "--model", "local:{tmp}/text.gguf"],
+    "solve --run-dir under /proc": ["solve", "--run-dir", "/proc/nope/x"],
+    "compare --report-only on an empty directory": ["compare", "--report-only", "--budget-tokens", "100",
+                                                    "--run-dir", "{tmp}/empty"],
+    "compare --report-only on a record with no run": ["compare", "--report-only", "--budget-tokens", "100",
+                                                      "--run-dir", "{tmp}/unused"],
+    "view --output a file": ["view", "{tmp}/sqlrun", "--output", "{tmp}/a-file"],
+    "view --output the run itself": ["view", "{tmp}/sqlrun", "--output", "{tmp}/sqlrun"],
+    "view --output a folder of the user's": ["view", "{tmp}/sqlrun", "--output", "{tmp}/mine"],
+    "export --output into a missing directory": ["export", "--run-dir", "{tmp}/sqlrun", "--output",
+                                                 "{tmp}/missing/dir/x.jsonl"],
+    "export --output over the run's database": ["export", "--run-dir", "{tmp}/sqlrun", "--output",
+                                                "{tmp}/sqlrun/run.sqlite"],
+    "graph report of a broken graph.graphml": ["graph", "report", "--run-dir", "{tmp}/broken"],
+    "graph export of a broken graph.graphml": ["graph", "export", "--run-dir", "{tmp}/broken"],
+    "graph export over the graph itself": ["graph", "export", "--run-dir", "{tmp}/grown", "--output",
+                                           "{tmp}/grown/graph.graphml"],
+    "graph report of a garbage run.sqlite": ["graph", "report", "--run-dir", "{tmp}/garbage"],
+    "grow with an empty question": ["grow", "  ", "--iterations", "1"],
+    "solve --tasks a file nested too deeply": ["solve", "--tasks", "{tmp}/deep.jsonl"],
+    "solve --tasks a file with a huge number": ["solve", "--tasks", "{tmp}/huge.jsonl"],
+    "solve --tasks a hidden test nested too deeply": ["solve", "--tasks", "{tmp}/deep-test.jsonl"],
 }
 NEEDS_RUN_DIR = ("solve", "compare", "grow")
 
@@ -92,6 +121,20 @@ def tmp(tmp_path):
     nx.write_graphml(graph, tmp_path / "grown" / "graph.graphml")
     with RunStore(tmp_path / "sqlrun") as store:
         store.require({"loop": "solve", "family": "sql"})
+    with RunStore(tmp_path / "unused"):
+        pass
+    (tmp_path / "text.gguf").write_text("not a model")
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("the user's own")
+    for name, content in (("broken", "<graphml"), ("garbage", None)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "graph.graphml").write_text(content or "<graphml")
+    (tmp_path / "garbage" / "run.sqlite").write_text("garbage")
+    task = {"id": "t", "prompt": "def f(x):\n    pass\n", "entry_point": "f", "hidden_tests": "assert f(1) == 1"}
+    (tmp_path / "deep.jsonl").write_text("[" * 100_000 + "\n")
+    (tmp_path / "huge.jsonl").write_text(json.dumps(task)[:-1] + ', "n": ' + "9" * 100_000 + "}\n")
+    (tmp_path / "deep-test.jsonl").write_text(json.dumps({**task, "hidden_tests": "x = " + "-" * 100_000 + "1"}) + "\n")
     return tmp_path
 
 
@@ -111,3 +154,26 @@ def test_a_bad_command_line_gets_one_sentence(tmp, capsys, name):
     assert "Traceback" not in err and "error" in err.lower()
     assert len(err) < 400, err  # a sentence (the terminal may wrap it), not a dump
     assert not (tmp / "fresh").exists()  # nothing was recorded
+    assert (tmp / "mine" / "notes.txt").read_text() == "the user's own" and list((tmp / "empty").iterdir()) == []
+    assert (tmp / "sqlrun" / "run.sqlite").read_bytes()[:16] == b"SQLite format 3\x00"
+    assert nx.read_graphml(tmp / "grown" / "graph.graphml").number_of_edges() == 1
+
+
+@pytest.mark.parametrize("after", [0.05, 0.3, 1.0], ids=["while importing", "while loading tasks", "while running"])
+def test_ctrl_c_at_any_moment_exits_130_without_a_traceback(tmp, after):
+    command = [str(Path(sys.executable).with_name("looplab")), "solve", "--tasks", "sql:shop", "--limit", "3",
+               "--strategy", "refine", "--model", f"scripted:{tmp / 'replies.json'}", "--run-dir", str(tmp / "run")]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    time.sleep(after)
+    process.send_signal(signal.SIGINT)
+    err = process.communicate(timeout=60)[1]
+    assert process.returncode in (130, 0) and "Traceback" not in err, err  # 0: it had finished already
+
+
+def test_view_writes_a_new_folder_and_replaces_only_its_own_site(tmp):
+    site = tmp / "site"
+    assert main(["view", str(tmp / "sqlrun"), "--output", str(site)]) == 0
+    (site / "data" / "stale.js").write_text("// from an earlier site")
+    assert main(["view", str(tmp / "sqlrun"), "--output", str(site)]) == 0  # an earlier site is replaced
+    assert (site / "index.html").is_file() and not (site / "data" / "stale.js").exists()
+    assert main(["view", str(tmp / "sqlrun"), "--output", str(tmp / "empty")]) == 0  # an empty folder is used

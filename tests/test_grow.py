@@ -17,6 +17,7 @@ import pytest
 
 from grow_fakes import fake_reply, hostile_reply
 from looplab.cli import main
+from looplab.grow._export import export_graph
 from looplab.grow import (DEFAULT_THRESHOLD, EntityResolver, GraphParseError, GrowConfig, GrowRun, LocalGraph,
                           load_graphml, merge_local, normalize_name, parse_graph)
 from looplab.grow._resolve import choose_threshold, load_pairs, pair_scores
@@ -271,6 +272,20 @@ def test_export_formats_other_tools_read(tmp_path, embedder, capsys):
     assert len(nodes) == len(graph) and {"community", "aliases", "type"} <= nodes[0].keys()
     relations = sum(len(d["relation"].split(" | ")) for _, _, d in graph.edges(data=True))
     assert len(edges) == relations and all(" | " not in e["relation"] for e in edges)  # one relation per row
+
+
+def test_csv_cells_a_spreadsheet_would_run_are_written_safe_unless_asked_raw(tmp_path):
+    graph = nx.DiGraph()
+    graph.add_edge('=HYPERLINK("http://x","y")', "@SUM(A1:A9)", relation="+1 | -cmd")
+    graph.add_node("plain", type="=2+3")
+    export_graph(graph, tmp_path / "safe.csv", "csv")
+    export_graph(graph, tmp_path / "raw.csv", "csv", raw_csv=True)
+    cells = [c for name in ("safe_nodes.csv", "safe_edges.csv") for row in csv.reader(open(tmp_path / name))
+             for c in row]
+    assert not [c for c in cells if c.startswith(("=", "+", "-", "@"))]
+    assert "'=HYPERLINK(\"http://x\",\"y\")" in cells and "'+1" in cells and "plain" in cells
+    raw = [c for row in csv.reader(open(tmp_path / "raw_edges.csv")) for c in row]
+    assert '=HYPERLINK("http://x","y")' in raw and "-cmd" in raw
 
 
 def test_report_is_one_offline_html_file(tmp_path, embedder):
