@@ -104,3 +104,13 @@ def test_models_lists_backends(capsys):
     assert main(["models", "--no-check"]) == 0
     out = capsys.readouterr().out
     assert "local:smollm2" in out and "openai:NAME" in out
+
+
+def test_grow_stops_with_exit_1_when_the_server_fails_mid_run(tmp_path, chat_server, capsys):
+    """The README's exit status for an unreachable server mid-run is 1 (the record keeps what was done)."""
+    with chat_server(lambda messages: "unused") as server:
+        server.fail_next = [500] * 1000
+        argv = ["grow", "What is silk?", "--iterations", "2", "--model", "openai:m", "--base-url", server.url,
+                "--call-timeout", "1", "--run-dir", str(tmp_path / "run")]
+        assert main(argv) == 1
+    assert "stopped" in capsys.readouterr().err

@@ -151,13 +151,23 @@ def _add_policy_args(p: argparse.ArgumentParser, *, rounds: int, budget_required
                                          "the model under test); a server model uses --base-url")
 
 
+def _policy_list() -> str:
+    """The policies, each with its knobs and one line, from their specs."""
+    lines = ["policies:"]
+    for name, spec in POLICIES.items():
+        knobs = f" ({', '.join('--' + k for k in spec.knobs)})" if spec.knobs else ""
+        lines.append(f"  {name:<10} {spec.help}{knobs}")
+    return "\n".join(lines)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="looplab", description="Feedback loops around language models.")
     parser.add_argument("--version", action="version", version=f"looplab {importlib.metadata.version('looplab')}")
     parser.add_argument("--debug", action="store_true", help="show the traceback of any error")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("solve", help="solve tasks with a loop policy, recording every step")
+    p = sub.add_parser("solve", help="solve tasks with a loop policy, recording every step", epilog=_policy_list(),
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     _add_task_args(p)
     p.add_argument("--strategy", default="single", metavar="POLICY[+SOURCE...]",
                    help=f"one of {', '.join(POLICIES)}, with feedback sources added after the family's own "
@@ -170,7 +180,8 @@ def _parser() -> argparse.ArgumentParser:
     _add_model_args(p)
     _add_sandbox_args(p, 10.0)
 
-    p = sub.add_parser("compare", help="run several policies on the same tasks at one token budget and compare them")
+    p = sub.add_parser("compare", help="run several policies on the same tasks at one token budget and compare them",
+                       epilog=_policy_list(), formatter_class=argparse.RawDescriptionHelpFormatter)
     _add_task_args(p)
     p.add_argument("--policies", default=",".join(POLICIES),
                    help=f"comma-separated, from {', '.join(POLICIES)}; add +tests to a name to give that policy "
@@ -448,8 +459,8 @@ def _policy_configs(spec: str, args, samples: int = COMPARE_SAMPLES) -> list[Pol
                              f"{', '.join('+' + e for e in EXTRA_SOURCES)}")
         if args.generated_tests and "tests" not in extra:
             extra.append("tests")
-        # best-of-n samples until the budget ends: it is the reference at every spend.
-        n = samples if strategy == "best-of-n" else args.n
+        # the reference samples until the budget ends, so it is one at every spend
+        n = samples if POLICIES[strategy].reference else args.n
         configs.append(_config(strategy, args, n=n, extra_sources=tuple(extra)))
     if not configs:
         raise UsageError("--policies names no policy")

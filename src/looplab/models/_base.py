@@ -51,8 +51,8 @@ def clean_text(text: str) -> str:
     """Model text as looplab keeps it: valid Unicode (a lone surrogate, which no file or database can
     hold, becomes U+FFFD); everything else, control characters included, is kept as it came.
 
-    >>> clean_text("ok \ud800")
-    'ok \ufffd'
+    >>> clean_text("ok \\ud800")
+    'ok \\ufffd'
     """
     return _SURROGATE.sub("\ufffd", text)
 

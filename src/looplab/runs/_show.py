@@ -15,8 +15,8 @@ from ._store import RunError, RunStore
 def terminal_safe(text: str) -> str:
     """Text from outside (models, servers, files) without control characters a terminal would obey.
 
-    >>> terminal_safe("red\x1b[31m text\n")
-    'red\ufffd[31m text\n'
+    >>> terminal_safe("red\\x1b[31m text\\n")
+    'red\\ufffd[31m text\\n'
     """
     return "".join(c if c in "\n\t" or c.isprintable() else "\ufffd" for c in text)
 

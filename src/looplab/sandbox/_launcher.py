@@ -180,4 +180,5 @@ def main() -> None:
     os._exit(0)
 
 
-main()
+if __name__ == "__main__":  # run as `python -c`, never on import
+    main()

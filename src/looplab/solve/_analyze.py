@@ -31,7 +31,16 @@ def _category(task) -> str:
 def analyze(store: RunStore, family: Family, problems: list[Problem]) -> list[dict]:
     """One row per policy of the run, over the tasks in `problems`.
 
-    >>> # rows = analyze(RunStore("runs/x", read_only=True), family, problems)
+    >>> import tempfile
+    >>> from looplab.models import ScriptedModel
+    >>> from looplab.solve import PolicyConfig, solve_tasks
+    >>> from looplab.tasks import load_tasks
+    >>> family, problems = load_tasks("sql:shop", None, limit=2)
+    >>> with RunStore(tempfile.mkdtemp()) as store:
+    ...     _ = solve_tasks(problems, family, PolicyConfig("single"), model=ScriptedModel(["SELECT 1"]), store=store)
+    ...     rows = analyze(store, family, problems)
+    >>> [(row["policy"], row["tasks"]) for row in rows]
+    [('single', 2)]
     """
     hidden = HiddenCache(store, family)
     by_id = {p.task.id: p for p in problems}

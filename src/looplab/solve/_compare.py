@@ -21,6 +21,7 @@ from ..runs import RunStore
 from ..tasks import Family, Problem
 from ._config import PolicyConfig
 from ._engine import SolveReport, TaskOutcome, solve_tasks
+from ._spec import POLICIES, PolicySpec
 
 CURVE_POINTS = 60
 # Source names of records made before sources had names of their own.
@@ -59,6 +60,12 @@ class Trajectory:
         return self.spent[i - 1] if i else 0
 
 
+def _spec_of(store: RunStore, policy: str) -> PolicySpec:
+    """The spec of a recorded policy (a plain ranking one when its strategy is not registered here)."""
+    strategy = dict(store.policies()).get(policy, {}).get("strategy")
+    return POLICIES.get(strategy) or PolicySpec(str(strategy), run=None)
+
+
 def ranking_order(store: RunStore, policy: str) -> list[str]:
     """The feedback sources a policy ranked its attempts by, deciding source first."""
     config = dict(store.policies()).get(policy, {})
@@ -67,7 +74,7 @@ def ranking_order(store: RunStore, policy: str) -> list[str]:
 
 def trajectories(store: RunStore, policy: str) -> dict[str, Trajectory]:
     order = ranking_order(store, policy)
-    by_agreement = dict(store.policies()).get(policy, {}).get("strategy") == "codet"
+    by_agreement = _spec_of(store, policy).answer == "agreement"
     totals = {task_id: o["tokens"] for task_id, o in store.outcomes(policy).items()}
     out = {task_id: Trajectory([], [], total, by_agreement) for task_id, total in totals.items()}
     for step in store.steps(policy):
@@ -225,13 +232,22 @@ def compare(store: RunStore, family: Family, problems: list[Problem], policies: 
     """Pass@1 at equal token budget, read from the record: each policy's curve, and its final answers
     paired task by task with best-of-N at the same mean spend (wins, losses, sign test).
 
-    >>> # run_policies(problems, family, configs, model=model, store=store, task_budget=Budget(tokens=3000))
-    >>> # compare(store, family, problems, [c.name for c in configs], 3000).rows
+    >>> import tempfile
+    >>> from looplab.models import ScriptedModel
+    >>> from looplab.tasks import load_tasks
+    >>> family, problems = load_tasks("sql:shop", None, limit=2)
+    >>> configs = [PolicyConfig("single"), PolicyConfig("best-of-n", n=2)]
+    >>> model = ScriptedModel(["```sql\\nSELECT COUNT(*) FROM orders\\n```"])
+    >>> with RunStore(tempfile.mkdtemp()) as store:
+    ...     _ = run_policies(problems, family, configs, model=model, store=store, task_budget=Budget(tokens=3000))
+    ...     result = compare(store, family, problems, [c.name for c in configs], 3000)
+    >>> [(row["policy"], row["tasks"]) for row in result.rows], result.reference
+    ([('single', 2), ('best-of-n(n=2)', 2)], 'best-of-n(n=2)')
     """
     hidden = HiddenCache(store, family)
     summary = store.summary()
     curves = [curve(store, name, problems, budget_tokens, hidden) for name in policies]
-    reference = next((c for c in curves if c.policy.startswith("best-of-n")), None)
+    reference = next((c for c in curves if _spec_of(store, c.policy).reference), None)
     rows, unfinished = [], {}
     for name, c in zip(policies, curves):
         s = summary.get(name, {"tasks": 0, "tokens": 0, "calls": 0, "wall_seconds": 0.0})

@@ -3,10 +3,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 from ._prompts import Prompts
-
-# The knobs that appear in a policy's name (and so in its record), by strategy.
-ROUNDS_ONLY = ("refine", "resample", "try-again", "reflexion")
-N_AND_ROUNDS = ("iad", "evolve", "tree", "mcts")
+from ._spec import KNOB_LETTERS, POLICIES
 
 
 @dataclass(frozen=True)
@@ -40,24 +37,39 @@ class PolicyConfig:
         if not 0.0 <= self.temperature <= 2.0:
             raise ValueError(f"temperature must lie between 0 and 2, not {self.temperature}")
 
+    @classmethod
+    def from_dict(cls, data: dict) -> PolicyConfig:
+        """The config a record holds (`as_dict`, with what the engine added beside it, such as its sources).
+
+        >>> config = PolicyConfig("refine", rounds=2, prompts=Prompts(first="{task}\\nThink first."))
+        >>> PolicyConfig.from_dict(config.as_dict()) == config
+        True
+        """
+        fields = {name: data[name] for name in cls.__dataclass_fields__ if name in data}
+        fields["extra_sources"] = tuple(fields.get("extra_sources", ()))
+        fields["prompts"] = Prompts(**fields.get("prompts", {}))
+        return cls(**fields)
+
+    @property
+    def templates(self) -> dict[str, str]:
+        """The templates this policy reads, by name (see `PolicySpec.templates`)."""
+        spec = POLICIES.get(self.strategy)
+        names = spec.templates if spec else tuple(self.prompts.__dataclass_fields__)
+        return {name: getattr(self.prompts, name) for name in names}
+
     @property
     def name(self) -> str:
-        """The policy's name in the record: strategy, knobs, extra sources, and a digest of its
-        prompts when they are not the defaults (so two prompt variants never share a record)."""
-        if self.strategy in ("best-of-n", "codet"):
-            knobs = f"n={self.n}"
-        elif self.strategy in ROUNDS_ONLY:
-            knobs = f"k={self.rounds}"
-        elif self.strategy in N_AND_ROUNDS:
-            knobs = f"n={self.n},k={self.rounds}"
-        else:
-            knobs = ""
+        """The policy's name in the record: strategy, the knobs its spec names it by, extra sources, and a
+        digest of the templates it reads when they are not the defaults (so two prompt variants never share
+        a record, and a template it never reads does not make a new one)."""
+        spec = POLICIES.get(self.strategy)
+        knobs = ",".join(f"{KNOB_LETTERS[k]}={getattr(self, k)}" for k in (spec.knobs if spec else ()))
         if self.batch != 1:  # batches change where a policy can stop, so they are part of its identity
             knobs += f",batch={self.batch}" if knobs else f"batch={self.batch}"
         name = f"{self.strategy}({knobs})" if knobs else self.strategy
         name += "".join(f"+{source}" for source in self.extra_sources)
-        if self.prompts != Prompts():
-            name += f"@{self.prompts.identity()}"
+        if self.templates != PolicyConfig(self.strategy).templates:
+            name += f"@{self.prompts.identity(self.templates)}"
         return name
 
     def as_dict(self) -> dict:

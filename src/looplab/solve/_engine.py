@@ -12,12 +12,8 @@ from ..runs import RunStore, TaskRecorder
 from ..tasks import Family, Problem, TaskError
 from ._config import PolicyConfig
 from ._context import SolveContext
-from ._policies import best_of_n, codet, evolve, iad, reflexion, refine, resample, single, try_again
-from ._search import mcts, tree
-
-POLICIES: dict[str, Callable[[SolveContext, PolicyConfig], None]] = {
-    "single": single, "best-of-n": best_of_n, "refine": refine, "resample": resample, "try-again": try_again,
-    "reflexion": reflexion, "iad": iad, "evolve": evolve, "tree": tree, "mcts": mcts, "codet": codet}
+from . import _policies, _search  # noqa: F401 - they register the shipped policies
+from ._spec import POLICIES
 
 
 def _code_checks(family: Family, what: str):
@@ -83,7 +79,15 @@ def solve_tasks(problems: list[Problem], family: Family, config: PolicyConfig, *
     """Run one policy over tasks of one family, recording everything; tasks finished earlier are skipped.
     The synchronous entry point of `solve_tasks_async` (same arguments).
 
-    >>> # solve_tasks(problems, family, PolicyConfig("refine"), model=model, store=RunStore("runs/x"))
+    >>> import tempfile
+    >>> from looplab.models import ScriptedModel
+    >>> from looplab.tasks import load_tasks
+    >>> family, problems = load_tasks("sql:shop", None, limit=2)
+    >>> model = ScriptedModel(["```sql\\nSELECT COUNT(*) FROM orders\\n```"])
+    >>> with RunStore(tempfile.mkdtemp()) as store:
+    ...     report = solve_tasks(problems, family, PolicyConfig("refine", rounds=1), model=model, store=store)
+    >>> [(o.task_id, o.status, o.calls) for o in report.outcomes]
+    [('shop/01', 'done', 1), ('shop/02', 'done', 1)]
     """
     return asyncio.run(solve_tasks_async(problems, family, config, model=model, store=store, **options))
 
@@ -109,7 +113,7 @@ async def solve_tasks_async(problems: list[Problem], family: Family, config: Pol
         raise ValueError(f"unknown strategy {config.strategy!r}; choose from {', '.join(POLICIES)}")
     if max_connections < 1:
         raise ValueError(f"max_connections must be at least 1, not {max_connections}")
-    policy = POLICIES[config.strategy]
+    policy = POLICIES[config.strategy].run
     chosen = feedback_sources(family, config, sources, judge_model)
     store.require({"loop": "solve", "model": model.name, "family": family.name, **family.settings()})
     # The budget and the sources are part of the settings: a resumed policy must keep them.

@@ -13,20 +13,26 @@ import zlib
 from ..feedback import agreement_choice, pass_pattern
 from ._config import PolicyConfig
 from ._context import Attempt, Request, SolveContext
+from ._spec import policy
 
 MAX_LESSONS = 3  # reflections (reflexion) and change notes (evolve) carried into a prompt
 
 
+@policy("single", help="one greedy attempt")
 async def single(ctx: SolveContext, cfg: PolicyConfig) -> None:
     """One greedy attempt."""
     await ctx.attempt("initial", await ctx.propose(ctx.messages.first()))
 
 
+@policy("best-of-n", knobs=("n",), reference=True,
+        help="n samples, the best by its feedback: the reference every policy is compared with at equal tokens")
 async def best_of_n(ctx: SolveContext, cfg: PolicyConfig) -> None:
     """Up to n samples (the first greedy); stops early once one passes every visible example."""
     await _samples(ctx, cfg)
 
 
+@policy("codet", knobs=("n",), answer="agreement",
+        help="n samples, answered by the one most others agree with on generated tests (CodeT)")
 async def codet(ctx: SolveContext, cfg: PolicyConfig) -> None:
     """CodeT: n samples (the first greedy), then the answer is chosen by dual agreement over every check the
     sources report (see `agreement_choice`), not by the first visible pass. Meant with generated tests
@@ -46,6 +52,8 @@ def attempt_pattern(attempt: Attempt) -> tuple[bool, ...]:
     return pass_pattern([(f.passed, f.details) for f in attempt.feedback.values()])
 
 
+@policy("refine", knobs=("rounds",), templates=("system", "first", "revision"),
+        help="revise the best attempt from its feedback, k rounds")
 async def refine(ctx: SolveContext, cfg: PolicyConfig) -> None:
     """A greedy attempt, then up to k revisions of the best attempt so far, each shown its feedback.
 
@@ -68,6 +76,8 @@ async def refine(ctx: SolveContext, cfg: PolicyConfig) -> None:
         seen.add(attempt.candidate)
 
 
+@policy("resample", knobs=("rounds",), templates=("system", "first", "rewrite"),
+        help="a fresh attempt from the task and the feedback (not the failed code), k rounds")
 async def resample(ctx: SolveContext, cfg: PolicyConfig) -> None:
     """Feedback-conditioned resampling: a greedy attempt, then up to k fresh implementations, each
     sampled at `temperature` from the task and the feedback on the best attempt so far, never its
@@ -80,6 +90,8 @@ async def resample(ctx: SolveContext, cfg: PolicyConfig) -> None:
         await _rewrite(ctx, cfg, best, round_)
 
 
+@policy("try-again", knobs=("rounds",), templates=("system", "first", "try_again"),
+        help="\"that is not right, try again\", k rounds (unary feedback)")
 async def try_again(ctx: SolveContext, cfg: PolicyConfig) -> None:
     """The floor of feedback: after a failure the model only hears "that is not right, try again".
 
@@ -97,6 +109,8 @@ async def try_again(ctx: SolveContext, cfg: PolicyConfig) -> None:
         seen.add(attempt.candidate)
 
 
+@policy("reflexion", knobs=("rounds",), templates=("system", "thinker", "first", "reflection", "reflexion"),
+        help="reflect on each failure in words, then retry with the lessons, k rounds")
 async def reflexion(ctx: SolveContext, cfg: PolicyConfig) -> None:
     """After each failure the model reflects in words; the latest reflections (its memory) go into
     every later attempt together with the last attempt and its feedback."""
@@ -149,6 +163,8 @@ def _waves(items: list, size: int) -> list[list]:
     return [items[i:i + size] for i in range(0, len(items), size)]
 
 
+@policy("iad", knobs=("n", "rounds"), templates=("system", "first", "rewrite", "revision"),
+        help="n candidates, then k rounds refining the best (IAD)")
 async def iad(ctx: SolveContext, cfg: PolicyConfig) -> None:
     """Iterative verifier-guided decoding: n candidates a round; the verifier (visible examples)
     scores them, the best half are refined with their feedback (sampled, `cfg.batch` at a time), and
@@ -195,6 +211,8 @@ def _lessons(history: list[tuple[str, float, float]]) -> str:
     return ("\n" + "\n".join(lines) + "\n") if lines else ""
 
 
+@policy("evolve", knobs=("n", "rounds"), templates=("system", "first", "mutation", "crossover"),
+        help="a population of n, k generations of mutation and crossover")
 async def evolve(ctx: SolveContext, cfg: PolicyConfig) -> None:
     """A population of n solutions evolved for `rounds` generations. Each generation makes n
     children (`cfg.batch` at a time), alternating mutation (one parent and its feedback) and crossover

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import string
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -14,18 +15,66 @@ from ..models import Message
 from ..tasks import Family
 
 
+COMMON_FIELDS = ("task", "noun", "Noun", "block", "checked")  # every template may use these
+# What each template adds to the common fields; `system` and `thinker` are plain text, not templates.
+TEMPLATE_FIELDS = {
+    "first": (), "revision": ("feedback", "advice"), "advice": ("advice",), "rewrite": ("feedback",), "try_again": (),
+    "reflection": ("candidate", "feedback"), "reflexion": ("candidate", "feedback", "lessons"),
+    "strategies": ("count",), "strategy": ("strategy",), "critic_passed": ("candidate", "feedback"),
+    "critic_failed": ("candidate", "feedback"), "next_steps": ("plan", "count"), "plan_code": ("plan",),
+    "self_evaluation": ("plan",), "rethink": ("plan", "candidate", "feedback", "step"),
+    "mutation": ("candidate", "feedback", "lessons"),
+    "crossover": ("candidate_a", "feedback_a", "candidate_b", "feedback_b", "lessons"),
+}
+
+
+class PromptError(ValueError):
+    """A template that cannot be filled: an unknown field, a stray brace, a format it may not use."""
+
+
+def check_template(name: str, template: str) -> None:
+    """Refuse, with one sentence naming the template and the field, a template that `str.format` could not
+    fill with the fields `name` gets (literal braces are written `{{` and `}}`).
+
+    >>> check_template("revision", "{checked}. {feedback}\\nFix the {noun}.")
+    >>> check_template("revision", 'Reply as {"answer": 1}')
+    Traceback (most recent call last):
+    looplab.solve._prompts.PromptError: the revision template uses the unknown field {"answer"}; it may use {task}, {noun}, {Noun}, {block}, {checked}, {feedback}, {advice} (write literal braces as {{ and }})
+    """
+    allowed = COMMON_FIELDS + TEMPLATE_FIELDS[name]
+    where = f"the {name} template"
+    if not isinstance(template, str):
+        raise PromptError(f"{where} must be text, not {type(template).__name__}")
+    try:
+        parts = list(string.Formatter().parse(template))
+    except ValueError as e:
+        raise PromptError(f"{where} has a stray brace ({e}); write literal braces as {{{{ and }}}}") from None
+    for _, field, spec, conversion in parts:
+        if field is None:
+            continue
+        if field not in allowed:
+            raise PromptError(f"{where} uses the unknown field {{{field}}}; it may use "
+                              f"{', '.join('{' + f + '}' for f in allowed)} (write literal braces as {{{{ and }}}})")
+        if spec or conversion:
+            raise PromptError(f"{where} formats {{{field}}} ({conversion and '!' + conversion}{spec and ':' + spec}); "
+                              "a field is filled as it is")
+
+
 @dataclass(frozen=True)
 class Prompts:
-    """Templates, filled with `str.format`. Every template may use {task}, {noun}, {Noun}, {block},
-    {checked}; the others name what they add: {candidate}, {feedback}, {advice}, {lessons}, {plan},
-    {count}, {strategy}, {step}, {candidate_a}, {feedback_a}, {candidate_b}, {feedback_b}.
-    Templates for proposals go out under the family's system prompt, the others (`reflection`,
-    `strategies`, `critic_*`, `next_steps`, `self_evaluation`, `rethink`) under its thinker prompt.
+    """The prompts a policy sends: templates filled with `str.format`, checked when built (`check_template`).
+    Every template may use {task}, {noun}, {Noun}, {block}, {checked}; the others name what they add:
+    {candidate}, {feedback}, {advice}, {lessons}, {plan}, {count}, {strategy}, {step}, {candidate_a},
+    {feedback_a}, {candidate_b}, {feedback_b} (see TEMPLATE_FIELDS). Templates for proposals go out under
+    `system`, the others (`reflection`, `strategies`, `critic_*`, `next_steps`, `self_evaluation`, `rethink`)
+    under `thinker`; empty, each is the family's own (its `Voice`).
 
     >>> Prompts(first="{task}\\n\\nThink first.").identity() != Prompts().identity()
     True
     """
 
+    system: str = ""
+    thinker: str = ""
     first: str = "{task}"
     revision: str = ("{checked} and it is not right yet.\n{feedback}\n{advice}\nFix the {noun}. Reply with the "
                      "complete corrected {noun}{block}.")
@@ -61,9 +110,16 @@ class Prompts:
                       "{candidate_b}\nResults of B:\n{feedback_b}\n{lessons}\nCombine what each does right into one "
                       "{noun}. First write one line `Change: <what you combine>`, then the complete {noun}{block}.")
 
-    def identity(self) -> str:
-        """A short digest of every template: equal digests, equal prompts."""
-        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:8]
+    def __post_init__(self):
+        for name in TEMPLATE_FIELDS:
+            check_template(name, getattr(self, name))
+        for name in ("system", "thinker"):
+            if not isinstance(getattr(self, name), str):
+                raise PromptError(f"the {name} prompt must be text, not {type(getattr(self, name)).__name__}")
+
+    def identity(self, templates: dict[str, str] | None = None) -> str:
+        """A short digest of `templates` (by default every one): equal digests, equal prompts."""
+        return hashlib.sha256(json.dumps(templates or asdict(self), sort_keys=True).encode()).hexdigest()[:8]
 
 
 class Messages:
@@ -81,11 +137,11 @@ class Messages:
         return template.format(**self.words, **values)
 
     def _propose(self, template: str, **values: Any) -> list[Message]:
-        return [{"role": "system", "content": self.family.voice.system},
+        return [{"role": "system", "content": self.prompts.system or self.family.voice.system},
                 {"role": "user", "content": self._fill(template, **values)}]
 
     def _think(self, template: str, **values: Any) -> list[Message]:
-        return [{"role": "system", "content": self.family.voice.thinker},
+        return [{"role": "system", "content": self.prompts.thinker or self.family.voice.thinker},
                 {"role": "user", "content": self._fill(template, **values)}]
 
     def _answer_to(self, candidate: str, reply: str) -> list[Message]:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from ._config import PolicyConfig
 from ._context import Attempt, SolveContext
 from ._prompts import numbered_items
+from ._spec import policy
 
 _VERDICT = re.compile(r"\b(ACCEPT|REFINE|ABANDON)\b\s*:?\s*(.*)", re.I | re.S)
 
@@ -30,6 +31,9 @@ async def critique(ctx: SolveContext, attempt: Attempt) -> tuple[str, str]:
     return verdict, match.group(2).strip()[:300]
 
 
+@policy("tree", knobs=("n", "rounds"), templates=("system", "thinker", "first", "strategies", "strategy", "revision",
+                                               "advice", "critic_passed", "critic_failed"),
+        help="n strategies, each refined to depth k with a critic (CodeTree)")
 async def tree(ctx: SolveContext, cfg: PolicyConfig) -> None:
     """CodeTree-style search. The model first proposes n distinct strategies and writes a solution
     for each. Then, best node first (by visible score, then generated tests), a critic reads the
@@ -126,6 +130,9 @@ def backpropagate(node: Node, reward: float) -> None:
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 
 
+@policy("mcts", knobs=("n", "rounds"), templates=("system", "thinker", "next_steps", "plan_code", "self_evaluation",
+                                               "rethink"),
+        help="Monte Carlo tree search over plan steps, k iterations, rethinking failed steps (RethinkMCTS)")
 async def mcts(ctx: SolveContext, cfg: PolicyConfig) -> None:
     """RethinkMCTS-style search over reasoning steps. Each of `rounds` iterations selects a node
     by UCT, expands it with n candidate next steps (one call), simulates the first new child to

@@ -78,4 +78,5 @@ def main():
         out.flush()
 
 
-main()
+if __name__ == "__main__":  # run as `python -c`, never on import
+    main()

@@ -1,0 +1,79 @@
+"""One spec per policy and checked prompts: a policy defined here, in one file, runs through the engine and
+`compare` without touching another file; a template that cannot be filled is refused when it is built; a
+template a policy never reads leaves its identity alone."""
+import pytest
+from solve_fakes import RIGHT, WRONG, Counting, problems
+
+from looplab.cli import _policy_list
+from looplab.models import Budget
+from looplab.runs import RunStore
+from looplab.sandbox import Sandbox
+from looplab.solve import POLICIES, PolicyConfig, Prompts, compare, policy, run_policies
+from looplab.solve._prompts import PromptError
+from looplab.tasks import CodeFamily
+
+
+@pytest.fixture
+def second_chance():
+    """A policy of this file: a greedy attempt, then one sample if it failed."""
+    @policy("second-chance", knobs=("rounds",), templates=("system", "first"), help="a greedy attempt, then samples")
+    async def second_chance(ctx, cfg):
+        await ctx.attempt("initial", await ctx.propose(ctx.messages.first()))
+        for round_ in range(cfg.rounds):
+            if ctx.best.passed:
+                return
+            await ctx.attempt("sample", await ctx.propose(ctx.messages.first(), temperature=cfg.temperature,
+                                                          sample=round_ + 1))
+    yield "second-chance"
+    POLICIES.pop("second-chance")
+
+
+def test_a_policy_defined_in_one_file_runs_through_compare(tmp_path, second_chance):
+    configs = [PolicyConfig(second_chance, rounds=2), PolicyConfig("best-of-n", n=3)]
+    assert configs[0].name == "second-chance(k=2)" and "second-chance" in _policy_list()
+    replies = iter([WRONG, RIGHT] * 10)
+    family = CodeFamily(Sandbox())
+    with RunStore(tmp_path / "run") as store:
+        run_policies(problems(), family, configs, model=Counting(lambda messages: next(replies)), store=store,
+                     task_budget=Budget(tokens=3000))
+        result = compare(store, family, problems(), [c.name for c in configs], 3000)
+    rows = {r["policy"]: r for r in result.rows}
+    assert rows["second-chance(k=2)"]["pass_at_1"] == 1.0 and result.reference == "best-of-n(n=3)"
+
+
+@pytest.mark.parametrize("template, fragment", [
+    ('Reply as {"answer": 1}', 'unknown field {"answer"}'),
+    ("{feedback} and {answer}", "unknown field {answer}"),
+    ("Fix it {", "stray brace"),
+    ("Fix it }", "stray brace"),
+    ("{task.__class__}", "unknown field {task.__class__}"),
+    ("{feedback:>999999999}", "formats {feedback}"),
+    ("{}", "unknown field {}"),
+])
+def test_a_template_that_cannot_be_filled_is_refused_when_built_with_one_sentence(template, fragment):
+    with pytest.raises(PromptError) as refused:
+        Prompts(revision=template)
+    message = str(refused.value)
+    assert message.startswith("the revision template") and fragment in message and "\n" not in message
+    assert Prompts(revision="Literal braces: {{ and }}. {feedback}").revision  # escaped braces are fine
+
+
+def test_only_the_templates_a_policy_reads_are_part_of_its_identity():
+    crossover = Prompts(crossover="{candidate_a} + {candidate_b}")
+    assert PolicyConfig("single", prompts=crossover).name == "single"  # single never sends a crossover
+    assert PolicyConfig("evolve", prompts=crossover).name.startswith("evolve(n=4,k=3)@")
+    revision = Prompts(revision="{checked}: {feedback}. Fix it.")
+    assert PolicyConfig("single", prompts=revision).name == "single"
+    assert PolicyConfig("refine", prompts=revision).name != PolicyConfig("refine").name
+
+
+def test_the_system_prompt_is_part_of_the_prompts(tmp_path):
+    terse = Prompts(system="Reply with code only.")
+    config = PolicyConfig("single", prompts=terse)
+    assert config.name.startswith("single@")
+    model = Counting(lambda messages: RIGHT)
+    with RunStore(tmp_path / "run") as store:
+        run_policies(problems(), CodeFamily(Sandbox()), [config], model=model, store=store)
+        [call] = store.calls(config.name, "add/0")
+    assert call["messages"][0] == {"role": "system", "content": "Reply with code only."}
+    assert PolicyConfig.from_dict(config.as_dict()) == config
