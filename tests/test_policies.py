@@ -356,7 +356,7 @@ def test_a_deceptive_judge_argues_against_its_own_verdict_and_says_so_in_the_rec
         problem = problems()[0]
         recorder = TaskRecorder(store, "p", problem.task.id, Counting(reply), Meter())
         ctx = SolveContext(CodeFamily(sandbox), problem.task, recorder, {}, 256, Prompts())
-        judge = Judge(deceive=1.0).for_task(ctx)
+        judge = Judge(deceive=1.0).bind(ctx)
         feedback = asyncio.run(judge.evaluate(problem.task, "def add(a, b):\n    return a + b"))
     assert not feedback.passed and feedback.details == {"verdict": "fail", "parsed": True, "deceptive": True}
     assert "fails on negatives" in feedback.text

@@ -1,6 +1,7 @@
 """Feedback sources beyond examples: property-based tests run with hypothesis in the sandbox, selection by
 agreement (CodeT), and a judge with a model of its own; scripted models, real sandbox."""
 import json
+from dataclasses import replace
 
 import pytest
 from solve_fakes import OVERFIT, RIGHT, WRONG, Counting, solve
@@ -9,7 +10,7 @@ from looplab.feedback import agreement_choice, pass_pattern
 from looplab.models import ScriptedModel
 from looplab.solve import PolicyConfig, feedback_sources, solve_tasks
 from looplab.runs import RunStore
-from looplab.tasks import CodeFamily
+from looplab.tasks import CodeFamily, Problem
 
 PROPERTIES = """```python
 from hypothesis import given
@@ -151,3 +152,28 @@ def test_a_judge_model_of_its_own_is_recorded_under_its_name(tmp_path, sandbox):
         config = dict(store.policies())["refine(k=1)+judge"]
     assert models == ["scripted", "scripted:judge", "scripted", "scripted:judge"]
     assert config["judge_model"] == "scripted:judge"
+
+
+def test_feedback_names_the_calls_its_source_made(tmp_path, sandbox):
+    """A judge's and a simulated user's words are linked to their feedback, apart from the policy's calls."""
+    from solve_fakes import problems
+
+    def reply(messages):
+        system = messages[0]["content"]
+        if "strict reviewer" in system:
+            return "VERDICT: FAIL\nIt subtracts."
+        if "You are a user" in system:
+            return "NOT YET\nCheck the operator."
+        return WRONG
+    config = PolicyConfig("refine", rounds=1, extra_sources=("judge", "user"))
+    known = [Problem(p.task, replace(p.hidden, reference="def add(a, b):\n    return a + b")) for p in problems()]
+    with RunStore(tmp_path / "run") as store:
+        solve_tasks(known, CodeFamily(sandbox), config, model=ScriptedModel(reply), store=store)
+        calls = {c["id"]: c for c in store.calls(config.name, "add/0")}
+        attempts = [s for s in store.steps(config.name, "add/0") if s["feedback"]]
+    for attempt in attempts:
+        assert calls[attempt["call_id"]]["messages"][0]["content"].startswith("You are an expert")  # the policy's
+        for source, words in (("judge", "strict reviewer"), ("user", "You are a user")):
+            [call_id] = attempt["feedback"][source]["call_ids"]
+            assert words in calls[call_id]["messages"][0]["content"]
+        assert attempt["feedback"]["examples"]["call_ids"] == []  # running examples calls no model

@@ -2,12 +2,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol, runtime_checkable
+from typing import Any, Callable
 
 
 @dataclass(frozen=True)
 class Feedback:
-    """A judgement of one candidate: a score in [0, 1], whether it passed, and text a model can read.
+    """A judgement of one candidate: a score in [0, 1], whether it passed, text a model can read, details for
+    the record, and the ids of the model calls the judgement made (a judge's, a simulated user's), so the
+    record tells their words from the policy's.
 
     >>> Feedback(0.5, False, "1 of 2 examples pass.").passed
     False
@@ -17,19 +19,42 @@ class Feedback:
     passed: bool
     text: str
     details: dict[str, Any] = field(default_factory=dict)
+    calls: tuple[int, ...] = ()
 
 
-@runtime_checkable
-class FeedbackSource(Protocol):
-    """Anything that judges a candidate. A source that needs the model (generated tests, a judge)
-    also has `for_task(ctx)`, which returns a copy bound to one task's recorded, budgeted calls; its
-    model calls are coroutines (`async def evaluate`, or `async def prepare(task)` for one-off work such
-    as writing tests). A plain `evaluate` may block (run a program): it runs in a worker thread."""
+class FeedbackSource:
+    """What judges a candidate: `evaluate(task, candidate) -> Feedback`, plus hooks with defaults that a
+    source overrides when it needs them. `evaluate` may block (run a program: it runs in a worker thread), or
+    be a coroutine when it calls the model (through the context it was bound to).
 
-    def evaluate(self, task: Any, candidate: str) -> Feedback: ...
+    - `bind(ctx, reference)`: the source for one task, with `ctx` (the task's recorded, budgeted calls) and,
+      for a source that `reads_reference`, the task's reference answer; by default the source itself.
+    - `prepare(task)`: one-off work before the first candidate (writing tests); by default nothing.
+    - `audit(hidden, answer, passed_hidden)`: a note for the scorer's record after the loop, judging the
+      source itself against the hidden material; by default none.
+    - `heading`: the line its text appears under when it is not the deciding source.
+    - `reads_reference`: it needs the task's reference answer (a simulated user); policies never see it.
+    - `judges_with_a_model`: it calls a judge model, whose name the record keeps.
+    """
+
+    heading = ""
+    reads_reference = False
+    judges_with_a_model = False
+
+    def evaluate(self, task: Any, candidate: str) -> Feedback:
+        raise NotImplementedError
+
+    def bind(self, ctx: Any, reference: str | None = None) -> FeedbackSource:
+        return self
+
+    async def prepare(self, task: Any) -> None:
+        return None
+
+    def audit(self, hidden: Any, answer: Feedback | None, passed_hidden: bool) -> dict | None:
+        return None
 
 
-class Reward:
+class Reward(FeedbackSource):
     """A plain function `reward(task, candidate)` returning a float in [0, 1] or `(float, text)`,
     used as a feedback source (as DSPy takes a reward function). It passes at a score of 1.
 
@@ -50,8 +75,13 @@ class Reward:
 
 
 def as_source(source: FeedbackSource | Callable) -> FeedbackSource:
-    """A feedback source as it is, or a reward function wrapped as one."""
-    return source if isinstance(source, FeedbackSource) else Reward(source)
+    """A feedback source as it is, or a reward function wrapped as one; anything else is refused."""
+    if isinstance(source, FeedbackSource):
+        return source
+    if not callable(source):
+        raise TypeError(f"a feedback source is a FeedbackSource or a function reward(task, candidate), not "
+                        f"{type(source).__name__}")
+    return Reward(source)
 
 
 # The one ranking rule across sources ------------------------------------------------------------

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from ..sandbox import ExecResult, Sandbox, checked_program, reported
-from ._base import Feedback
+from ._base import Feedback, FeedbackSource
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ def _is_check(row: dict, total: int) -> bool:
             and all(isinstance(row.get(k, ""), str) for k in ("got", "error")))
 
 
-class ExampleChecks:
+class ExampleChecks(FeedbackSource):
     """Feedback from the examples visible in a task (its docstring's, or a file's visible tests),
     run in the sandbox against `build(task, candidate)`, the program a candidate makes. The checks run
     in a process of their own, so a candidate cannot report a check it did not pass.

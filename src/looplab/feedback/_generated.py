@@ -5,7 +5,7 @@ import ast
 from typing import Any
 
 from .._python import parse_python
-from ._base import Feedback
+from ._base import Feedback, FeedbackSource
 from ._examples import Example, ExampleChecks
 
 MAX_GENERATED_TESTS = 8
@@ -47,9 +47,9 @@ def parse_generated_tests(code: str, entry_point: str, limit: int | None = MAX_G
     return tests[:limit]
 
 
-class GeneratedTests:
+class GeneratedTests(FeedbackSource):
     """Checks candidates against tests the model writes for the task (once per task; they may be
-    wrong themselves). Needs a code task (`entry_point`). Bound to a task with `for_task(ctx)`, so
+    wrong themselves). Needs a code task (`entry_point`). Bound to a task with `bind(ctx)`, so
     the call that writes the tests is recorded and charged like any other."""
 
     heading = "Tests written for this task (they may be wrong themselves):"
@@ -59,7 +59,7 @@ class GeneratedTests:
         self.ctx = ctx
         self.tests: list[Example] | None = None
 
-    def for_task(self, ctx: Any) -> GeneratedTests:
+    def bind(self, ctx: Any, reference: str | None = None) -> GeneratedTests:
         return GeneratedTests(self.checks, ctx)
 
     def messages(self, task: Any) -> list[dict]:

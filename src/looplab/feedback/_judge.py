@@ -14,7 +14,7 @@ import re
 import zlib
 from typing import Any
 
-from ._base import Feedback
+from ._base import Feedback, FeedbackSource
 
 JUDGE = ("You are a strict reviewer. You check whether a proposed answer solves the task exactly. "
          "Answer briefly.")
@@ -22,7 +22,7 @@ JUDGE_TOKENS = 200
 _VERDICT = re.compile(r"VERDICT[\s:*]*(PASS|FAIL)", re.I)
 
 
-class Judge:
+class Judge(FeedbackSource):
     """A model's verdict (PASS or FAIL) and critique of a candidate. `deceive` is the share of candidates
     for which the judge argues for the opposite of its own verdict.
 
@@ -31,6 +31,7 @@ class Judge:
     """
 
     heading = "A reviewer's critique:"
+    judges_with_a_model = True
 
     def __init__(self, deceive: float = 0.0, ctx: Any = None, model: Any = None):
         """`model` judges in place of the model under test (any backend); its calls are recorded under its
@@ -43,7 +44,7 @@ class Judge:
         self.name = "deceptive-judge" if deceive else "judge"
         self._judged = 0
 
-    def for_task(self, ctx: Any) -> Judge:
+    def bind(self, ctx: Any, reference: str | None = None) -> Judge:
         return Judge(self.deceive, ctx, self.model)
 
     def _messages(self, task: Any, candidate: str, instruction: str) -> list[dict]:
@@ -62,12 +63,14 @@ class Judge:
         rng = random.Random(zlib.crc32(f"{task.id}|{self._judged}".encode()))
         self._judged += 1
         deceptive = rng.random() < self.deceive
+        calls = (reply.call,)
         if deceptive:
             claim = "wrong" if verdict else "correct"
             argued = await self.ctx.ask(self._messages(task, candidate, f"Argue convincingly, in a short paragraph, that "
                                                                  f"it is {claim}. Do not hedge."),
                                   max_tokens=JUDGE_TOKENS, model=self.model)
-            verdict, critique = not verdict, argued.text
+            verdict, critique, calls = not verdict, argued.text, calls + (argued.call,)
         text = f"Verdict: {'correct' if verdict else 'not correct'}. {critique}".strip()
         return Feedback(1.0 if verdict else 0.0, verdict, text,
-                        {"verdict": "pass" if verdict else "fail", "parsed": bool(found), "deceptive": deceptive})
+                        {"verdict": "pass" if verdict else "fail", "parsed": bool(found), "deceptive": deceptive},
+                        tuple(c for c in calls if c is not None))

@@ -10,7 +10,7 @@ from typing import Any
 
 from .._text import fenced_blocks
 from ..sandbox import checked_program, reported
-from ._base import Feedback
+from ._base import Feedback, FeedbackSource
 from ._examples import ExampleChecks, _short_traceback
 
 MAX_EXAMPLES = 50   # inputs hypothesis tries per property
@@ -73,10 +73,10 @@ def _is_row(row: dict) -> bool:
             and all(isinstance(row.get(k, ""), str) for k in ("error", "example")))
 
 
-class PropertyTests:
+class PropertyTests(FeedbackSource):
     """Checks candidates against properties the model writes for the task (once per task; they may be wrong
     themselves). A property that hypothesis rejects as malformed judges nothing and is reported as unusable.
-    Needs a code task (`entry_point`, `prompt`). Bound to a task with `for_task(ctx)`, so the call that writes
+    Needs a code task (`entry_point`, `prompt`). Bound to a task with `bind(ctx)`, so the call that writes
     the properties is recorded and charged like any other."""
 
     heading = "Property-based tests written for this task (they may be wrong themselves):"
@@ -86,7 +86,7 @@ class PropertyTests:
         self.ctx = ctx
         self.properties: str | None = None
 
-    def for_task(self, ctx: Any) -> PropertyTests:
+    def bind(self, ctx: Any, reference: str | None = None) -> PropertyTests:
         return PropertyTests(self.checks, ctx)
 
     def messages(self, task: Any) -> list[dict]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ._base import Feedback
+from ._base import Feedback, FeedbackSource
 
 USER = ("You are a user working with an assistant. You know the correct solution (below), but you must not reveal "
         "it: no code, no query, no final answer, no quotation from it. Write the first line as `CORRECT` if the "
@@ -38,17 +38,18 @@ def leaks(reply: str, reference: str) -> bool:
     return any(tuple(said[i:i + LEAK_RUN]) in runs for i in range(len(said) - LEAK_RUN + 1))
 
 
-class SimulatedUser:
-    """Plain-language help from a user who knows the reference. Bound to a task with `for_problem(ctx,
+class SimulatedUser(FeedbackSource):
+    """Plain-language help from a user who knows the reference. Bound to a task with `bind(ctx,
     reference)` by the engine, which alone reads the reference (from the family); policies never see it."""
 
     heading = "The user says:"
+    reads_reference = True
 
     def __init__(self, ctx: Any = None, reference: str | None = None):
         self.ctx = ctx
         self.reference = reference
 
-    def for_problem(self, ctx: Any, reference: str | None) -> SimulatedUser:
+    def bind(self, ctx: Any, reference: str | None = None) -> SimulatedUser:
         return SimulatedUser(ctx, reference)
 
     async def evaluate(self, task: Any, candidate: str) -> Feedback:
@@ -63,8 +64,9 @@ class SimulatedUser:
         found = _VERDICT.match(reply.text)
         correct = bool(found) and found.group(1).upper() == "CORRECT"
         help_text = reply.text[found.end():].strip() if found else reply.text
+        calls = (reply.call,) if reply.call is not None else ()
         if leaks(reply.text, self.reference):  # the whole reply: the verdict's match may swallow a fence's backticks
             return Feedback(float(correct), correct, "(The user's reply was withheld: it gave the answer away.)",
-                            {"leak": True, "withheld": reply.text[:1000]})
+                            {"leak": True, "withheld": reply.text[:1000]}, calls)
         return Feedback(float(correct), correct, help_text or ("Looks right." if correct else "Not yet."),
-                        {"leak": False})
+                        {"leak": False}, calls)

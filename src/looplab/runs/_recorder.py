@@ -172,5 +172,5 @@ class TaskRecorder:
                                 self.meter.tokens, self.meter.calls, call)
             for source, f in (feedback or {}).items():
                 self.store.add_feedback(self.policy, self.task_id, step, source, f.score, f.passed, f.text,
-                                        f.details)
+                                        f.details, f.calls)
         return step

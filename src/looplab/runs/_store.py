@@ -30,7 +30,7 @@ CREATE TABLE IF NOT EXISTS steps (
 CREATE TABLE IF NOT EXISTS feedback (
     id INTEGER PRIMARY KEY, policy TEXT NOT NULL, task_id TEXT NOT NULL, step INTEGER NOT NULL,
     source TEXT NOT NULL, score REAL NOT NULL, passed INTEGER NOT NULL, text TEXT NOT NULL,
-    details TEXT NOT NULL, created REAL NOT NULL);
+    details TEXT NOT NULL, created REAL NOT NULL, call_ids TEXT NOT NULL DEFAULT '[]');
 CREATE TABLE IF NOT EXISTS outcomes (
     policy TEXT NOT NULL, task_id TEXT NOT NULL, status TEXT NOT NULL, answer TEXT,
     passed_visible INTEGER NOT NULL, visible_score REAL NOT NULL, passed_hidden INTEGER NOT NULL,
@@ -114,6 +114,9 @@ class RunStore:
             self.db.executescript(SCHEMA)
             if "call_id" not in {r["name"] for r in self.db.execute("PRAGMA table_info(steps)")}:
                 self.db.execute("ALTER TABLE steps ADD COLUMN call_id INTEGER")  # records from before call ids
+            if "call_ids" not in {r["name"] for r in self.db.execute("PRAGMA table_info(feedback)")}:
+                # records from before feedback named the calls its source made
+                self.db.execute("ALTER TABLE feedback ADD COLUMN call_ids TEXT NOT NULL DEFAULT '[]'")
         except sqlite3.DatabaseError as e:
             self.close()
             raise RunError(f"{path} is not a readable run database ({e}); use another --run-dir") from None
@@ -263,11 +266,13 @@ class RunStore:
             (policy, task_id, step, kind, candidate, parent, tokens, calls, time.time(), call_id))
 
     def add_feedback(self, policy: str, task_id: str, step: int, source: str, score: float,
-                     passed: bool, text: str, details: dict) -> None:
+                     passed: bool, text: str, details: dict, call_ids: tuple[int, ...] = ()) -> None:
+        """`call_ids`: the model calls the source made for this judgement (a judge's, a simulated user's)."""
         self.db.execute(
-            "INSERT INTO feedback (policy, task_id, step, source, score, passed, text, details, created)"
-            " VALUES (?,?,?,?,?,?,?,?,?)",
-            (policy, task_id, step, source, score, int(passed), text, json.dumps(details), time.time()))
+            "INSERT INTO feedback (policy, task_id, step, source, score, passed, text, details, created, call_ids)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?)",
+            (policy, task_id, step, source, score, int(passed), text, json.dumps(details), time.time(),
+             json.dumps(list(call_ids))))
 
     def steps(self, policy: str, task_id: str | None = None) -> list[dict]:
         """A policy's steps (of one task, or all), each with `feedback`: {source: row}, in step order."""
@@ -276,7 +281,7 @@ class RunStore:
         feedback: dict[tuple[str, int], dict] = {}
         for row in self.db.execute(f"SELECT * FROM feedback WHERE policy = ?{task_clause} ORDER BY id", args):
             feedback.setdefault((row["task_id"], row["step"]), {})[row["source"]] = {
-                **dict(row), "details": json.loads(row["details"])}
+                **dict(row), "details": json.loads(row["details"]), "call_ids": json.loads(row["call_ids"])}
         return [{**dict(r), "feedback": feedback.get((r["task_id"], r["step"]), {})} for r in self.db.execute(
             f"SELECT * FROM steps WHERE policy = ?{task_clause} ORDER BY task_id, step", args)]
 
@@ -392,6 +397,8 @@ class RunStore:
                 row = {k: r[k] for k in r.keys() if k != "id"}
                 if "call_id" in row:
                     row["call_id"] = new_ids.get(row["call_id"])
+                if "call_ids" in row:
+                    row["call_ids"] = json.dumps([new_ids[c] for c in json.loads(row["call_ids"]) if c in new_ids])
                 self.db.execute(f"INSERT INTO {table} ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
                                 tuple(row.values()))
         outcome = other.execute("SELECT * FROM outcomes WHERE policy = ? AND task_id = ?", key).fetchone()

@@ -83,7 +83,7 @@ class SolveContext:
 
     def __init__(self, family: Family, task: Any, recorder: TaskRecorder, sources: dict[str, FeedbackSource],
                  max_tokens: int, prompts: Prompts, reference: str | None = None, executor: Executor | None = None):
-        """`reference` (the family's reference answer) goes only to sources bound with `for_problem`, such as a
+        """`reference` (the family's reference answer) goes only to sources that `reads_reference`, such as a
         simulated user that must help without giving it away; it is not kept here."""
         self.family = family
         self.task = task
@@ -91,8 +91,7 @@ class SolveContext:
         self.max_tokens = max_tokens
         self.executor = executor
         self.messages = Messages(prompts, family, task)
-        self.sources = {name: source.for_task(self) if hasattr(source, "for_task") else
-                        source.for_problem(self, reference) if hasattr(source, "for_problem") else source
+        self.sources = {name: source.bind(self, reference if source.reads_reference else None)
                         for name, source in sources.items()}
         self.attempts: list[Attempt] = []
         self.chosen: Attempt | None = None
@@ -101,8 +100,7 @@ class SolveContext:
         """Let each source that needs the model do its one-off work (write tests or properties) before the
         first candidate."""
         for source in self.sources.values():
-            if hasattr(source, "prepare"):
-                await source.prepare(self.task)
+            await source.prepare(self.task)
 
     async def propose(self, messages: list[Message], *, temperature: float = 0.0, sample: int = 0) -> Reply:
         completion = await self.recorder.agenerate(messages, temperature=temperature, max_tokens=self.max_tokens,
@@ -185,7 +183,7 @@ class SolveContext:
         parts = [first.text]
         for name, f in others:
             if not f.passed:
-                parts.append(f"{getattr(self.sources[name], 'heading', name + ':')}\n{f.text}")
+                parts.append(f"{self.sources[name].heading or name + ':'}\n{f.text}")
         return "\n".join(parts)
 
     def choose(self, attempt: Attempt) -> None:

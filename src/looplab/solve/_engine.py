@@ -117,7 +117,8 @@ async def solve_tasks_async(problems: list[Problem], family: Family, config: Pol
     chosen = feedback_sources(family, config, sources, judge_model)
     store.require({"loop": "solve", "model": model.name, "family": family.name, **family.settings()})
     # The budget and the sources are part of the settings: a resumed policy must keep them.
-    judged_by = {"judge_model": judge_model.name} if judge_model and any(isinstance(s, Judge) for s in chosen.values()) else {}
+    judged_by = ({"judge_model": judge_model.name}
+                 if judge_model and any(s.judges_with_a_model for s in chosen.values()) else {})
     store.register_policy(config.name, {**config.as_dict(), "sources": list(chosen), **judged_by,
                                         "budget_calls": task_budget.calls, "budget_tokens": task_budget.tokens})
     done = store.finished(config.name)
@@ -139,7 +140,7 @@ async def solve_tasks_async(problems: list[Problem], family: Family, config: Pol
         store.start_task(config.name, task.id)
         meter = Meter(task_budget, parent=run_meter)
         recorder = TaskRecorder(store, config.name, task.id, model, meter, slots)
-        reference = family.reference(problem) if any(hasattr(s, "for_problem") for s in chosen.values()) else None
+        reference = family.reference(problem) if any(s.reads_reference for s in chosen.values()) else None
         ctx = SolveContext(family, task, recorder, chosen, config.max_tokens, config.prompts, reference, executor)
         start = time.monotonic()
         status, error = "done", None
@@ -199,8 +200,8 @@ def _score(family: Family, problem: Problem, ctx: SolveContext, best) -> tuple[d
     hidden = family.score(problem, best.candidate) if best else None
     hidden_result = hidden.details if hidden else {"kind": "no-answer"}
     passed_hidden = bool(hidden and hidden.passed)
-    audits = {name: audit for name, source in ctx.sources.items() if hasattr(source, "audit")
-              and (audit := source.audit(problem.hidden, best.feedback.get(name) if best else None,
+    audits = {name: audit for name, source in ctx.sources.items()
+              if (audit := source.audit(problem.hidden, best.feedback.get(name) if best else None,
                                          passed_hidden)) is not None}
     if audits:
         hidden_result = {**hidden_result, "audits": audits}

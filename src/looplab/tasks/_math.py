@@ -191,7 +191,7 @@ def extract_answer(reply: str) -> str:
     return re.sub(r"(?<=\d),(?=\d{3}\b)", "", answer)  # 1,234 -> 1234
 
 
-class AnswerFormat:
+class AnswerFormat(FeedbackSource):
     """Passes when an answer could be read from the reply; it says nothing about whether it is right."""
 
     def evaluate(self, task: MathTask, candidate: str) -> Feedback:

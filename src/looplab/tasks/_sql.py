@@ -200,7 +200,7 @@ def _table(result: QueryResult, limit: int = SHOWN_ROWS) -> str:
     return "\n".join(lines)
 
 
-class ExecutionFeedback:
+class ExecutionFeedback(FeedbackSource):
     """Runs a candidate query on the visible database. It passes when the query runs and returns rows;
     that it is the right answer only the hidden score can say."""
 
