@@ -8,11 +8,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from looplab.feedback import Feedback
+from looplab.feedback import Feedback, FeedbackSource
 from looplab.models import ScriptedModel
 from looplab.runs import RunStore
 from looplab.solve import Messages, PolicyConfig, Prompts, solve_tasks
-from looplab.tasks import CodeTask, HiddenScore, HiddenTest, Problem, build_program, extract_code
+from looplab.tasks import CodeTask, HiddenTest, Problem, build_program, extract_code
 from looplab.tasks._code import VOICE
 
 TASKS = 200
@@ -21,7 +21,7 @@ PROMPT = 'def add(a, b):\n    """Add two numbers.\n    >>> add(1, 2)\n    3\n   
 REPLY = "```python\ndef add(a, b):\n    return a - b\n```"
 
 
-class InProcessFeedback:
+class InProcessFeedback(FeedbackSource):
     def evaluate(self, task, candidate):
         namespace = {}
         exec(build_program(task, candidate), namespace)
@@ -48,7 +48,7 @@ class InProcessFamily:
         return {"examples": InProcessFeedback()}
 
     def score(self, problem, candidate):
-        return HiddenScore(True)
+        return Feedback(1.0, True, "The hidden tests pass.")
 
     def reference(self, problem):
         return None

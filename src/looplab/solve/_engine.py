@@ -198,7 +198,7 @@ async def solve_tasks_async(problems: list[Problem], family: Family, config: Pol
 def _score(family: Family, problem: Problem, ctx: SolveContext, best) -> tuple[dict, bool]:
     """The hidden verdict on the answer, and each source's audit of itself against it (for the record only)."""
     hidden = family.score(problem, best.candidate) if best else None
-    hidden_result = hidden.details if hidden else {"kind": "no-answer"}
+    hidden_result = {**hidden.details, "score": hidden.score} if hidden else {"kind": "no-answer"}
     passed_hidden = bool(hidden and hidden.passed)
     audits = {name: audit for name, source in ctx.sources.items()
               if (audit := source.audit(problem.hidden, best.feedback.get(name) if best else None,

@@ -12,10 +12,10 @@ from pathlib import Path
 
 from .._python import parse_python
 from .._text import defines, fenced_blocks
-from ..feedback import Example, ExampleChecks, FeedbackSource, parse_generated_tests
+from ..feedback import Example, ExampleChecks, Feedback, FeedbackSource, parse_generated_tests
 from ..sandbox import PASSED, Sandbox, checked_program
 from ._examples import extract_examples
-from ._family import HiddenScore, Problem, TaskError, Voice
+from ._family import Problem, TaskError, Voice
 
 
 VOICE = Voice(
@@ -160,11 +160,13 @@ class CodeFamily:
     def sources(self) -> dict[str, FeedbackSource]:
         return {"examples": self.checks}
 
-    def score(self, problem: Problem, candidate: str) -> HiddenScore:
+    def score(self, problem: Problem, candidate: str) -> Feedback:
         program = problem.hidden.program(build_program(problem.task, candidate), problem.task.prompt)
         result = self.sandbox.run(program)
         passed = result.kind == "ok" and PASSED in result.stdout.splitlines()
-        return HiddenScore(passed, {"kind": result.kind, "traceback": result.traceback[-2000:]})
+        why = (result.traceback.strip().splitlines() or [result.kind])[-1][:300]
+        text = "The hidden tests pass." if passed else f"The hidden tests fail ({result.kind}): {why}"
+        return Feedback(float(passed), passed, text, {"kind": result.kind, "traceback": result.traceback[-2000:]})
 
     def reference(self, problem: Problem) -> str | None:
         return problem.hidden.reference or None

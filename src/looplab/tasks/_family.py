@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from ..feedback import FeedbackSource
+from ..feedback import Feedback, FeedbackSource
 
 
 class TaskError(Exception):
@@ -17,14 +17,6 @@ class Problem:
 
     task: Any
     hidden: Any = field(repr=False)
-
-
-@dataclass(frozen=True)
-class HiddenScore:
-    """The scorer's verdict on a final answer; `details` go to the record, never to a loop."""
-
-    passed: bool
-    details: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -60,8 +52,10 @@ class Family(Protocol):
     def sources(self) -> dict[str, FeedbackSource]:
         """The visible feedback sources, by name; the first decides, the others break ties."""
 
-    def score(self, problem: Problem, candidate: str) -> HiddenScore:
-        """The hidden verdict on a final answer."""
+    def score(self, problem: Problem, candidate: str) -> Feedback:
+        """The hidden verdict on a final answer, in the shape every source gives (score, passed, text,
+        details): kept apart in the record and never shown to a loop; an optimizer reads it on its train
+        split only."""
 
     def reference(self, problem: Problem) -> str | None:
         """A correct answer, for a simulated user who must help without giving it away; never for a policy."""

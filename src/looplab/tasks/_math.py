@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from ..feedback import Feedback, FeedbackSource
 from ..sandbox import MARK, Limits, Sandbox, SandboxService
-from ._family import HiddenScore, Problem, TaskError, Voice
+from ._family import Problem, TaskError, Voice
 
 DEFAULT_GENERATORS = ("gsm_symbolic", "basic_arithmetic", "fraction_simplification")
 PER_GENERATOR = 100
@@ -228,7 +228,7 @@ class MathFamily:
     def sources(self) -> dict[str, FeedbackSource]:
         return {"format": AnswerFormat()}
 
-    def score(self, problem: Problem, candidate: str) -> HiddenScore:
+    def score(self, problem: Problem, candidate: str) -> Feedback:
         hidden: MathHidden = problem.hidden
         if self.scorers is None:
             raise TaskError("the math family was made without a sandbox, so it cannot score answers")
@@ -240,9 +240,13 @@ class MathFamily:
         finally:
             self.scorers.put(scorer)
         if result is None or not isinstance(result.get("score"), float):
-            return HiddenScore(False, {"score": 0.0, "error": "the scorer's sandbox failed or did not answer"})
+            error = "the scorer's sandbox failed or did not answer"
+            return Feedback(0.0, False, f"The answer could not be scored: {error}.", {"score": 0.0, "error": error})
         details = {"score": result["score"], **({"error": result["error"]} if result.get("error") else {})}
-        return HiddenScore(result["score"] >= 1.0, details)
+        passed = result["score"] >= 1.0
+        text = ("The answer is right." if passed else
+                f"The answer is not right (the generator's scorer gives it {result['score']:g} of 1).")
+        return Feedback(result["score"], passed, text, details)
 
     def reference(self, problem: Problem) -> str | None:
         return str(problem.hidden.entry["answer"])

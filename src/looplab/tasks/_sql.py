@@ -28,7 +28,7 @@ from .._text import fenced_blocks
 from ..feedback import Feedback, FeedbackSource
 from ..models import cache_root
 from . import _sql_data
-from ._family import HiddenScore, Problem, TaskError, Voice
+from ._family import Problem, TaskError, Voice
 from ._sql_questions import QUESTIONS
 
 QUERY_SECONDS = 5.0      # per query, visible or hidden
@@ -260,7 +260,7 @@ class SqlFamily:
     def sources(self) -> dict[str, FeedbackSource]:
         return {"execution": ExecutionFeedback(self.runner)}
 
-    def score(self, problem: Problem, candidate: str) -> HiddenScore:
+    def score(self, problem: Problem, candidate: str) -> Feedback:
         hidden: SqlHidden = problem.hidden
         got = self.runner.run(hidden.database, candidate)
         if problem.task.id not in self._gold:
@@ -268,8 +268,16 @@ class SqlFamily:
         want = self._gold[problem.task.id]
         if want.error:
             raise TaskError(f"the gold query of {problem.task.id} fails: {want.error}")
-        return HiddenScore(same_result(got, want, hidden.ordered),
-                           {"error": got.error, "rows": len(got.rows), "expected_rows": len(want.rows)})
+        passed = same_result(got, want, hidden.ordered)
+        if passed:
+            text = "The result is the gold query's on the hidden database."
+        elif got.error:
+            text = f"The query failed on the hidden database: {got.error}"
+        else:
+            text = (f"The result differs from the gold query's on the hidden database ({len(got.rows)} rows, "
+                    f"{len(want.rows)} expected).")
+        return Feedback(float(passed), passed, text,
+                        {"error": got.error, "rows": len(got.rows), "expected_rows": len(want.rows)})
 
     def reference(self, problem: Problem) -> str | None:
         return problem.hidden.gold
