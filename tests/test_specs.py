@@ -77,3 +77,27 @@ def test_the_system_prompt_is_part_of_the_prompts(tmp_path):
         [call] = store.calls(config.name, "add/0")
     assert call["messages"][0] == {"role": "system", "content": "Reply with code only."}
     assert PolicyConfig.from_dict(config.as_dict()) == config
+
+
+def test_a_loop_of_its_own_records_calls_and_a_table_and_its_calls_count_towards_a_run_budget(tmp_path):
+    """A loop that is neither solve nor grow (a proposer, say) records its calls through a TaskRecorder and its
+    rows in a table it declares; a resumed run's budget starts from every call on the record."""
+    from looplab.models import Meter, ScriptedModel
+    from looplab.runs import TaskRecorder
+
+    def propose(store, rounds):
+        store.declare("CREATE TABLE IF NOT EXISTS proposals (round INTEGER PRIMARY KEY, text TEXT NOT NULL)")
+        recorder = TaskRecorder(store, "proposer", "proposals", ScriptedModel(["a better prompt"]), Meter(Budget()))
+        for round_ in range(rounds):
+            reply = recorder.generate([{"role": "user", "content": f"Propose a prompt ({round_})."}], max_tokens=32)
+            if not store.rows("proposals", {"round": round_}):
+                store.insert("proposals", {"round": round_, "text": reply.text})
+        return recorder
+
+    with RunStore(tmp_path / "run") as store:
+        first = propose(store, 2)
+        assert store.used() == (first.meter.tokens, 2)
+    with RunStore(tmp_path / "run") as store:  # resumed: the two calls are replayed, a third is new
+        again = propose(store, 3)
+        assert [r["text"] for r in store.rows("proposals")] == ["a better prompt"] * 3
+        assert len(store.calls("proposer", "proposals")) == 3 and store.used() == (again.meter.tokens, 3)

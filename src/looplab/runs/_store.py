@@ -323,8 +323,13 @@ class RunStore:
         self.db.execute("INSERT OR REPLACE INTO hidden_verdicts VALUES (?, ?)", (key, int(passed)))
 
     def used(self) -> tuple[int, int]:
-        """Tokens and calls of every finished task, to restart a run budget where it stood."""
-        row = self.db.execute("SELECT COALESCE(SUM(tokens), 0), COALESCE(SUM(calls), 0) FROM outcomes").fetchone()
+        """Tokens and calls on the record, to restart a run budget where it stood: every call of a finished
+        task, and every call made outside a policy's tasks (a loop's own, such as a proposer's). The calls of
+        an unfinished task are left out: its resume replays them, and the replay charges them again."""
+        row = self.db.execute(
+            "SELECT COALESCE(SUM(prompt_tokens + completion_tokens), 0), COUNT(*) FROM calls"
+            " WHERE (policy, task_id) IN (SELECT policy, task_id FROM outcomes)"
+            " OR policy NOT IN (SELECT name FROM policies)").fetchone()
         return row[0], row[1]
 
     def summary(self) -> dict:
