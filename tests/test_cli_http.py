@@ -8,6 +8,7 @@ import sys
 import time
 
 from looplab.cli import main
+from looplab.runs import RunStore
 from looplab.tasks import load_tasks
 
 REFERENCE = {p.task.id: p.task.prompt + p.hidden.reference for p in load_tasks("humaneval", None, ids=['0', '2'])[1]}
@@ -114,3 +115,21 @@ def test_grow_stops_with_exit_1_when_the_server_fails_mid_run(tmp_path, chat_ser
                 "--call-timeout", "1", "--run-dir", str(tmp_path / "run")]
         assert main(argv) == 1
     assert "stopped" in capsys.readouterr().err
+
+
+def test_model_arguments_go_with_every_request_and_are_part_of_the_runs_identity(tmp_path, chat_server, capsys):
+    with chat_server(solution_server_reply) as server:
+        run = ["solve", "--ids", "2", "--model", "openai:m",
+               "--base-url", server.url, "--run-dir", str(tmp_path / "run")]
+        assert main(run + ["-M", "repeat_penalty=1.0", "--model-args", '{"top_k": 40}']) == 0
+        assert all(r["repeat_penalty"] == 1.0 and r["top_k"] == 40 for r in server.requests)
+        with RunStore(tmp_path / "run", read_only=True) as store:
+            assert store.meta("model") == "openai:m[repeat_penalty=1.0,top_k=40]"
+        capsys.readouterr()
+        assert main(run + ["-M", "repeat_penalty=1.1"]) == 2  # other arguments: another model's record
+        assert "model" in capsys.readouterr().err
+    for bad in (["-M", "temperature=0.5"], ["-M", "no-equals-sign"], ["--model-args", "[1]"]):
+        assert main(["solve", "--model", "openai:m", "--base-url", "http://127.0.0.1:9/v1", *bad,
+                     "--run-dir", str(tmp_path / "bad")]) == 2
+    assert main(["solve", "--model", "local", "-M", "no_such_setting=1", "--run-dir", str(tmp_path / "bad")]) == 2
+    assert not (tmp_path / "bad").exists()

@@ -66,3 +66,46 @@ def test_embedded_model_counts_prompt_tokens_exactly_with_its_own_chat_template(
                      [{"role": "system", "content": "Be terse."}, {"role": "user", "content": "Hi <|im_end|> é ✓"},
                       {"role": "assistant", "content": "Hello."}, {"role": "user", "content": "Again."}]):
         assert model.count_tokens(messages) == model.complete(messages, max_tokens=1).usage.prompt_tokens
+
+
+@pytest.mark.slow
+def test_the_embedded_model_and_llama_cpp_server_agree_with_the_same_model_arguments(tmp_path):
+    """llama.cpp's own OpenAI-compatible server defaults repeat_penalty to 1.1 where the embedded model uses
+    1.0; with `-M repeat_penalty=1.0` the two give the same greedy replies on the same HumanEval tasks."""
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    from looplab.models._weights import embedded_model_path
+    from looplab.runs import RunStore
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", str(embedded_model_path()),
+                               "--port", str(port), "--n_ctx", "4096", "--seed", "0"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/v1"
+    try:
+        for _ in range(120):
+            try:
+                urllib.request.urlopen(f"{url}/models", timeout=2)
+                break
+            except OSError:
+                time.sleep(1)
+        runs = {"embedded": ["--model", "local"],
+                "server": ["--model", "openai:qwen", "--base-url", url, "-M", "repeat_penalty=1.0"]}
+        replies = {}
+        for name, model in runs.items():
+            assert main(["solve", "--ids", "0,2,4", "--strategy", "single", *model,
+                         "--run-dir", str(tmp_path / name)]) == 0
+            with RunStore(tmp_path / name, read_only=True) as store:
+                replies[name] = [store.calls("single", f"HumanEval/{i}")[0]["response"] for i in (0, 2, 4)]
+                if name == "server":
+                    assert store.meta("model") == 'openai:qwen[repeat_penalty=1.0]'
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    assert replies["server"] == replies["embedded"]

@@ -177,3 +177,23 @@ def test_feedback_names_the_calls_its_source_made(tmp_path, sandbox):
             [call_id] = attempt["feedback"][source]["call_ids"]
             assert words in calls[call_id]["messages"][0]["content"]
         assert attempt["feedback"]["examples"]["call_ids"] == []  # running examples calls no model
+
+
+def test_a_user_reply_with_code_is_withheld_even_when_its_fence_follows_the_verdict(sandbox):
+    """`NOT YET` then an unclosed ```python block with the variables renamed: the verdict's own match takes the
+    fence's backticks, so the reply is checked whole."""
+    import asyncio
+    from types import SimpleNamespace
+
+    from looplab.feedback import SimulatedUser
+    from solve_fakes import problems
+
+    reply = "NOT YET\n```python\ndef add(first, second):\n    return first + second"
+    family = CodeFamily(sandbox)
+
+    async def ask(messages, max_tokens):
+        return SimpleNamespace(text=reply, call=7)
+    user = SimulatedUser().bind(SimpleNamespace(family=family, ask=ask), "def add(a, b):\n    return a + b")
+    verdict = asyncio.run(user.evaluate(problems()[0].task, "def add(a, b):\n    return a - b"))
+    assert verdict.details["leak"] and "withheld" in verdict.text and "return" not in verdict.text
+    assert verdict.calls == (7,) and not verdict.passed

@@ -19,7 +19,8 @@ from rich.text import Text
 
 from .grow import DEFAULT_THRESHOLD, DEFAULT_TOPIC_FLOOR, NEXT_POLICIES
 from .grow._mine import DEFAULT_JUDGE_THRESHOLD
-from .models import Budget, BudgetExceeded, Meter, ModelError, ModelUnavailable, OpenAIModel, Timeouts, load_model
+from .models import (Budget, BudgetExceeded, Meter, ModelError, ModelUnavailable, OpenAIModel, Timeouts, load_model,
+                     parse_model_args)
 from .runs import RunError, RunStore, is_record_file, terminal_safe
 from .sandbox import Limits, Sandbox, SandboxUnavailable
 from .solve import EXTRA_SOURCES, POLICIES, PolicyConfig, compare, feedback_sources, run_policies
@@ -88,6 +89,11 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
                    help="seconds the server may stay silent while answering (default 300)")
     p.add_argument("--call-timeout", type=_number(0, low_open=True), default=900.0,
                    help="seconds one call may take in all, retries included (default 900)")
+    p.add_argument("-M", "--model-arg", action="append", metavar="KEY=VALUE",
+                   help="a setting for the model, sent with every request to a server and applied to the embedded "
+                        "model where llama.cpp has it (e.g. -M repeat_penalty=1.0; repeatable; part of the run's "
+                        "identity)")
+    p.add_argument("--model-args", metavar="JSON", help='model settings as one JSON object, e.g. \'{"top_k": 40}\'')
     p.add_argument("--max-connections", type=_whole(1),
                    help="model requests in flight at once (default 1 for a local model, which answers one at a "
                         "time, 16 for an OpenAI-compatible server)")
@@ -310,12 +316,17 @@ def _load_tasks(args, sandbox: Sandbox):
     return load_tasks(args.tasks, sandbox, limit=args.limit, ids=ids)
 
 
+def _model_args(args) -> dict:
+    return parse_model_args(getattr(args, "model_arg", None), getattr(args, "model_args", None))
+
+
 def _load_model(args, spec: str | None = None):
-    """The model `--model` (or `spec`) names; an OpenAI-compatible server is asked first whether it answers at
-    all."""
+    """The model `--model` (or `spec`, a judge's, which takes no -M) names; an OpenAI-compatible server is
+    asked first whether it answers at all."""
     timeouts = Timeouts(args.connect_timeout, args.read_timeout, args.call_timeout)
     with console.status("loading the model"):
-        model = load_model(spec or args.model, base_url=args.base_url, timeouts=timeouts)
+        model = load_model(spec or args.model, base_url=args.base_url, timeouts=timeouts,
+                           model_args=None if spec else _model_args(args))
         if isinstance(model, OpenAIModel):
             model.check()
     return model
@@ -390,7 +401,8 @@ def _run_on_ray(configs, problems, args, store, connections, task_budget) -> lis
 
     timeouts = Timeouts(args.connect_timeout, args.read_timeout, args.call_timeout)
     shares = [Share(args.tasks, tuple(ids), tuple(configs), args.model, args.base_url, timeouts, args.judge_model,
-                    _limits(args), args.unsafe_no_sandbox, args.max_sandboxes, connections, task_budget)
+                    _limits(args), args.unsafe_no_sandbox, args.max_sandboxes, connections, task_budget,
+                    tuple(_model_args(args).items()))
               for ids in deal([p.task.id for p in problems], args.workers)]
     with console.status(f"running {len(problems)} tasks in {len(shares)} shares on Ray"):
         return run_on_ray(store, shares, args.ray_address)

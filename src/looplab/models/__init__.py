@@ -1,6 +1,7 @@
 """How looplab talks to language models: one protocol, several backends, usage and budgets."""
 from ._base import (BudgetExceeded, Completion, Message, Model, ModelError, ModelUnavailable, Usage,
-                    choice_probabilities, clean_text, complete_async, probabilities_blocking)
+                    choice_probabilities, clean_text, complete_async, named_with_args, parse_model_args,
+                    probabilities_blocking)
 from ._budget import MAX_CHARS_PER_TOKEN, Budget, Meter, Reservation, within_reservation
 from ._embed import Embedder, MiniLMEmbedder, OpenAIEmbedder
 from ._openai import OpenAIModel, Timeouts
@@ -11,4 +12,4 @@ from ._weights import cache_root
 __all__ = ["MAX_CHARS_PER_TOKEN", "Budget", "BudgetExceeded", "Completion", "Embedder", "Message", "Meter", "MiniLMEmbedder", "Model",
            "ModelError", "ModelUnavailable", "OpenAIEmbedder", "OpenAIModel", "Reservation", "ScriptedModel", "Timeouts",
            "Usage", "cache_root", "choice_probabilities", "clean_text", "complete_async", "load_model",
-           "probabilities_blocking", "within_reservation"]
+           "named_with_args", "parse_model_args", "probabilities_blocking", "within_reservation"]

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from dataclasses import dataclass, replace
 from typing import Protocol, runtime_checkable
@@ -88,6 +89,43 @@ def cut_at_repeat(completion: Completion) -> Completion:
     if cut is None:
         return completion
     return replace(completion, text=completion.text[:cut].rstrip(), finish_reason="repeat")
+
+
+def parse_model_args(pairs: list[str] | None = None, as_json: str | None = None) -> dict:
+    """Model arguments from `-M key=value` pairs (a value is read as JSON when it is JSON: numbers, booleans,
+    null; else it is text) and from a JSON object (`--model-args`); a pair wins over the object.
+
+    >>> parse_model_args(["repeat_penalty=1.0", "stop=END"], '{"top_k": 40}')
+    {'top_k': 40, 'repeat_penalty': 1.0, 'stop': 'END'}
+    """
+    args: dict = {}
+    if as_json:
+        try:
+            args = json.loads(as_json)
+        except ValueError:
+            raise ModelError(f"--model-args must be a JSON object, not {as_json[:80]!r}") from None
+        if not isinstance(args, dict):
+            raise ModelError(f"--model-args must be a JSON object, not {type(args).__name__}")
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ModelError(f"a model argument is KEY=VALUE, not {pair!r} (e.g. -M repeat_penalty=1.0)")
+        try:
+            args[key.strip()] = json.loads(value)
+        except ValueError:
+            args[key.strip()] = value
+    return args
+
+
+def named_with_args(name: str, model_args: dict) -> str:
+    """A model's name with its arguments, so that a record made with other arguments is another model's.
+
+    >>> named_with_args("openai:qwen", {"repeat_penalty": 1.0})
+    'openai:qwen[repeat_penalty=1.0]'
+    """
+    if not model_args:
+        return name
+    return f"{name}[{','.join(f'{k}={json.dumps(v)}' for k, v in sorted(model_args.items()))}]"
 
 
 @runtime_checkable

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ._base import TOP_TOKENS, Completion, Message, ModelError, Usage, choice_probabilities, repeat_start
+from ._base import (TOP_TOKENS, Completion, Message, ModelError, Usage, choice_probabilities, named_with_args,
+                    repeat_start)
 
 # For a model without a chat template of its own: tokens around each message (<|im_start|>role\n ...
 # <|im_end|>\n) and the reply header.
@@ -18,11 +19,20 @@ TEMPLATE_TOKENS_PER_MESSAGE = 6
 TEMPLATE_TOKENS_FIXED = 4
 
 
+# The settings of llama.cpp's chat completion that `-M` may set (the rest are looplab's own: messages, the
+# token limit, the seed, the temperature, the response format).
+SAMPLING_ARGS = ("top_p", "top_k", "min_p", "typical_p", "repeat_penalty", "presence_penalty", "frequency_penalty",
+                 "tfs_z", "mirostat_mode", "mirostat_tau", "mirostat_eta", "stop", "logit_bias")
+
+
 class LlamaModel:
     """A GGUF model run in-process by llama.cpp on the CPU. It serves one request at a time (its own
     worker thread); `busy_seconds` is the time spent generating, to show how busy a run kept it."""
 
-    def __init__(self, path: str | Path, name: str, *, n_ctx: int = 4096, n_threads: int | None = None):
+    def __init__(self, path: str | Path, name: str, *, n_ctx: int = 4096, n_threads: int | None = None,
+                 model_args: dict | None = None):
+        """`model_args`: sampling settings llama.cpp's chat completion has (SAMPLING_ARGS), applied to every
+        call; any other name is refused."""
         try:
             from llama_cpp import Llama
         except ImportError as e:
@@ -31,7 +41,11 @@ class LlamaModel:
         path = Path(path)
         if not path.is_file():
             raise ModelError(f"no GGUF model file at {path}")
-        self.name = name
+        self.model_args = dict(model_args or {})
+        unknown = sorted(set(self.model_args) - set(SAMPLING_ARGS))
+        if unknown:
+            raise ModelError(f"the embedded model has no setting {unknown[0]!r}; it takes {', '.join(SAMPLING_ARGS)}")
+        self.name = named_with_args(name, self.model_args)
         self.path = path
         self.n_ctx = n_ctx
         # LOOPLAB_THREADS lets two runs share a small machine without oversubscribing it
@@ -119,7 +133,7 @@ class LlamaModel:
         with self._lock:
             start = time.perf_counter()
             try:
-                return read(self._llm.create_chat_completion(messages=messages, **options), start)
+                return read(self._llm.create_chat_completion(messages=messages, **self.model_args, **options), start)
             except ValueError as e:  # llama.cpp reports context overflow this way
                 raise ModelError(str(e)) from e
             finally:

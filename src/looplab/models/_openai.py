@@ -10,9 +10,12 @@ from dataclasses import dataclass, replace
 import aiohttp
 
 from ._base import (TOP_TOKENS, Completion, Message, ModelError, ModelUnavailable, Usage, choice_probabilities,
-                    clean_text, cut_at_repeat)
+                    clean_text, cut_at_repeat, named_with_args)
 
 RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
+# The request fields looplab sets itself; model arguments may not replace them.
+OWN_FIELDS = {"model", "messages", "temperature", "max_tokens", "seed", "response_format", "logprobs", "top_logprobs",
+              "stream", "n"}
 MAX_RETRY_AFTER = 60.0  # seconds: a longer Retry-After counts as unavailable for now
 
 
@@ -140,10 +143,17 @@ class OpenAIModel:
     """
 
     def __init__(self, model: str, base_url: str, api_key: str | None = None, *,
-                 timeouts: Timeouts = Timeouts(), max_retries: int = 5, backoff: float = 1.0):
+                 timeouts: Timeouts = Timeouts(), max_retries: int = 5, backoff: float = 1.0,
+                 model_args: dict | None = None):
+        """`model_args` go into every request's body as they are (`repeat_penalty`, `top_k`, a server's own
+        settings), beside looplab's fields, which they may not replace."""
         self.model = model
         self.base_url = base_url.rstrip("/")
-        self.name = f"openai:{model}"
+        self.model_args = dict(model_args or {})
+        taken = sorted(set(self.model_args) & OWN_FIELDS)
+        if taken:
+            raise ModelError(f"-M {taken[0]} is looplab's own field of the request; set it with looplab's option")
+        self.name = named_with_args(f"openai:{model}", self.model_args)
         self.max_retries = max_retries
         self.backoff = backoff
         self.timeouts = timeouts
@@ -188,7 +198,7 @@ class OpenAIModel:
                         seed: int | None = None, json_schema: dict | None = None,
                         stop_on_repeat: bool = False) -> Completion:
         """`stop_on_repeat` cuts the reply once it is back (the server decodes to the end: its time, not ours)."""
-        body = {"model": self.model, "messages": messages, "temperature": temperature,
+        body = {**self.model_args, "model": self.model, "messages": messages, "temperature": temperature,
                 "max_tokens": max_tokens}
         if seed is not None:
             body["seed"] = seed
@@ -211,7 +221,7 @@ class OpenAIModel:
 
     async def aprobabilities(self, messages: list[Message], choices: list[str]) -> Completion:
         """How likely each choice is as the reply's first token, from the server's top log-probabilities."""
-        body = {"model": self.model, "messages": messages, "temperature": 0.0, "max_tokens": 1,
+        body = {**self.model_args, "model": self.model, "messages": messages, "temperature": 0.0, "max_tokens": 1,
                 "logprobs": True, "top_logprobs": TOP_TOKENS}
         start = time.perf_counter()
         response = await post_with_retries(self._client(), f"{self.base_url}/chat/completions", body,

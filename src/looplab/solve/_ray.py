@@ -37,6 +37,7 @@ class Share:
     max_sandboxes: int = 1
     max_connections: int = 1
     task_budget: Budget = Budget()
+    model_args: tuple[tuple[str, object], ...] = ()  # -M, for the model under test
 
 
 def deal(ids: list[str], workers: int) -> list[list[str]]:
@@ -56,7 +57,8 @@ def run_share(share: Share, record: bytes) -> tuple[bytes, list[SolveReport]]:
         path.write_bytes(record)
         sandbox = Sandbox(share.limits, unsafe_no_sandbox=share.unsafe_no_sandbox, pool=share.max_sandboxes)
         family, problems = load_tasks(share.tasks, sandbox, ids=list(share.ids))
-        model = load_model(share.model, base_url=share.base_url, timeouts=share.timeouts)
+        model = load_model(share.model, base_url=share.base_url, timeouts=share.timeouts,
+                           model_args=dict(share.model_args))
         judge = load_model(share.judge_model, base_url=share.base_url, timeouts=share.timeouts) \
             if share.judge_model else None
         with RunStore(tmp) as store:
