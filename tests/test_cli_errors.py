@@ -177,3 +177,15 @@ def test_view_writes_a_new_folder_and_replaces_only_its_own_site(tmp):
     assert main(["view", str(tmp / "sqlrun"), "--output", str(site)]) == 0  # an earlier site is replaced
     assert (site / "index.html").is_file() and not (site / "data" / "stale.js").exists()
     assert main(["view", str(tmp / "sqlrun"), "--output", str(tmp / "empty")]) == 0  # an empty folder is used
+
+
+def test_progress_outside_a_terminal_is_plain_lines_that_count_resumed_tasks(tmp):
+    replies = tmp / "count.json"
+    replies.write_text(json.dumps(["```sql\nSELECT COUNT(*) FROM orders WHERE status = 'cancelled'\n```"]))
+    command = [str(Path(sys.executable).with_name("looplab")), "solve", "--tasks", "sql:shop", "--model",
+               f"scripted:{replies}", "--run-dir", str(tmp / "run")]
+    first = subprocess.run(command + ["--limit", "1"], capture_output=True, text=True, timeout=120)
+    assert "single: 1/1 tasks (0 resumed), hidden pass 1" in first.stderr, first.stderr
+    again = subprocess.run(command + ["--limit", "3"], capture_output=True, text=True, timeout=120)
+    assert "single: 3/3 tasks (1 resumed), hidden pass 1" in again.stderr, again.stderr
+    assert "\x1b[" not in again.stderr  # no terminal control codes in a file

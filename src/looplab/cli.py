@@ -366,23 +366,83 @@ def _run(configs: list[PolicyConfig], family, problems, args, *, task_budget=Bud
         return store.write_summary()
 
 
+PLAIN_EVERY = 10.0  # seconds between two progress lines when the output is not a terminal
+
+
+class _PlainProgress:
+    """Progress as plain lines, for a pipe, a file or CI (where a live bar shows nothing until the end): a
+    line when a task finishes, at most every PLAIN_EVERY seconds, and always when a policy's last task does."""
+
+    def __init__(self):
+        self._last = 0.0
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def add_task(self, name: str, total: int, passed: int, resumed: int) -> dict:
+        return {"name": name, "total": total, "done": resumed, "passed": passed, "tokens": 0, "new": 0,
+                "resumed": resumed, "start": time.monotonic()}
+
+    def update(self, bar: dict, outcome) -> None:
+        bar["done"] += 1
+        if outcome is not None:
+            bar["new"] += 1
+            bar["passed"] += bool(outcome.passed_hidden)
+            bar["tokens"] += outcome.tokens
+        now = time.monotonic()
+        if now - self._last < PLAIN_EVERY and bar["done"] < bar["total"]:
+            return
+        self._last = now
+        elapsed = now - bar["start"]
+        rate = bar["new"] / elapsed * 60 if elapsed > 0 else 0.0
+        left = (bar["total"] - bar["done"]) / rate if rate else None
+        print(f"{bar['name']}: {bar['done']}/{bar['total']} tasks ({bar['resumed']} resumed), hidden pass "
+              f"{bar['passed']}, {bar['tokens']:,} tokens, {rate:.1f} tasks/min, {elapsed:.0f} s"
+              + (f", about {left:.0f} min left" if left is not None and left > 0 else ""), file=sys.stderr, flush=True)
+
+
+class _BarProgress:
+    """Rich bars on a terminal, with the same interface as _PlainProgress."""
+
+    def __init__(self):
+        columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                   TextColumn("hidden pass {task.fields[passed]}"), TimeElapsedColumn(), TimeRemainingColumn()]
+        self.progress = Progress(*columns, console=console)
+
+    def __enter__(self):
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        return self.progress.__exit__(*exc)
+
+    def add_task(self, name: str, total: int, passed: int, resumed: int) -> list:
+        return [self.progress.add_task(name, total=total, completed=resumed, passed=passed), passed]
+
+    def update(self, bar: list, outcome) -> None:
+        bar[1] += bool(outcome is not None and outcome.passed_hidden)
+        self.progress.update(bar[0], advance=1 if outcome is not None else 0, passed=bar[1])
+
+
 def _run_here(configs, family, problems, args, store, models, connections, task_budget, run_budget) -> list:
     model, judge_model = models
-    columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TextColumn("hidden pass {task.fields[passed]}"), TimeElapsedColumn(), TimeRemainingColumn()]
-    with Progress(*columns, console=console) as progress:
+    ids = {p.task.id for p in problems}
+    with (_BarProgress() if console.is_terminal else _PlainProgress()) as progress:
         bars: list = []
 
         def start(name: str, total: int) -> None:
-            bars.append([progress.add_task(name, total=total, passed=0), 0])
+            finished = [o for task_id, o in store.outcomes(name).items() if task_id in ids]
+            bars.append(progress.add_task(name, total, sum(o["passed_hidden"] for o in finished), len(finished)))
 
         def advance(outcome) -> None:
-            bar = bars[-1]
-            if outcome is not None and outcome.passed_hidden:
-                bar[1] += 1
-            progress.update(bar[0], advance=1, passed=bar[1])
-            if outcome is not None and outcome.error:
-                progress.console.print(Text(f"{outcome.task_id}: {outcome.error}", style="yellow"))
+            if outcome is None:
+                return  # a task finished in an earlier run: counted when the policy started
+            progress.update(bars[-1], outcome)
+            if outcome.error:
+                console.print(Text(f"{outcome.task_id}: {outcome.error}", style="yellow"))
 
         started, busy_before = time.monotonic(), getattr(model, "busy_seconds", None)
         reports = run_policies(problems, family, configs, model=model, store=store, task_budget=task_budget,
