@@ -101,3 +101,20 @@ def test_a_loop_of_its_own_records_calls_and_a_table_and_its_calls_count_towards
         again = propose(store, 3)
         assert [r["text"] for r in store.rows("proposals")] == ["a better prompt"] * 3
         assert len(store.calls("proposer", "proposals")) == 3 and store.used() == (again.meter.tokens, 3)
+
+
+def test_a_refused_resume_names_each_setting_that_changed_and_unused_ones_do_not_block(tmp_path, capsys):
+    from looplab.cli import main
+
+    replies = tmp_path / "replies.json"
+    replies.write_text('["```sql\\nSELECT 1\\n```"]')
+    run = ["solve", "--tasks", "sql:shop", "--limit", "1", "--model", f"scripted:{replies}",
+           "--run-dir", str(tmp_path / "run")]
+    assert main(run + ["--strategy", "single"]) == 0
+    assert main(run + ["--strategy", "single", "--temperature", "0.3"]) == 0  # single never samples
+    assert main(run + ["--strategy", "resample", "--rounds", "1", "--budget-tokens", "2000"]) == 0
+    capsys.readouterr()
+    assert main(run + ["--strategy", "resample", "--rounds", "1", "--budget-tokens", "3000",
+                       "--temperature", "0.5"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "temperature: 0.8, now 0.5" in err and "budget_tokens: 2000, now 3000" in err and "{" not in err

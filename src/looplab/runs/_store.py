@@ -54,6 +54,22 @@ def is_record_file(path: str | Path) -> bool:
     return Path(path).name.startswith(RECORD_FILES)
 
 
+def _differences(recorded: dict, given: dict, prefix: str = "") -> list[str]:
+    """Each setting of `given` that `recorded` holds otherwise, as "name: recorded, now given" (short).
+
+    >>> _differences({"temperature": 0.8, "prompts": {"first": "{task}"}}, {"temperature": 0.5, "prompts": {}})
+    ['temperature: 0.8, now 0.5']
+    """
+    out = []
+    for key, value in given.items():
+        old = recorded.get(key)
+        if isinstance(value, dict) and isinstance(old, dict):
+            out += _differences(old, value, f"{prefix}{key}.")
+        elif old != value:
+            out.append(f"{prefix}{key}: {_short(old, 60)}, now {_short(value, 60)}")
+    return out
+
+
 class RunError(Exception):
     """The run directory cannot be used as asked (locked, corrupt, made by another command, or with other
     settings)."""
@@ -168,14 +184,17 @@ class RunStore:
                                f"{_short(value)}); use a new --run-dir")
 
     def register_policy(self, name: str, config: dict) -> None:
-        """Record a policy's settings; refuse to resume it under different ones."""
+        """Record a policy's settings; refuse to resume it under different ones, naming each that changed.
+        Only the settings given count: a record that holds more (an older one kept every knob) resumes."""
         row = self.db.execute("SELECT config FROM policies WHERE name = ?", (name,)).fetchone()
-        text = json.dumps(config, sort_keys=True)
         if row is None:
-            self.db.execute("INSERT INTO policies VALUES (?, ?, ?)", (name, text, time.time()))
-        elif row["config"] != text:
-            raise RunError(f"{self.dir} already holds policy {name!r} with other settings "
-                           f"({row['config'][:300]}); use a new --run-dir to change them")
+            self.db.execute("INSERT INTO policies VALUES (?, ?, ?)", (name, json.dumps(config, sort_keys=True),
+                                                                      time.time()))
+            return
+        changed = _differences(json.loads(row["config"]), json.loads(json.dumps(config)))
+        if changed:
+            raise RunError(f"{self.dir} already holds policy {name!r} with other settings: {'; '.join(changed)}; "
+                           "re-run with the recorded values to resume, or use a new --run-dir to change them")
 
     def policies(self) -> list[tuple[str, dict]]:
         rows = self.db.execute("SELECT name, config FROM policies ORDER BY created").fetchall()

@@ -50,6 +50,23 @@ class PolicyConfig:
         fields["prompts"] = Prompts(**fields.get("prompts", {}))
         return cls(**fields)
 
+    def settings(self) -> dict:
+        """What changes the calls this policy makes: its strategy, the knobs its spec names, the temperature when
+        it samples, the batch when it batches, its token limit, its extra sources and the templates it reads.
+        A resumed policy must keep these; the others it never uses.
+
+        >>> PolicyConfig("single", temperature=0.3).settings() == PolicyConfig("single").settings()
+        True
+        """
+        spec = POLICIES.get(self.strategy)
+        out: dict = {"strategy": self.strategy, **{k: getattr(self, k) for k in (spec.knobs if spec else ())}}
+        if spec is None or spec.samples:
+            out["temperature"] = self.temperature
+        if spec is None or spec.batches:
+            out["batch"] = self.batch
+        return {**out, "max_tokens": self.max_tokens, "extra_sources": list(self.extra_sources),
+                "prompts": self.templates}
+
     @property
     def templates(self) -> dict[str, str]:
         """The templates this policy reads, by name (see `PolicySpec.templates`)."""

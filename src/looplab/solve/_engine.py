@@ -119,7 +119,7 @@ async def solve_tasks_async(problems: list[Problem], family: Family, config: Pol
     # The budget and the sources are part of the settings: a resumed policy must keep them.
     judged_by = ({"judge_model": judge_model.name}
                  if judge_model and any(s.judges_with_a_model for s in chosen.values()) else {})
-    store.register_policy(config.name, {**config.as_dict(), "sources": list(chosen), **judged_by,
+    store.register_policy(config.name, {**config.settings(), "sources": list(chosen), **judged_by,
                                         "budget_calls": task_budget.calls, "budget_tokens": task_budget.tokens})
     done = store.finished(config.name)
     report = SolveReport(config.name)

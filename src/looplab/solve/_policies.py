@@ -18,20 +18,20 @@ from ._spec import policy
 MAX_LESSONS = 3  # reflections (reflexion) and change notes (evolve) carried into a prompt
 
 
-@policy("single", help="one greedy attempt")
+@policy("single", samples=False, help="one greedy attempt")
 async def single(ctx: SolveContext, cfg: PolicyConfig) -> None:
     """One greedy attempt."""
     await ctx.attempt("initial", await ctx.propose(ctx.messages.first()))
 
 
-@policy("best-of-n", knobs=("n",), reference=True,
+@policy("best-of-n", knobs=("n",), reference=True, batches=True,
         help="n samples, the best by its feedback: the reference every policy is compared with at equal tokens")
 async def best_of_n(ctx: SolveContext, cfg: PolicyConfig) -> None:
     """Up to n samples (the first greedy); stops early once one passes every visible example."""
     await _samples(ctx, cfg)
 
 
-@policy("codet", knobs=("n",), answer="agreement",
+@policy("codet", knobs=("n",), answer="agreement", batches=True,
         help="n samples, answered by the one most others agree with on generated tests (CodeT)")
 async def codet(ctx: SolveContext, cfg: PolicyConfig) -> None:
     """CodeT: n samples (the first greedy), then the answer is chosen by dual agreement over every check the
@@ -52,7 +52,7 @@ def attempt_pattern(attempt: Attempt) -> tuple[bool, ...]:
     return pass_pattern([(f.passed, f.details) for f in attempt.feedback.values()])
 
 
-@policy("refine", knobs=("rounds",), templates=("system", "first", "revision"),
+@policy("refine", knobs=("rounds",), templates=("system", "first", "revision"), samples=False,
         help="revise the best attempt from its feedback, k rounds")
 async def refine(ctx: SolveContext, cfg: PolicyConfig) -> None:
     """A greedy attempt, then up to k revisions of the best attempt so far, each shown its feedback.
@@ -163,7 +163,7 @@ def _waves(items: list, size: int) -> list[list]:
     return [items[i:i + size] for i in range(0, len(items), size)]
 
 
-@policy("iad", knobs=("n", "rounds"), templates=("system", "first", "rewrite", "revision"),
+@policy("iad", knobs=("n", "rounds"), templates=("system", "first", "rewrite", "revision"), batches=True,
         help="n candidates, then k rounds refining the best (IAD)")
 async def iad(ctx: SolveContext, cfg: PolicyConfig) -> None:
     """Iterative verifier-guided decoding: n candidates a round; the verifier (visible examples)
@@ -211,7 +211,7 @@ def _lessons(history: list[tuple[str, float, float]]) -> str:
     return ("\n" + "\n".join(lines) + "\n") if lines else ""
 
 
-@policy("evolve", knobs=("n", "rounds"), templates=("system", "first", "mutation", "crossover"),
+@policy("evolve", knobs=("n", "rounds"), templates=("system", "first", "mutation", "crossover"), batches=True,
         help="a population of n, k generations of mutation and crossover")
 async def evolve(ctx: SolveContext, cfg: PolicyConfig) -> None:
     """A population of n solutions evolved for `rounds` generations. Each generation makes n

@@ -18,7 +18,8 @@ class PolicySpec:
     `templates`: the `Prompts` fields it reads (only these are part of its identity); `answer`: "rank" (the
     best attempt by its feedback) or "agreement" (the candidate the most others agree with, as CodeT);
     `reference`: the baseline every other policy is compared with at equal tokens (best-of-N), which the
-    command line lets sample until the budget ends; `help`: one line for `--help`.
+    command line lets sample until the budget ends; `samples`: it uses the config's temperature (a greedy
+    policy does not); `batches`: it uses the config's batch; `help`: one line for `--help`.
     """
 
     name: str
@@ -27,6 +28,8 @@ class PolicySpec:
     templates: tuple[str, ...] = ("system", "first")
     answer: str = "rank"
     reference: bool = False
+    samples: bool = True
+    batches: bool = False
     help: str = ""
 
     def __post_init__(self):
