@@ -118,3 +118,26 @@ def test_a_refused_resume_names_each_setting_that_changed_and_unused_ones_do_not
                        "--temperature", "0.5"]) == 2
     err = " ".join(capsys.readouterr().err.split())
     assert "temperature: 0.8, now 0.5" in err and "budget_tokens: 2000, now 3000" in err and "{" not in err
+
+
+def test_report_only_and_analyze_read_what_was_run_from_the_record(tmp_path, capsys):
+    import csv
+
+    from looplab.cli import main
+
+    replies = tmp_path / "replies.json"
+    replies.write_text('["```sql\\nSELECT COUNT(*) FROM orders WHERE status = \'cancelled\'\\n```"]')
+    run_dir = str(tmp_path / "run")
+    assert main(["compare", "--tasks", "sql:shop", "--limit", "2", "--policies", "single,refine", "--rounds", "1",
+                 "--budget-tokens", "2500", "--model", f"scripted:{replies}", "--run-dir", run_dir]) == 0
+    ran = list(csv.DictReader(open(tmp_path / "run" / "comparison.csv")))
+    capsys.readouterr()
+    assert main(["compare", "--report-only", "--run-dir", run_dir]) == 0  # no family, tasks, policies or budget
+    assert "2 sql tasks, budget 2500 tokens per task" in " ".join(capsys.readouterr().out.split())
+    again = list(csv.DictReader(open(tmp_path / "run" / "comparison.csv")))
+    assert [r["policy"] for r in again] == ["single", "refine(k=1)"]
+    assert [(r["tasks"], r["pass_at_1"]) for r in again] == [(r["tasks"], r["pass_at_1"]) for r in ran]
+    assert main(["compare", "--report-only", "--run-dir", run_dir, "--policies", "tree"]) == 2  # not in the record
+    assert main(["analyze", "--run-dir", run_dir]) == 0
+    rows = list(csv.DictReader(open(tmp_path / "run" / "analysis.csv")))
+    assert {r["policy"] for r in rows} == {"single", "refine(k=1)"} and {r["tasks"] for r in rows} == {"2"}

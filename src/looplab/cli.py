@@ -123,7 +123,7 @@ def _add_run_dir(p: argparse.ArgumentParser, default: str | None = None) -> None
 
 
 def _add_task_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--tasks", default="humaneval", help=TASKS_HELP)
+    p.add_argument("--tasks", help=TASKS_HELP + "; commands that read a record default to its tasks")
     which = p.add_mutually_exclusive_group()
     which.add_argument("--limit", type=_whole(1), help="the first N tasks")
     which.add_argument("--ids", help="comma-separated task ids, e.g. HumanEval/0,HumanEval/7, shop/03, or 0,7")
@@ -189,10 +189,11 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("compare", help="run several policies on the same tasks at one token budget and compare them",
                        epilog=_policy_list(), formatter_class=argparse.RawDescriptionHelpFormatter)
     _add_task_args(p)
-    p.add_argument("--policies", default=",".join(POLICIES),
+    p.add_argument("--policies",
                    help=f"comma-separated, from {', '.join(POLICIES)}; add +tests to a name to give that policy "
-                        "tests the model writes itself, e.g. tree+tests (code tasks; default: all, without)")
-    _add_policy_args(p, rounds=COMPARE_ROUNDS, budget_required=True)
+                        "tests the model writes itself, e.g. tree+tests (code tasks; default: all, without; with "
+                        "--report-only: the policies the record holds)")
+    _add_policy_args(p, rounds=COMPARE_ROUNDS)
     p.add_argument("--report-only", action="store_true",
                    help="run nothing: read the record as it stands and write the comparison (a run in progress, "
                         "or one recorded by an earlier looplab)")
@@ -309,11 +310,20 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _load_tasks(args, sandbox: Sandbox):
+def _load_tasks(args, sandbox: Sandbox, recorded: RunStore | None = None):
+    """The tasks the flags name; reading a record (`recorded`), the record's own unless the flags narrow them."""
     ids = [i.strip() for i in args.ids.split(",") if i.strip()] if getattr(args, "ids", None) else None
     if getattr(args, "ids", None) is not None and not ids:
         raise UsageError("--ids names no task")
-    return load_tasks(args.tasks, sandbox, limit=args.limit, ids=ids)
+    spec = args.tasks
+    if recorded is not None:
+        family, finished = recorded.recorded_tasks()
+        if spec is None and family is None:
+            raise UsageError(f"{recorded.dir} holds tasks from a file; give it with --tasks FILE.jsonl")
+        spec = spec or family
+        if ids is None and args.limit is None and finished:
+            ids = finished
+    return load_tasks(spec or "humaneval", sandbox, limit=args.limit, ids=ids)
 
 
 def _model_args(args) -> dict:
@@ -543,34 +553,61 @@ def _policy_configs(spec: str, args, samples: int = COMPARE_SAMPLES) -> list[Pol
 
 
 def cmd_compare(args) -> int:
-    from .report import write_comparison
+    if args.report_only:
+        return _report_comparison(args)
+    if args.budget_tokens is None:
+        raise UsageError("compare runs every policy at one token budget per task; give --budget-tokens")
+    configs = _policy_configs(args.policies or ",".join(POLICIES), args)
+    family, problems = _load_tasks(args, _sandbox(args))
+    _run(configs, family, problems, args, task_budget=_budget(None, args.budget_tokens))
+    with RunStore(args.run_dir) as store:
+        summary = store.write_summary()
+        result = compare(store, family, problems, [c.name for c in configs], args.budget_tokens)
+    _print_comparison(args, family, problems, summary, result, args.budget_tokens)
+    return _finish(args)
 
-    configs = _policy_configs(args.policies, args)
-    budget = _budget(None, args.budget_tokens)
-    sandbox = _sandbox(args)
-    if args.report_only and not (Path(args.run_dir) / "run.sqlite").is_file():
+
+def _report_comparison(args) -> int:
+    """compare --report-only: the record's family, tasks, policies and budget, unless the flags narrow them."""
+    if not (Path(args.run_dir) / "run.sqlite").is_file():
         raise RunError(f"{args.run_dir} holds no run record (run.sqlite) to report on; run the comparison first")
-    family, problems = _load_tasks(args, sandbox)
-    if not args.report_only:
-        _run(configs, family, problems, args, task_budget=budget)
     with RunStore(args.run_dir) as store:
         if store.meta("loop") == "grow":
             raise RunError(f"{args.run_dir} holds a grow run, not policies to compare")
-        if store.meta("loop") is None:
+        recorded = dict(store.policies())
+        if store.meta("loop") is None or not recorded:
             raise RunError(f"{args.run_dir} holds no recorded policies yet; run the comparison first")
+        names = [c.name for c in _policy_configs(args.policies, args)] if args.policies else list(recorded)
+        missing = [n for n in names if n not in recorded]
+        if missing:
+            raise RunError(f"{args.run_dir} holds no policy {missing[0]!r}; it holds {', '.join(recorded)}")
+        budgets = {recorded[n].get("budget_tokens") for n in names} - {None}
+        budget = args.budget_tokens or max(budgets, default=None)
+        if budget is None:
+            raise UsageError(f"{args.run_dir} records no token budget for these policies; give --budget-tokens")
+        family, problems = _load_tasks(args, _sandbox(args), recorded=store)
         summary = store.write_summary()
-        result = compare(store, family, problems, [c.name for c in configs], args.budget_tokens)
+        result = compare(store, family, problems, names, budget)
+    _print_comparison(args, family, problems, summary, result, budget)
+    return _finish(args)
+
+
+def _print_comparison(args, family, problems, summary, result, budget: int) -> None:
+    from .report import write_comparison
+
     for name, missing in result.unfinished.items():
         console.print(Text(f"{name} has {missing} of {len(problems)} tasks unfinished; re-run to complete the "
                            "comparison", style="yellow"))
     csv_path, html_path = write_comparison(args.run_dir, result.rows, result.curves, result.reference,
-                                           model=summary["model"], budget=args.budget_tokens)
-    table = Table(title=f"{len(problems)} {family.name} tasks, budget {args.budget_tokens} tokens per task")
+                                           model=summary["model"], budget=budget)
+    table = Table(title=f"{len(problems)} {family.name} tasks, budget {budget} tokens per task")
     for column in ("policy", "pass@1 (hidden)", "best-of-N, same tokens", "won/lost vs it (p)", "mean tokens",
                    "mean calls", "wall s"):
         table.add_column(column, justify="left" if column == "policy" else "right")
     for r in result.rows:
-        if "best_of_n_at_equal_tokens" not in r:
+        if r["policy"] == result.reference:
+            reference_cells = ("(the reference)", "-")
+        elif "best_of_n_at_equal_tokens" not in r:
             reference_cells = ("-", "-")
         else:
             p = r["sign_test_p"]
@@ -581,17 +618,18 @@ def cmd_compare(args) -> int:
                       f"{r['mean_calls']:.1f}", f"{r['wall_seconds']:.0f}")
     out.print(table)
     console.print(f"Wrote {csv_path} and {html_path}")
-    return _finish(args)
 
 
 def cmd_analyze(args) -> int:
     from .report import write_analysis
     from .solve import analyze
 
-    family, problems = _load_tasks(args, _sandbox(args))
+    if not (Path(args.run_dir) / "run.sqlite").is_file():
+        raise RunError(f"{args.run_dir} holds no run record (run.sqlite) to analyze")
     with RunStore(args.run_dir) as store:
         if store.meta("loop") == "grow":
             raise RunError(f"{args.run_dir} is a grow run; analyze reads solve runs")
+        family, problems = _load_tasks(args, _sandbox(args), recorded=store)
         if store.meta("family") not in (None, family.name):
             raise RunError(f"{args.run_dir} holds {store.meta('family')} tasks; give --tasks for them")
         rows = analyze(store, family, problems)

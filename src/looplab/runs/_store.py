@@ -428,6 +428,23 @@ class RunStore:
         outcome = other.execute("SELECT * FROM outcomes WHERE policy = ? AND task_id = ?", key).fetchone()
         self.db.execute(f"INSERT OR REPLACE INTO outcomes VALUES ({', '.join('?' * len(outcome))})", tuple(outcome))
 
+    def recorded_tasks(self) -> tuple[str | None, list[str]]:
+        """The `--tasks` spec that loads this run's tasks again and the ids of its finished tasks, in order; the
+        spec is None when the record cannot say it (a JSONL file's path is not recorded).
+
+        >>> import tempfile
+        >>> with RunStore(tempfile.mkdtemp()) as store:
+        ...     store.require({"loop": "solve", "family": "math"})
+        ...     store.recorded_tasks()
+        ('math', [])
+        """
+        ids = [r[0] for r in self.db.execute("SELECT task_id FROM outcomes GROUP BY task_id ORDER BY MIN(rowid)")]
+        family = self.meta("family")
+        if family == "math" and ids:
+            generators = list(dict.fromkeys(task_id.split("/")[0] for task_id in ids))
+            return f"math:{','.join(generators)}", ids
+        return (family if family in ("humaneval", "sql", "math") else None), ids
+
     def write_summary(self) -> dict:
         summary = {"run_dir": str(self.dir), "model": self.meta("model"), "family": self.meta("family"),
                    "sandbox": self.meta("sandbox"), "policies": self.summary()}
