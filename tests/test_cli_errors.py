@@ -189,3 +189,19 @@ def test_progress_outside_a_terminal_is_plain_lines_that_count_resumed_tasks(tmp
     again = subprocess.run(command + ["--limit", "3"], capture_output=True, text=True, timeout=120)
     assert "single: 3/3 tasks (1 resumed), hidden pass 1" in again.stderr, again.stderr
     assert "\x1b[" not in again.stderr  # no terminal control codes in a file
+
+
+def test_ctrl_c_does_not_wait_for_a_program_still_running(tmp):
+    """The interrupted command exits at once, though a sandboxed program would run 30 s more (the same holds
+    for a local model's reply in its worker thread)."""
+    slow = tmp / "slow.json"
+    slow.write_text(json.dumps(["```python\nimport time\ndef has_close_elements(numbers, threshold):\n"
+                                "    time.sleep(30)\n```"]))
+    command = [str(Path(sys.executable).with_name("looplab")), "solve", "--ids", "0", "--timeout", "60",
+               "--model", f"scripted:{slow}", "--run-dir", str(tmp / "run")]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    time.sleep(4)
+    process.send_signal(signal.SIGINT)
+    start = time.monotonic()
+    err = process.communicate(timeout=60)[1]
+    assert process.returncode == 130 and time.monotonic() - start < 10 and "Traceback" not in err, err

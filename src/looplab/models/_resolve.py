@@ -6,7 +6,7 @@ from ._base import Model, ModelError
 
 
 def load_model(spec: str = "local", *, base_url: str | None = None, api_key: str | None = None,
-               timeouts=None, model_args: dict | None = None) -> Model:
+               timeouts=None, model_args: dict | None = None, threads: int | None = None) -> Model:
     """Build a model from a `--model` string.
 
     - ``local`` (default): embedded Qwen2.5-Coder-0.5B-Instruct; ``local:smollm2``; ``local:/path/model.gguf``
@@ -16,7 +16,7 @@ def load_model(spec: str = "local", *, base_url: str | None = None, api_key: str
 
     `model_args` (`-M key=value`) go to the backend: into every request of a server, into llama.cpp's sampling
     settings for the embedded model; they are part of the model's name, so of the record's identity. The
-    scripted model takes none.
+    scripted model takes none. `threads`: llama.cpp's threads for a local model (default: `default_threads`).
 
     >>> load_model("scripted:missing.json")
     Traceback (most recent call last):
@@ -29,10 +29,13 @@ def load_model(spec: str = "local", *, base_url: str | None = None, api_key: str
         from ._weights import QWEN_FILE, embedded_model_path, smollm2_path
 
         if not arg:
-            return LlamaModel(embedded_model_path(), f"local:{QWEN_FILE.removesuffix('.gguf')}", model_args=model_args)
+            return LlamaModel(embedded_model_path(), f"local:{QWEN_FILE.removesuffix('.gguf')}", model_args=model_args,
+                              n_threads=threads)
         if arg == "smollm2":
-            return LlamaModel(smollm2_path(), "local:smollm2-135m-instruct-q4_1", model_args=model_args)
-        return LlamaModel(os.path.expanduser(arg), f"local:{os.path.basename(arg)}", model_args=model_args)
+            return LlamaModel(smollm2_path(), "local:smollm2-135m-instruct-q4_1", model_args=model_args,
+                              n_threads=threads)
+        return LlamaModel(os.path.expanduser(arg), f"local:{os.path.basename(arg)}", model_args=model_args,
+                          n_threads=threads)
     if kind == "openai":
         from ._openai import OpenAIModel, Timeouts
 

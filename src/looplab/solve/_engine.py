@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from concurrent.futures import Executor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -89,7 +89,35 @@ def solve_tasks(problems: list[Problem], family: Family, config: PolicyConfig, *
     >>> [(o.task_id, o.status, o.calls) for o in report.outcomes]
     [('shop/01', 'done', 1), ('shop/02', 'done', 1)]
     """
-    return asyncio.run(solve_tasks_async(problems, family, config, model=model, store=store, **options))
+    return run_blocking(solve_tasks_async(problems, family, config, model=model, store=store, **options))
+
+
+async def _settled(tasks) -> None:
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def run_blocking(coroutine):
+    """`asyncio.run`, except that an interrupt (Ctrl-C) does not wait for the worker threads still running a
+    program or a model call: their results would be thrown away anyway, and the record is already consistent
+    (every call and step is written the moment it is done). Without an interrupt, it waits for them as usual."""
+    loop = asyncio.new_event_loop()
+    workers = ThreadPoolExecutor(thread_name_prefix="solve")
+    loop.set_default_executor(workers)
+    interrupted = False
+    try:
+        return loop.run_until_complete(coroutine)
+    except KeyboardInterrupt:
+        interrupted = True
+        raise
+    finally:
+        tasks = asyncio.all_tasks(loop)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            loop.run_until_complete(_settled(tasks))
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        workers.shutdown(wait=not interrupted, cancel_futures=True)
+        loop.close()
 
 
 async def solve_tasks_async(problems: list[Problem], family: Family, config: PolicyConfig, *, model: Model,
