@@ -158,3 +158,20 @@ def test_only_looplabs_own_scripts_run_on_its_pages(runs, tmp_path):
     seen = asyncio.run(browse(scenario))
     assert all(state["hacked"] is None for state in seen.values()), seen
     assert seen["view"]["nav"] and seen["graph"]["canvas"] > 0  # the pages' own scripts ran
+
+
+def test_the_view_index_shows_each_runs_headline_and_links_its_pages(runs, tmp_path):
+    """`view --run-dir PARENT` takes every run in a folder; the index shows each run's best pass@1 (or its graph's
+    size) and links the comparison, analysis and graph report pages the run has."""
+    parent = runs["solve"].parent
+    assert main(["view", "--run-dir", str(parent), "--output", str(tmp_path / "site")]) == 0
+
+    async def scenario(page):
+        await page.open((tmp_path / "site" / "index.html").as_uri())
+        return await page.js("[...document.querySelectorAll('tr')].map(r => r.innerText)"), page.errors
+    rows, errors = asyncio.run(browse(scenario))
+    assert errors == []
+    solve_row = next(r for r in rows if "solve" in r.split("\t")[0])
+    grow_row = next(r for r in rows if r.split("\t")[0].endswith("grow"))
+    assert "best pass@1" in solve_row and "comparison" in solve_row and "analysis" in solve_row
+    assert "nodes" in grow_row and "report" in grow_row

@@ -213,8 +213,11 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("view", help="a static site over run directories: policies, tasks, attempt trees, diffs, "
                                     "model calls, two runs side by side; grow iterations")
-    p.add_argument("run_dirs", nargs="+", type=Path, metavar="DIR")
-    p.add_argument("--output", type=Path, help="where to write the site (default: DIR/view of the first run)")
+    p.add_argument("run_dirs", nargs="*", type=Path, metavar="DIR", help="run directories (as --run-dir)")
+    p.add_argument("--run-dir", action="append", type=Path, default=[], dest="more_run_dirs",
+                   help="a run directory, or a folder of run directories (repeatable)")
+    p.add_argument("--output", type=Path, help="where to write the site (default: DIR/view of the first run; a new "
+                                               "or empty folder, or an earlier site)")
 
     p = sub.add_parser("export", help="a solve run's trajectories as JSON lines: steps, feedback, calls, outcome")
     _add_run_dir(p)
@@ -660,11 +663,19 @@ def cmd_analyze(args) -> int:
 def cmd_view(args) -> int:
     from .report import write_view
 
-    for run_dir in args.run_dirs:
-        if not (run_dir / "run.sqlite").is_file():
-            raise RunError(f"{run_dir} holds no run record (run.sqlite); give run directories")
+    run_dirs = []
+    for given in args.run_dirs + args.more_run_dirs:
+        if (given / "run.sqlite").is_file():
+            run_dirs.append(given)
+            continue
+        inside = sorted(d for d in given.iterdir() if (d / "run.sqlite").is_file()) if given.is_dir() else []
+        if not inside:
+            raise RunError(f"{given} holds no run record (run.sqlite), nor do the folders in it; give run directories")
+        run_dirs += inside
+    if not run_dirs:
+        raise UsageError("give the runs to view: --run-dir DIR (a run, or a folder of runs; repeatable)")
     start = time.monotonic()
-    index = write_view(args.run_dirs, args.output or args.run_dirs[0] / "view")
+    index = write_view(run_dirs, args.output or run_dirs[0] / "view")
     size = sum(f.stat().st_size for f in index.parent.rglob("*") if f.is_file())
     console.print(f"Wrote {index} ({size / 1e6:.1f} MB in {len(list(index.parent.rglob('*.js')))} data files, "
                   f"{time.monotonic() - start:.1f} s); open it in a browser, no server needed")

@@ -166,6 +166,10 @@ def write_view(run_dirs: list[Path], out: Path) -> Path:
             run.update(_grow_run(store, index, data) if loop == "grow" else _solve_run(store, index, data))
             if run["kind"] == "grow" and run["report"]:
                 run["report"] = str((Path(run_dir) / "report.html").resolve())
+            # the pages other commands wrote for this run, linked from the index
+            run["pages"] = {page: (Path(run_dir) / page).resolve().as_uri()
+                            for page in ("comparison.html", "analysis.html", "report.html")
+                            if (Path(run_dir) / page).is_file()}
             runs.append(run)
     page = PAGE.replace("/*CSP*/", csp_meta(SCRIPT, loads_scripts=True)).replace(
         "/*STYLE*/", STYLE + VIEW_STYLE).replace("/*RUNS*/", script_json(runs)).replace("/*SCRIPT*/", SCRIPT)
@@ -219,11 +223,23 @@ function params() { return Object.fromEntries(new URLSearchParams(location.hash.
 function go(p) { location.hash = new URLSearchParams(p).toString(); }
 const main = document.getElementById('main');
 
+function headline(r) {
+  if (r.kind === 'grow') {
+    const last = r.metrics[r.metrics.length - 1];
+    return last ? `${last.nodes} nodes, ${last.edges} edges` : '-';
+  }
+  const scored = Object.entries(r.policies).filter(([, p]) => p.pass_at_1 !== null);
+  if (!scored.length) return '-';
+  const [name, best] = scored.reduce((a, b) => (b[1].pass_at_1 > a[1].pass_at_1 ? b : a));
+  return `best pass@1 ${(100 * best.pass_at_1).toFixed(1)}% (${name})`;
+}
 function home() {
-  main.replaceChildren(el('h2', {}, 'Runs'), table(['run', 'loop', 'model', 'tasks', ''], RUNS.map((r, i) => [
-    r.dir, r.loop + (r.family ? ' (' + r.family + ')' : ''), r.model,
-    r.kind === 'solve' ? Object.keys(r.tasks).length : r.metrics.length + ' iterations',
-    el('a', {href: '#run=' + i}, 'open')])));
+  main.replaceChildren(el('h2', {}, 'Runs'), table(['run', 'loop', 'model', 'tasks', 'headline', 'pages', ''],
+    RUNS.map((r, i) => [
+      r.dir, r.loop + (r.family ? ' (' + r.family + ')' : ''), r.model,
+      r.kind === 'solve' ? Object.keys(r.tasks).length : r.metrics.length + ' iterations', headline(r),
+      el('span', {}, ...Object.entries(r.pages).map(([page, uri]) => el('a', {href: uri}, page.replace('.html', '') + ' '))),
+      el('a', {href: '#run=' + i}, 'open')])));
 }
 function table(head, rows) {
   return el('div', {class: 'tablewrap'}, el('table', {}, el('tr', {}, ...head.map(h => el('th', {}, h))),
