@@ -149,19 +149,24 @@ def test_a_server_fault_becomes_a_recorded_outcome(tmp_path, sandbox, name):
         assert "\ud800" not in call["response"]
 
 
-def test_a_budget_holds_when_the_server_counts_no_tokens(tmp_path, sandbox):
-    reply = {"choices": [{"message": {"content": "no code here"}, "finish_reason": "stop"}]}
+def sample_under_a_budget(tmp_path, sandbox, reply) -> tuple[dict, list[dict], int]:
+    """best-of-n under a 1,500-token budget against a server that always sends `reply`: the task's outcome, its
+    calls, and how many requests the server got."""
     server = FaultServer(reply)
     model = OpenAIModel("m", server.url, max_retries=0)
     try:
         with RunStore(tmp_path / "run") as store:
             solve_tasks(problems(), CodeFamily(sandbox), PolicyConfig("best-of-n", n=40), model=model, store=store,
                         task_budget=Budget(tokens=1500))
-            outcome = store.outcomes("best-of-n(n=40)")["add/0"]
-            calls = store.calls("best-of-n(n=40)", "add/0")
+            return store.outcomes("best-of-n(n=40)")["add/0"], store.calls("best-of-n(n=40)", "add/0"), server.requests
     finally:
         server.close()
-    assert outcome["tokens"] <= 1500 and len(calls) == server.requests
+
+
+def test_a_budget_holds_when_the_server_counts_no_tokens(tmp_path, sandbox):
+    reply = {"choices": [{"message": {"content": "no code here"}, "finish_reason": "stop"}]}
+    outcome, calls, requests = sample_under_a_budget(tmp_path, sandbox, reply)
+    assert outcome["tokens"] <= 1500 and len(calls) == requests
     assert all(c["params"]["usage_estimated"] for c in calls)
     assert len(calls) < 15  # charged by the estimate, not for free
 
@@ -179,16 +184,7 @@ LONG = "word " * 280  # estimated at 701 tokens without usage: more than the sec
      "usage": {"prompt_tokens": 50, "completion_tokens": 1}},
 ], ids=["usage missing", "usage null", "usage a list", "max_tokens ignored", "whitespace uncounted"])
 def test_no_call_is_charged_more_than_it_reserved_whatever_the_server_sends(tmp_path, sandbox, reply):
-    server = FaultServer(reply)
-    model = OpenAIModel("m", server.url, max_retries=0)
-    try:
-        with RunStore(tmp_path / "run") as store:
-            solve_tasks(problems(), CodeFamily(sandbox), PolicyConfig("best-of-n", n=40), model=model, store=store,
-                        task_budget=Budget(tokens=1500))
-            outcome = store.outcomes("best-of-n(n=40)")["add/0"]
-            calls = store.calls("best-of-n(n=40)", "add/0")
-    finally:
-        server.close()
+    outcome, calls, _ = sample_under_a_budget(tmp_path, sandbox, reply)
     assert outcome["tokens"] <= 1500 and outcome["status"] == "done"
     for call in calls:
         allowed = call["params"]["max_tokens"]

@@ -206,13 +206,15 @@ def reported(stdout: str) -> list[dict]:
     >>> reported('noise\\n' + MARK + '{"i": 0, "ok": true}\\n' + MARK + '{\\n' + MARK + '5\\n')
     [{'i': 0, 'ok': True}]
     """
-    rows = []
-    for line in stdout.splitlines():
-        if line.startswith(MARK):
-            try:
-                row = json.loads(line[len(MARK):])
-            except (ValueError, RecursionError):
-                continue
-            if isinstance(row, dict):
-                rows.append(row)
-    return rows
+    return [row for row in map(marked_row, stdout.splitlines()) if row is not None]
+
+
+def marked_row(line: str) -> dict | None:
+    """The JSON object a line starting with MARK carries; None for any other line."""
+    if not line.startswith(MARK):
+        return None
+    try:
+        row = json.loads(line[len(MARK):])
+    except (ValueError, RecursionError):
+        return None
+    return row if isinstance(row, dict) else None

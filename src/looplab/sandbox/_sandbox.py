@@ -18,9 +18,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from ._cgroup import Cgroups
-from ._harness import MARK
-
-MARK_BYTES = MARK.encode()
+from ._harness import marked_row
 
 LAUNCHER = Path(__file__).with_name("_launcher.py").read_text()
 RESULT_KINDS = ("ok", "error", "timeout", "memory", "killed", "output_limit")
@@ -416,13 +414,9 @@ class SandboxService:
             while True:
                 while (end := self._pending.find(b"\n")) >= 0:
                     line, self._pending = bytes(self._pending[:end]), self._pending[end + 1:]
-                    if line.startswith(MARK_BYTES):
-                        try:
-                            answer = json.loads(line[len(MARK_BYTES):])
-                        except (ValueError, RecursionError):
-                            continue
-                        if isinstance(answer, dict):
-                            return answer
+                    answer = marked_row(line.decode("utf-8", "replace"))
+                    if answer is not None:
+                        return answer
                 if len(self._pending) > self.MAX_LINE:
                     return None
                 left = deadline - time.monotonic()
