@@ -204,7 +204,10 @@ def test_export_writes_one_json_line_per_policy_and_task(tmp_path):
         (p, t) for p in ("refine(k=8)", "single") for t in ("HumanEval/0", "HumanEval/1")]
     refine = next(r for r in rows if r["policy"] == "refine(k=8)" and r["task_id"] == "HumanEval/0")
     assert len(refine["steps"]) == len(refine["calls"]) > 1 and refine["steps"][0]["feedback"]["examples"]["text"]
-    assert refine["calls"][0]["messages"][0]["role"] == "system" and "passed_hidden" in refine["outcome"]
+    assert refine["calls"][0]["messages"][0]["role"] == "system" and refine["format"] == "looplab.trajectory/1"
+    assert "passed_hidden" not in refine["outcome"] and refine["hidden"]["passed"] in (True, False)  # kept apart
+    calls = {c["id"] for c in refine["calls"]}
+    assert all(s["call"] in calls and s["feedback"]["examples"]["calls"] == [] for s in refine["steps"])
 
 
 def test_the_demo_command_runs(tmp_path):

@@ -21,7 +21,7 @@ from .grow import DEFAULT_THRESHOLD, DEFAULT_TOPIC_FLOOR, NEXT_POLICIES
 from .grow._mine import DEFAULT_JUDGE_THRESHOLD
 from .models import (Budget, BudgetExceeded, Meter, ModelError, ModelUnavailable, OpenAIModel, Timeouts, load_model,
                      parse_model_args)
-from .runs import RunError, RunStore, is_record_file, terminal_safe
+from .runs import RunError, RunStore, export_trajectories, is_record_file, terminal_safe
 from .sandbox import Limits, Sandbox, SandboxUnavailable
 from .solve import EXTRA_SOURCES, POLICIES, PolicyConfig, compare, feedback_sources, run_policies
 from .tasks import TaskError, load_tasks
@@ -688,14 +688,10 @@ def _refuse_record_file(path: Path) -> None:
 
 
 def cmd_export(args) -> int:
-    from .report import export_trajectories
-
     out = args.output or Path(args.run_dir) / "trajectories.jsonl"
     _refuse_record_file(out)
     try:
         lines = export_trajectories(Path(args.run_dir), out)
-    except ValueError as e:
-        raise UsageError(str(e)) from None
     except OSError as e:
         raise UsageError(f"cannot write {out}: {e.strerror}") from None
     console.print(f"Wrote {out}: {lines} trajectories (one per policy and task)")

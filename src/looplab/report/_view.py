@@ -103,27 +103,6 @@ def _grow_run(store: RunStore, index: int, data: Path) -> dict:
             "report": (store.dir / "report.html").exists()}
 
 
-def export_trajectories(run_dir: Path, out: Path) -> int:
-    """Every (policy, task) of a solve run as one JSON line: its steps with their feedback, its model calls and
-    its outcome, for tools outside looplab (pandas, DuckDB, a training pipeline). Returns the lines written."""
-    lines = 0
-    with RunStore(run_dir, read_only=True) as store, open(out, "w") as f:
-        if store.meta("loop") != "solve":
-            raise ValueError(f"{run_dir} is not a solve run; grow runs export with `looplab graph export`")
-        for policy, config in store.policies():
-            for task_id, outcome in sorted(store.outcomes(policy).items()):
-                steps = store.steps(policy, task_id)
-                f.write(json.dumps({
-                    "run": str(run_dir), "model": store.meta("model"), "family": store.meta("family"),
-                    "policy": policy, "config": config, "task_id": task_id,
-                    "outcome": {k: v for k, v in outcome.items() if k not in ("policy", "task_id")},
-                    "steps": [{k: v for k, v in s.items() if k not in ("policy", "task_id", "id")} for s in steps],
-                    "calls": [{k: v for k, v in c.items() if k not in ("policy", "task_id")}
-                              for c in store.calls(policy, task_id)]}) + "\n")
-                lines += 1
-    return lines
-
-
 def _write(path: Path, key: str, value) -> None:
     path.write_text(f"LOOPLAB.loaded({script_json(key)}, {script_json(value)});\n")
 
