@@ -159,11 +159,18 @@ def test_a_bad_command_line_gets_one_sentence(tmp, capsys, name):
     assert nx.read_graphml(tmp / "grown" / "graph.graphml").number_of_edges() == 1
 
 
+def _default_sigint():
+    """A test run started in the background (`make test &`) ignores SIGINT, and so would the command it starts:
+    Python installs its Ctrl-C handler only where SIGINT is not ignored."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize("after", [0.05, 0.3, 1.0], ids=["while importing", "while loading tasks", "while running"])
 def test_ctrl_c_at_any_moment_exits_130_without_a_traceback(tmp, after):
     command = [str(Path(sys.executable).with_name("looplab")), "solve", "--tasks", "sql:shop", "--limit", "3",
                "--strategy", "refine", "--model", f"scripted:{tmp / 'replies.json'}", "--run-dir", str(tmp / "run")]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=_default_sigint)
     time.sleep(after)
     process.send_signal(signal.SIGINT)
     err = process.communicate(timeout=60)[1]
@@ -199,7 +206,8 @@ def test_ctrl_c_does_not_wait_for_a_program_still_running(tmp):
                                 "    time.sleep(30)\n```"]))
     command = [str(Path(sys.executable).with_name("looplab")), "solve", "--ids", "0", "--timeout", "60",
                "--model", f"scripted:{slow}", "--run-dir", str(tmp / "run")]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=_default_sigint)
     time.sleep(4)
     process.send_signal(signal.SIGINT)
     start = time.monotonic()

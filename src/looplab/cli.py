@@ -477,7 +477,7 @@ def _run_on_ray(configs, problems, args, store, connections, task_budget) -> lis
     from .solve import Share, deal, run_on_ray
 
     timeouts = Timeouts(args.connect_timeout, args.read_timeout, args.call_timeout)
-    shares = [Share(args.tasks, tuple(ids), tuple(configs), args.model, args.base_url, timeouts, args.judge_model,
+    shares = [Share(args.tasks or "humaneval", tuple(ids), tuple(configs), args.model, args.base_url, timeouts, args.judge_model,
                     _limits(args), args.unsafe_no_sandbox, args.max_sandboxes, connections, task_budget,
                     tuple(_model_args(args).items()))
               for ids in deal([p.task.id for p in problems], args.workers)]
