@@ -75,9 +75,12 @@ def feedback_sources(family: Family, config: PolicyConfig, sources: dict[str, Fe
 
 
 def solve_tasks(problems: list[Problem], family: Family, config: PolicyConfig, *, model: Model, store: RunStore,
-                **options) -> SolveReport:
+                sources: dict[str, FeedbackSource | Callable] | None = None, task_budget: Budget = Budget(),
+                run_meter: Meter | None = None, judge_model: Model | None = None, max_connections: int = 1,
+                executor: Executor | None = None,
+                on_task: Callable[[TaskOutcome | None], None] | None = None) -> SolveReport:
     """Run one policy over tasks of one family, recording everything; tasks finished earlier are skipped.
-    The synchronous entry point of `solve_tasks_async` (same arguments).
+    The synchronous entry point of `solve_tasks_async` (the same arguments, described there).
 
     >>> import tempfile
     >>> from looplab.models import ScriptedModel
@@ -89,7 +92,9 @@ def solve_tasks(problems: list[Problem], family: Family, config: PolicyConfig, *
     >>> [(o.task_id, o.status, o.calls) for o in report.outcomes]
     [('shop/01', 'done', 1), ('shop/02', 'done', 1)]
     """
-    return run_blocking(solve_tasks_async(problems, family, config, model=model, store=store, **options))
+    return run_blocking(solve_tasks_async(problems, family, config, model=model, store=store, sources=sources,
+                                          task_budget=task_budget, run_meter=run_meter, judge_model=judge_model,
+                                          max_connections=max_connections, executor=executor, on_task=on_task))
 
 
 async def _settled(tasks) -> None:
