@@ -266,7 +266,12 @@ def test_export_formats_other_tools_read(tmp_path, embedder, capsys):
     for key in ("links", "edges"):  # networkx before 3.6 reads "links", 3.6 and later "edges", each by default
         read = nx.node_link_graph(data, edges=key)
         assert set(read.nodes) == set(graph.nodes) and read.number_of_edges() == graph.number_of_edges()
-    assert nx.read_gexf(tmp_path / "g.gexf").number_of_edges() == graph.number_of_edges()
+    gexf = nx.read_gexf(tmp_path / "g.gexf")
+    relations_total = sum(len(d["relation"].split(" | ")) for _, _, d in graph.edges(data=True))
+    assert gexf.number_of_edges() == relations_total  # one edge per relation, parallel where there are several
+    assert all("viz" in d and d["viz"]["color"] and d["viz"]["size"] > 0 for _, d in gexf.nodes(data=True))
+    colours = {(d["viz"]["color"]["r"], d["viz"]["color"]["g"]) for _, d in gexf.nodes(data=True)}
+    assert len(colours) == len({d.get("community") for _, d in graph.nodes(data=True)} - {None}) or len(colours) > 1
     nodes = list(csv.DictReader(open(tmp_path / "g_nodes.csv")))
     edges = list(csv.DictReader(open(tmp_path / "g_edges.csv")))
     assert len(nodes) == len(graph) and {"community", "aliases", "type"} <= nodes[0].keys()

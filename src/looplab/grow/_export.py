@@ -1,5 +1,6 @@
-"""Export a graph for other tools: GraphML, GEXF (Gephi), node-link JSON (networkx, d3), or two CSV
-files, nodes and edges with one relation per row (Neo4j `LOAD CSV`, Cytoscape)."""
+"""Export a graph for other tools: GraphML, GEXF (Gephi: one edge per relation, nodes coloured by community and
+sized by degree), node-link JSON (networkx, d3), or two CSV files, nodes and edges with one relation per row
+(Neo4j `LOAD CSV`, Cytoscape)."""
 from __future__ import annotations
 
 import csv
@@ -30,6 +31,26 @@ def _split(value) -> list[str]:
     return [part for part in str(value or "").split(SEPARATOR) if part]
 
 
+# Community colours for Gephi (Tableau's ten), cycled: a graph opens coloured, not grey.
+PALETTE = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75),
+           (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207)]
+
+
+def _for_gephi(graph: nx.DiGraph) -> nx.MultiDiGraph:
+    """The graph as Gephi reads it best: one edge per relation (parallel edges where two concepts are related
+    several ways), each node coloured by its community and sized by its degree (GEXF's `viz`)."""
+    out = nx.MultiDiGraph()
+    for node, data in graph.nodes(data=True):
+        community = data.get("community")
+        r, g, b = PALETTE[int(community) % len(PALETTE)] if str(community).lstrip("-").isdigit() else (160, 160, 160)
+        out.add_node(node, **data, viz={"color": {"r": r, "g": g, "b": b, "a": 1.0},
+                                        "size": 4.0 + 2.0 * graph.degree(node) ** 0.5})
+    for u, v, data in graph.edges(data=True):
+        for relation in _split(data.get("relation")) or [""]:
+            out.add_edge(u, v, **{**data, "relation": relation})
+    return out
+
+
 def export_graph(graph: nx.DiGraph, path: Path, fmt: str, raw_csv: bool = False) -> list[Path]:
     """Write `graph` as `fmt` to `path` (for csv, to PATH_nodes.csv and PATH_edges.csv); returns the files.
     CSV cells that a spreadsheet would run as formulas are written safe (`spreadsheet_safe`); `raw_csv` writes
@@ -44,7 +65,7 @@ def export_graph(graph: nx.DiGraph, path: Path, fmt: str, raw_csv: bool = False)
         nx.write_graphml(graph, path)
         return [path]
     if fmt == "gexf":
-        nx.write_gexf(graph, path)
+        nx.write_gexf(_for_gephi(graph), path)
         return [path]
     if fmt == "json":
         nodes = [{"id": n, **data} for n, data in graph.nodes(data=True)]
