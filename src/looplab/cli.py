@@ -465,10 +465,11 @@ def _run_here(configs, family, problems, args, store, models, connections, task_
         reports = run_policies(problems, family, configs, model=model, store=store, task_budget=task_budget,
                                run_budget=run_budget, judge_model=judge_model, max_connections=connections,
                                on_start=start, on_task=advance)
-    if busy_before is not None and judge_model is None:
-        wall = time.monotonic() - started
-        console.print(f"The model was generating {100 * (model.busy_seconds - busy_before) / wall:.1f}% of the "
-                      f"{wall:.0f} s this run took.")
+    wall = time.monotonic() - started
+    generating = (f"; the model was generating {100 * (model.busy_seconds - busy_before) / wall:.1f}% of it"
+                  if busy_before is not None and judge_model is None and wall > 0 else "")
+    # the tables' "task s, summed" add up each task's own time, which overlap when tasks run side by side
+    console.print(f"This run took {wall:.0f} s of wall time{generating}.")
     return reports
 
 
@@ -494,7 +495,7 @@ def _config(strategy: str, args, **overrides) -> PolicyConfig:
 
 def _print_summary(summary: dict, run_dir: str) -> None:
     table = Table(title=f"{summary.get('family') or 'tasks'}, model {summary['model']}")
-    for column in ("policy", "tasks", "pass@1 (hidden)", "passed visible", "tokens", "calls", "wall s"):
+    for column in ("policy", "tasks", "pass@1 (hidden)", "passed visible", "tokens", "calls", "task s, summed"):
         table.add_column(column, justify="left" if column == "policy" else "right")
     for name, s in summary["policies"].items():
         pass_at_1 = f"{100 * s['pass_at_1']:.1f}%" if s["pass_at_1"] is not None else "-"
@@ -609,7 +610,7 @@ def _print_comparison(args, family, problems, summary, result, budget: int) -> N
                                            model=summary["model"], budget=budget)
     table = Table(title=f"{len(problems)} {family.name} tasks, budget {budget} tokens per task")
     for column in ("policy", "pass@1 (hidden)", "best-of-N, same tokens", "won/lost vs it (p)", "mean tokens",
-                   "mean calls", "wall s"):
+                   "mean calls", "task s, summed"):
         table.add_column(column, justify="left" if column == "policy" else "right")
     for r in result.rows:
         if r["policy"] == result.reference:

@@ -13,7 +13,7 @@ COLUMNS = ["policy", "tasks", "pass_at_1", "mean_tokens", "mean_calls", "wall_se
            "generated_verdict_agreement"]
 
 HEADERS = {"policy": "policy", "tasks": "tasks", "pass_at_1": "pass@1 (hidden)", "mean_tokens": "mean tokens",
-           "mean_calls": "mean calls", "wall_seconds": "wall s", "best_of_n_at_equal_tokens": "best-of-N, same tokens",
+           "mean_calls": "mean calls", "wall_seconds": "task s, summed", "best_of_n_at_equal_tokens": "best-of-N, same tokens",
            "wins_vs_best_of_n": "won vs best-of-N", "losses_vs_best_of_n": "lost vs best-of-N",
            "sign_test_p": "sign test p", "generated_tests_correct": "generated tests right",
            "generated_verdict_agreement": "generated verdict agrees"}

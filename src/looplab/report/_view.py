@@ -232,7 +232,7 @@ function solveRun(i, filter) {
   box.addEventListener('change', () => go({run: i, filter: box.value}));
   main.replaceChildren(
     el('h2', {}, r.dir), el('p', {class: 'muted'}, `${r.loop} · ${r.family || ''} · ${r.model}`),
-    table(['policy', 'tasks', 'pass@1 (hidden)', 'passed visible', 'tokens', 'calls', 'wall s'],
+    table(['policy', 'tasks', 'pass@1 (hidden)', 'passed visible', 'tokens', 'calls', 'task s, summed'],
       names.map(n => { const p = r.policies[n];
         return [n, p.tasks, pct(p.pass_at_1), p.passed_visible, p.tokens.toLocaleString(), p.calls, p.wall_seconds]; })),
     el('h3', {}, `Tasks (${ids.length})`), box,
