@@ -5,8 +5,10 @@ evaluated in looplab's process. Visible feedback on its own is only a format che
 could be read at all."""
 from __future__ import annotations
 
+import base64
 import importlib.metadata
 import json
+import pickle
 import queue
 import re
 from dataclasses import dataclass, field
@@ -37,7 +39,6 @@ class MathTask:
 class MathHidden:
     entry: dict = field(repr=False)   # the generator's item, answer included
     generator: str
-    index: int                        # the item's place in the generator's seeded dataset
     size: int                         # the size that dataset was made with (items depend on it)
 
 
@@ -53,7 +54,7 @@ SCORE_LIMITS = Limits(timeout=60.0, cpu_seconds=3600, memory_mb=2048)
 # constructors (how parse_expr reads "(3+5)*7"). An answer that is code is refused before it runs, so it
 # cannot forge its score; the sandbox is the second wall, for anything the hook does not see.
 _SCORER = r'''
-import ast, json, os, select, sys
+import ast, base64, json, os, pickle, select, sys
 os.environ["OPENBLAS_NUM_THREADS"] = "1"
 import ctypes
 import reasoning_gym
@@ -121,7 +122,8 @@ def answer(request):
     if dataset is None:
         dataset = reasoning_gym.create_dataset(request["generator"], seed=request["seed"], size=request["size"])
         datasets[(request["generator"], request["size"])] = dataset
-    entry = dataset[request["index"]]
+    # the item the model was shown, from looplab (some generators do not make the same item twice)
+    entry = pickle.loads(base64.b64decode(request["entry"]))
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:
@@ -232,8 +234,8 @@ class MathFamily:
         hidden: MathHidden = problem.hidden
         if self.scorers is None:
             raise TaskError("the math family was made without a sandbox, so it cannot score answers")
-        request = {"generator": hidden.generator, "seed": SEED, "size": hidden.size, "index": hidden.index,
-                   "answer": candidate or None}
+        request = {"generator": hidden.generator, "seed": SEED, "size": hidden.size, "answer": candidate or None,
+                   "entry": base64.b64encode(pickle.dumps(hidden.entry)).decode()}
         scorer = self.scorers.get()
         try:
             result = scorer.ask(request, timeout=SCORE_SECONDS + 5)
@@ -272,5 +274,5 @@ def load_math(generators: list[str] | None = None, count: int = PER_GENERATOR) -
     for i in range(count):
         for name, dataset in datasets.items():
             entry = dataset[i]
-            problems.append(Problem(MathTask(f"{name}/{i}", entry["question"], name), MathHidden(entry, name, i, count)))
+            problems.append(Problem(MathTask(f"{name}/{i}", entry["question"], name), MathHidden(entry, name, count)))
     return problems
