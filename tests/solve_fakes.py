@@ -33,9 +33,7 @@ def solve(tmp_path, config, model, tasks=None, **kwargs):
         family = kwargs.pop("family", None) or CodeFamily(kwargs.pop("sandbox"))
         kwargs.pop("sandbox", None)
         report = solve_tasks(tasks or problems(), family, config, model=model, store=store, **kwargs)
-        calls = store.db.execute("SELECT task_id, seq, messages, params FROM calls ORDER BY id").fetchall()
-        outcomes = {r["task_id"]: dict(r) for r in store.db.execute("SELECT * FROM outcomes")}
-        steps = store.db.execute("SELECT task_id, step, kind, parent FROM steps ORDER BY id").fetchall()
-        return report, [dict(c) for c in calls], outcomes, [dict(s) for s in steps]
+        calls = sorted(store.calls(), key=lambda c: c.id)  # every policy's, in the order they were made
+        return report, calls, store.outcomes(config.name), store.steps(config.name)
 
 

@@ -2,13 +2,12 @@
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
 
 from looplab.cli import main
-from looplab.runs import RunStore
+from looplab.runs import RunError, RunStore
 from looplab.tasks import load_tasks
 
 REFERENCE = {p.task.id: p.task.prompt + p.hidden.reference for p in load_tasks("humaneval", None, ids=['0', '2'])[1]}
@@ -54,23 +53,24 @@ def test_kill_9_then_rerun_resumes_without_repeating_calls(chat_server, tmp_path
         while time.monotonic() < deadline:
             time.sleep(0.1)
             try:
-                with sqlite3.connect(run_dir / "run.sqlite") as db:
-                    if db.execute("SELECT COUNT(*) FROM calls").fetchone()[0] >= 5:
+                with RunStore(run_dir, read_only=True) as store:
+                    if len(store.calls()) >= 5:
                         break
-            except sqlite3.OperationalError:
+            except RunError:
                 pass  # the database is not created yet
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-        with sqlite3.connect(run_dir / "run.sqlite") as db:
-            recorded_before = db.execute("SELECT COUNT(*) FROM calls").fetchone()[0]
+        with RunStore(run_dir, read_only=True) as store:
+            recorded_before = len(store.calls())
         requests_before = len(server.requests)
         assert 5 <= recorded_before < 8 and requests_before - recorded_before <= 1  # at most the call in flight
         server.delay = 0
         subprocess.run(command, env=env, check=True, capture_output=True)
-        with sqlite3.connect(run_dir / "run.sqlite") as db:
-            calls = db.execute("SELECT COUNT(*) FROM calls").fetchone()[0]
-            outcomes = db.execute("SELECT task_id, calls FROM outcomes ORDER BY task_id").fetchall()
-            steps = db.execute("SELECT COUNT(*) FROM steps").fetchone()[0]
+        with RunStore(run_dir, read_only=True) as store:
+            calls = len(store.calls())
+            [(policy, _)] = store.policies()
+            outcomes = sorted((o.task_id, o.calls) for o in store.outcomes(policy).values())
+            steps = len(store.steps(policy))
     assert outcomes == [("HumanEval/0", 4), ("HumanEval/2", 4)]
     assert calls == 8 and steps == 8
     assert len(server.requests) - requests_before == 8 - recorded_before  # nothing finished was asked again
@@ -92,7 +92,7 @@ def test_user_errors_end_in_one_clear_sentence(tmp_path, capsys):
 
 
 def test_a_second_process_on_the_same_run_dir_is_refused(tmp_path, capsys):
-    from looplab.runs import RunStore
+    from looplab.runs import RunError, RunStore
 
     replies = tmp_path / "r.json"
     replies.write_text('["x"]')

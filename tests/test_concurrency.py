@@ -1,7 +1,9 @@
 """Many loops in flight: the record is the same whatever the number of requests in flight, budgets hold
 under concurrency, and the embedded model's requests are pipelined with the sandbox."""
 import asyncio
+import collections
 import csv
+import dataclasses
 import hashlib
 import random
 import re
@@ -48,20 +50,22 @@ class Jittery(ScriptedModel):
         return self.complete(messages, **kwargs)
 
 
+def _without(record, *fields):
+    row = dataclasses.asdict(record)
+    for name in fields:
+        del row[name]
+    return row
+
+
 def record(run_dir):
-    """Everything a run recorded except ids, times and latencies."""
+    """Everything a run recorded except ids, times and latencies (steps with their feedback)."""
     with RunStore(run_dir, read_only=True) as store:
-        db = store.db
+        policies = sorted(name for name, _ in store.policies())
         return {
-            "calls": db.execute("SELECT policy, task_id, seq, key, model, messages, params, response, finish_reason,"
-                                " prompt_tokens, completion_tokens FROM calls ORDER BY policy, task_id, seq").fetchall(),
-            "steps": db.execute("SELECT policy, task_id, step, kind, candidate, parent, tokens, calls FROM steps"
-                                " ORDER BY policy, task_id, step").fetchall(),
-            "feedback": db.execute("SELECT policy, task_id, step, source, score, passed, text, details FROM feedback"
-                                   " ORDER BY policy, task_id, step, source").fetchall(),
-            "outcomes": db.execute("SELECT policy, task_id, status, answer, passed_visible, visible_score,"
-                                   " passed_hidden, hidden_result, tokens, calls, error FROM outcomes"
-                                   " ORDER BY policy, task_id").fetchall(),
+            "calls": [_without(c, "id", "created", "latency") for c in store.calls()],
+            "steps": [_without(s, "call_id") for p in policies for s in store.steps(p)],
+            "outcomes": [_without(o, "seconds") for p in policies
+                         for o in sorted(store.outcomes(p).values(), key=lambda o: o.task_id)],
         }
 
 
@@ -78,8 +82,8 @@ def test_the_record_is_the_same_at_one_and_at_thirty_two_requests_in_flight(tmp_
     one, many = record(tmp_path / "1"), record(tmp_path / "32")
     assert [len(one[k]) for k in one] == [len(many[k]) for k in many]
     for table in one:
-        assert [tuple(r) for r in one[table]] == [tuple(r) for r in many[table]], table
-    passed = {tuple(r)[1] for r in one["outcomes"] if r["passed_hidden"]}
+        assert one[table] == many[table], table
+    passed = {o["task_id"] for o in one["outcomes"] if o["passed_hidden"]}
     assert 0 < len(passed) < 20  # the replies made a run worth comparing
 
 
@@ -90,10 +94,11 @@ def test_no_budget_is_overshot_with_many_calls_in_flight(tmp_path, sandbox):
         [report] = run_policies(problems, family, [PolicyConfig("best-of-n", n=16, batch=16)], model=model,
                                 store=store, task_budget=Budget(tokens=1200), run_budget=Budget(tokens=6000),
                                 max_connections=64)
-        spent = store.db.execute("SELECT task_id, SUM(prompt_tokens + completion_tokens) FROM calls"
-                                 " GROUP BY task_id").fetchall()
-    assert all(tokens <= 1200 for _, tokens in spent)
-    assert sum(tokens for _, tokens in spent) <= 6000
+        spent = collections.Counter()
+        for call in store.calls():
+            spent[call.task_id] += call.tokens
+    assert all(tokens <= 1200 for tokens in spent.values())
+    assert sum(spent.values()) <= 6000
     assert "run budget is spent" in report.stopped
 
 

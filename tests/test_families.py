@@ -119,14 +119,14 @@ def test_sql_refine_shows_the_error_and_rows_never_the_gold(tmp_path):
     right = "```sql\nSELECT COUNT(*) FROM orders WHERE status = 'cancelled'\n```"
     model = Counting(lambda messages: right if "The query failed" in messages[-1]["content"] else bad)
     _, outcomes, steps, calls = solve(tmp_path, family, problems, PolicyConfig("refine", rounds=2), model)
-    assert [s["kind"] for s in steps] == ["initial", "revision"]
-    assert steps[0]["feedback"]["execution"]["passed"] == 0 and steps[1]["feedback"]["execution"]["passed"] == 1
-    assert "The query ran and returned 1 rows" in steps[1]["feedback"]["execution"]["text"]
-    assert outcomes["shop/01"]["passed_hidden"] == 1 and outcomes["shop/01"]["passed_visible"] == 1
+    assert [s.kind for s in steps] == ["initial", "revision"]
+    assert steps[0].feedback["execution"].passed == 0 and steps[1].feedback["execution"].passed == 1
+    assert "The query ran and returned 1 rows" in steps[1].feedback["execution"].text
+    assert outcomes["shop/01"].passed_hidden == 1 and outcomes["shop/01"].passed_visible == 1
     gold = [q[5] for q in QUESTIONS if q[0] == "shop/01"][0]
-    seen = json.dumps([c["messages"] for c in calls])
+    seen = json.dumps([c.messages for c in calls])
     assert gold not in seen and "hidden" not in seen
-    assert "CREATE TABLE orders" in calls[0]["messages"][1]["content"]  # the schema is in the prompt
+    assert "CREATE TABLE orders" in calls[0].messages[1]["content"]  # the schema is in the prompt
 
 
 def test_sql_hard_coded_visible_answer_fails_the_hidden_score():
@@ -151,8 +151,8 @@ def test_math_answers_are_read_and_scored_by_the_generator(tmp_path, sandbox):
     def reply(messages):  # no answer line first; the format check asks for one
         return f"Answer: {answer}" if "could not find your final answer" in messages[-1]["content"] else "Hmm."
     _, outcomes, steps, _ = solve(tmp_path, family, [problem], PolicyConfig("refine", rounds=2), Counting(reply))
-    assert [s["kind"] for s in steps] == ["initial", "revision"]
-    assert outcomes[problem.task.id]["passed_hidden"] == 1
+    assert [s.kind for s in steps] == ["initial", "revision"]
+    assert outcomes[problem.task.id].passed_hidden == 1
 
 
 # Generators whose scorers evaluate the answer (eval, sympy's parse_expr): the answers that ran as root in
@@ -214,7 +214,7 @@ def test_the_readme_jsonl_example_runs_in_the_sandbox(tmp_path, sandbox):
     assert not family.score(problems[0], "def double(x):\n    return 4").passed  # fits the visible test only
     replies = ["```python\ndef double(x):\n    return 2 * x\n```", "```python\ndef first_word(s):\n    return s.split()[0]\n```"]
     _, outcomes, _, _ = solve(tmp_path, family, problems, PolicyConfig("single"), ScriptedModel(replies))
-    assert all(o["passed_hidden"] == 1 and o["passed_visible"] == 1 for o in outcomes.values())
+    assert all(o.passed_hidden == 1 and o.passed_visible == 1 for o in outcomes.values())
 
 
 @pytest.mark.parametrize("line, message", [
@@ -247,9 +247,9 @@ def test_a_plain_reward_function_is_a_feedback_source(tmp_path, sandbox):
     replies = ["Answer: 1.5", "Answer: 7"]
     _, outcomes, steps, calls = solve(tmp_path, family, problems, PolicyConfig("refine", rounds=2),
                                       ScriptedModel(replies), sources={"integer": reward})
-    assert [list(s["feedback"]) for s in steps] == [["integer"], ["integer"]]
-    assert "Give a whole number." in calls[1]["messages"][-1]["content"]
-    assert outcomes["basic_arithmetic/0"]["answer"] == "7"
+    assert [list(s.feedback) for s in steps] == [["integer"], ["integer"]]
+    assert "Give a whole number." in calls[1].messages[-1]["content"]
+    assert outcomes["basic_arithmetic/0"].answer == "7"
 
 
 def test_every_step_records_the_call_that_produced_it(tmp_path, sandbox):
@@ -258,10 +258,10 @@ def test_every_step_records_the_call_that_produced_it(tmp_path, sandbox):
         solve_tasks(problems, family, PolicyConfig("reflexion", rounds=1), model=ScriptedModel(["Answer: x", "why"]),
                     store=store, sources={"never": lambda task, candidate: 0.0})
         steps = store.steps("reflexion(k=1)")
-        calls = {c["id"]: c for c in store.calls("reflexion(k=1)", "basic_arithmetic/0")}
-    assert [s["kind"] for s in steps] == ["initial", "reflection", "attempt"]
-    assert all(s["call_id"] in calls for s in steps)
-    assert calls[steps[1]["call_id"]]["seq"] == 1 and calls[steps[2]["call_id"]]["seq"] == 2
+        calls = {c.id: c for c in store.calls("reflexion(k=1)", "basic_arithmetic/0")}
+    assert [s.kind for s in steps] == ["initial", "reflection", "attempt"]
+    assert all(s.call_id in calls for s in steps)
+    assert calls[steps[1].call_id].seq == 1 and calls[steps[2].call_id].seq == 2
 
 
 def test_a_library_call_cannot_mix_models_families_or_loops_in_one_record(tmp_path, sandbox):
@@ -300,7 +300,7 @@ def test_every_policy_runs_on_sql_and_math(tmp_path, sandbox):
             report, outcomes, steps, _ = solve(tmp_path / spec / strategy, family, problems,
                                                PolicyConfig(strategy, n=2, rounds=2), ScriptedModel([reply]))
             assert len(outcomes) == 1 and report.stopped is None, (spec, strategy)
-            assert any(s["feedback"] for s in steps)
+            assert any(s.feedback for s in steps)
 
 
 def test_show_diffs_an_attempt_against_its_parent_and_sends_grow_runs_elsewhere(tmp_path, capsys):
@@ -380,14 +380,14 @@ def test_a_simulated_user_helps_without_the_answer_and_leaks_are_withheld(tmp_pa
     helpful = model(["NOT YET\nCount only the orders that were cancelled.", "CORRECT\nThat is it."])
     _, outcomes, steps, _ = solve(tmp_path / "help", family, problems,
                                   PolicyConfig("refine", rounds=3, extra_sources=("user",)), helpful)
-    assert [s["feedback"]["user"]["passed"] for s in steps] == [0, 1]
-    assert outcomes["shop/01"]["passed_hidden"] == 1
+    assert [s.feedback["user"].passed for s in steps] == [0, 1]
+    assert outcomes["shop/01"].passed_hidden == 1
     # a user who gives the answer away is withheld; the model never sees the gold query
     leaky = model([f"NOT YET\nJust write {gold}"] * 4)
     _, outcomes, steps, calls = solve(tmp_path / "leak", family, problems,
                                       PolicyConfig("refine", rounds=1, extra_sources=("user",)), leaky)
-    assert all(s["feedback"]["user"]["details"]["leak"] for s in steps)
-    model_side = [c["messages"] for c in calls if "You are a user" not in c["messages"][0]["content"]]
+    assert all(s.feedback["user"].details["leak"] for s in steps)
+    model_side = [c.messages for c in calls if "You are a user" not in c.messages[0]["content"]]
     assert gold not in json.dumps(model_side) and "withheld" in model_side[-1][-1]["content"]
     assert leaks(f"Just write {gold}", gold) and not leaks("Count only the cancelled orders.", gold)
     from looplab.solve import analyze

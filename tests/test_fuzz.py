@@ -35,10 +35,10 @@ def test_any_reply_through_solve_is_recorded_whole(spec, replies):
         outcome = store.outcomes("refine(k=2)")[problems[0].task.id]
         steps = store.steps("refine(k=2)")
         calls = store.calls("refine(k=2)", problems[0].task.id)
-    assert report.stopped is None and outcome["status"] == "done"
-    assert len(steps) == len(calls) == outcome["calls"] and all(s["feedback"] for s in steps)
-    assert all(s["call_id"] == c["id"] for s, c in zip(steps, calls))
-    assert not any("\ud800" in c["response"] for c in calls)
+    assert report.stopped is None and outcome.status == "done"
+    assert len(steps) == len(calls) == outcome.calls and all(s.feedback for s in steps)
+    assert all(s.call_id == c.id for s, c in zip(steps, calls))
+    assert not any("\ud800" in c.response for c in calls)
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,6 @@ import math
 import os
 import re
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -129,6 +128,12 @@ def test_merge_keeps_one_edge_per_pair_with_its_relations():
     assert graph.nodes["silk"]["aliases"] == "Silks" and graph.nodes["silk"]["type"] == "material"
 
 
+def recorded_iterations(run_dir):
+    """A grow run's iterations as recorded, in order."""
+    with RunStore(run_dir, read_only=True) as store:
+        return store.rows("grow_iterations", order_by="iteration")
+
+
 def grow(run_dir, embedder, iterations, reply=fake_reply, **config):
     with RunStore(run_dir) as store:
         run = GrowRun(store, GrowConfig(SEED_QUESTION, **config), ScriptedModel(reply), embedder)
@@ -200,8 +205,9 @@ def test_malformed_extraction_gets_one_retry_then_the_iteration_is_skipped(tmp_p
     with RunStore(tmp_path / "run") as store:
         run = GrowRun(store, GrowConfig("Start BROKEN"), ScriptedModel(reply), embedder)
         results = run.run(3)
-        rows = store.db.execute("SELECT status, parse_failures, first_try_parsed, reason FROM grow_iterations").fetchall()
-    assert [tuple(r)[:3] for r in rows] == [("ok", 1, 0), ("skipped", 2, 0), ("ok", 0, 1)]
+        rows = store.rows("grow_iterations", order_by="iteration")
+    assert [(r["status"], r["parse_failures"], r["first_try_parsed"]) for r in rows] == [
+        ("ok", 1, 0), ("skipped", 2, 0), ("ok", 0, 1)]
     assert "could not read a graph" in rows[1]["reason"]
     assert [r.status for r in results] == ["ok", "skipped", "ok"]
 
@@ -209,8 +215,7 @@ def test_malformed_extraction_gets_one_retry_then_the_iteration_is_skipped(tmp_p
 @pytest.mark.parametrize("policy", ["frontier", "bridge", "random"])
 def test_next_question_policies_pick_concepts_from_the_graph(tmp_path, embedder, policy):
     grow(tmp_path / "run", embedder, 6, next_policy=policy)
-    with sqlite3.connect(tmp_path / "run" / "run.sqlite") as db:
-        questions = [q for (q,) in db.execute("SELECT next_question FROM grow_iterations")]
+    questions = [r["next_question"] for r in recorded_iterations(tmp_path / "run")]
     graph = load_graphml(tmp_path / "run" / "graph.graphml")
     names = {n.lower() for n in graph}
     assert all(any(n in q.lower() for n in names) for q in questions)
@@ -238,17 +243,16 @@ def test_grow_through_http_server_and_resume_after_kill_9(chat_server, tmp_path)
         while time.monotonic() < deadline:
             time.sleep(0.1)
             try:
-                with sqlite3.connect(tmp_path / "killed" / "run.sqlite") as db:
-                    if db.execute("SELECT COUNT(*) FROM grow_iterations").fetchone()[0] >= 2:
-                        break
-            except sqlite3.OperationalError:
-                pass
+                if len(recorded_iterations(tmp_path / "killed")) >= 2:
+                    break
+            except RunError:
+                pass  # the database is not created yet
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         server.delay = 0
         subprocess.run(command + ["--run-dir", str(tmp_path / "killed")], env=env, check=True, capture_output=True)
-        with sqlite3.connect(tmp_path / "killed" / "run.sqlite") as db:
-            calls = db.execute("SELECT COUNT(*) FROM calls").fetchone()[0]
+        with RunStore(tmp_path / "killed", read_only=True) as store:
+            calls = len(store.calls())
     assert len(server.requests) - calls <= 1  # only a call in flight at the kill was asked twice
     assert calls == whole_requests
     whole, resumed = (load_graphml(tmp_path / d / "graph.graphml") for d in ("whole", "killed"))
@@ -346,8 +350,7 @@ def test_a_graph_that_stops_growing_does_not_trap_the_questions(tmp_path, embedd
         return fake_reply(messages)
 
     grow(tmp_path / "run", embedder, 8, reply=reply)
-    with sqlite3.connect(tmp_path / "run" / "run.sqlite") as db:
-        questions = [q for (q,) in db.execute("SELECT next_question FROM grow_iterations WHERE iteration > 1")]
+    questions = [r["next_question"] for r in recorded_iterations(tmp_path / "run") if r["iteration"] > 1]
     assert len(set(questions)) > 1  # the two low-degree ends of the chain take turns
 
 
@@ -426,9 +429,9 @@ def test_replies_cut_at_the_token_limit_are_counted_and_are_parse_failures(tmp_p
             return json.dumps({"edges": data["edges"] + [data["edges"][0]] * 40})
         return reply
     summary = grow(tmp_path / "run", embedder, 3, reply=long_reply, extract_tokens=60)
-    with sqlite3.connect(tmp_path / "run" / "run.sqlite") as db:
-        rows = db.execute("SELECT parse_failures, first_try_parsed, metrics FROM grow_iterations").fetchall()
-    assert all(json.loads(m)["truncated"] >= 1 and failures >= 1 and not first for failures, first, m in rows)
+    rows = recorded_iterations(tmp_path / "run")
+    assert all(json.loads(r["metrics"])["truncated"] >= 1 and r["parse_failures"] >= 1 and not r["first_try_parsed"]
+               for r in rows)
     assert summary["truncated_replies"] >= 3 and summary["first_try_parse_rate"] == 0
 
 
@@ -439,13 +442,11 @@ def test_reasoning_stops_at_its_first_repeated_sentence(tmp_path, embedder):
         reply = fake_reply(messages)
         return reply + loop * 20 if reply.startswith("Reasoning about") else reply
     grow(tmp_path / "run", embedder, 2, reply=looping)
-    with sqlite3.connect(tmp_path / "run" / "run.sqlite") as db:
-        answers = [a for (a,) in db.execute("SELECT answer FROM grow_iterations")]
-        calls = db.execute("SELECT finish_reason, completion_tokens, params FROM calls "
-                           "WHERE messages LIKE '%Reasoning%' OR json_extract(params, '$.stop_on_repeat')").fetchall()
+    answers = [r["answer"] for r in recorded_iterations(tmp_path / "run")]
+    with RunStore(tmp_path / "run", read_only=True) as store:
+        reasoning = [c for c in store.calls() if c.params.get("stop_on_repeat")]
     assert all(a.endswith("Cracks are deflected along the fibres.") and a.count("Silk fibres") == 1 for a in answers)
-    reasoning = [c for c in calls if json.loads(c[2]).get("stop_on_repeat")]
-    assert len(reasoning) == 2 and all(finish == "repeat" and tokens < 60 for finish, tokens, _ in reasoning)
+    assert len(reasoning) == 2 and all(c.finish_reason == "repeat" and c.completion_tokens < 60 for c in reasoning)
 
 
 def test_next_questions_are_about_concepts_on_topic(tmp_path, embedder):
@@ -476,8 +477,7 @@ def test_drift_is_measured_as_the_new_concepts_similarity_to_the_topic(tmp_path,
     values = [float(r["topic_similarity"]) for r in rows if r["topic_similarity"]]
     assert values and all(-1 <= v <= 1 for v in values)
     # the first iteration's concepts are all new: the figure is their mean cosine with the topic
-    with sqlite3.connect(tmp_path / "run" / "run.sqlite") as db:
-        added = json.loads(db.execute("SELECT added FROM grow_iterations WHERE iteration = 1").fetchone()[0])
+    added = json.loads(recorded_iterations(tmp_path / "run")[0]["added"])
     topic = embedder.embed(["bio-inspired materials"])[0]
     expected = float(np.mean(embedder.embed(added) @ topic))
     assert abs(float(rows[0]["topic_similarity"]) - expected) < 1e-3
@@ -573,7 +573,7 @@ def test_mine_extracts_retrieves_judges_and_resumes(tmp_path):
     # a stop after an essay's graph was stored but before its facts were: the graph is not extracted again,
     # and the judge's answers on the record are replayed
     with RunStore(run_dir) as store:
-        store.db.execute("DELETE FROM mine_facts WHERE essay = 1")
+        assert store.delete("mine_facts", {"essay": 1}) > 0
         assert run_mine(store, essays, ScriptedModel(nothing), ScriptedModel(nothing), MiniLMEmbedder(), "single",
                         threshold=0.9) == score
     # the command on the folder, with a judge of its own

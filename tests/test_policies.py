@@ -56,11 +56,11 @@ def responder(code, **replies):
 
 
 def kinds(steps):
-    return [s["kind"] for s in steps]
+    return [s.kind for s in steps]
 
 
 def prompts(calls):
-    return [json.loads(c["messages"])[-1]["content"] for c in calls]
+    return [c.messages[-1]["content"] for c in calls]
 
 
 def test_reflexion_keeps_a_bounded_memory_of_reflections(run):
@@ -76,31 +76,31 @@ def test_reflexion_keeps_a_bounded_memory_of_reflections(run):
     assert "Lesson 1." in attempts[0] and "Lesson 2." in attempts[1] and "Lesson 1." in attempts[1]
     assert "Lesson 1." not in attempts[3] and all(f"Lesson {i}." in attempts[3] for i in (2, 3, 4))
     assert "should return 3, but returned -1" in attempts[0]  # the feedback goes in too
-    assert steps[1]["parent"] == 0 and outcomes["add/0"]["passed_visible"] == 0
+    assert steps[1].parent == 0 and outcomes["add/0"].passed_visible == 0
 
 
 def test_reflexion_stops_once_an_attempt_passes(run):
     _, calls, outcomes, steps = run(PolicyConfig("reflexion", rounds=4), Counting(responder([WRONG, RIGHT])))
-    assert kinds(steps) == ["initial", "reflection", "attempt"] and outcomes["add/0"]["passed_hidden"] == 1
+    assert kinds(steps) == ["initial", "reflection", "attempt"] and outcomes["add/0"].passed_hidden == 1
 
 
 def test_resample_samples_from_the_feedback_on_the_best_attempt_never_its_code(run):
     _, calls, outcomes, steps = run(PolicyConfig("resample", rounds=3, temperature=0.7),
                                     Counting(responder([WRONG, HALF, WRONG2, RIGHT])))
     assert kinds(steps) == ["initial", "rewrite", "rewrite", "rewrite"]
-    assert [s["parent"] for s in steps[1:]] == [0, 1, 1]  # the best so far: HALF once it came
-    assert all(json.loads(c["params"])["temperature"] == 0.7 for c in calls[1:])
+    assert [s.parent for s in steps[1:]] == [0, 1, 1]  # the best so far: HALF once it came
+    assert all(c.params["temperature"] == 0.7 for c in calls[1:])
     assert all("```python" not in p for p in prompts(calls)[1:])
     assert "add(2, 2) should return 4, but returned 3" in prompts(calls)[2]
-    assert outcomes["add/0"]["passed_hidden"] == 1
+    assert outcomes["add/0"].passed_hidden == 1
 
 
 def test_try_again_gives_no_details_and_samples_once_it_repeats(run):
     _, calls, _, steps = run(PolicyConfig("try-again", rounds=3, temperature=0.6), Counting([WRONG]))
     assert kinds(steps) == ["initial", "retry", "retry", "retry"]
     assert all(p == "That is not right. Try again." for p in prompts(calls)[1:])
-    assert "should return" not in json.dumps([c["messages"] for c in calls])
-    assert [json.loads(c["params"])["temperature"] for c in calls] == [0.0, 0.0, 0.6, 0.6]
+    assert "should return" not in json.dumps([c.messages for c in calls])
+    assert [c.params["temperature"] for c in calls] == [0.0, 0.0, 0.6, 0.6]
 
 
 def test_iad_refines_the_best_candidates_of_each_round(run):
@@ -108,11 +108,11 @@ def test_iad_refines_the_best_candidates_of_each_round(run):
     _, calls, outcomes, steps = run(PolicyConfig("iad", n=4, rounds=2), model)
     assert kinds(steps) == ["sample"] * 4 + ["refinement"] * 2
     # selection by verifier score: the two half-right candidates (steps 1 and 3) are refined, in turn
-    assert [s["parent"] for s in steps[4:]] == [1, 3]
-    refined = [json.loads(c["messages"])[2]["content"] for c in calls[4:]]
+    assert [s.parent for s in steps[4:]] == [1, 3]
+    refined = [c.messages[2]["content"] for c in calls[4:]]
     assert "return 3" in refined[0] and "return 4" in refined[1]
-    assert all(json.loads(c["params"])["temperature"] == 0.8 for c in calls[1:])
-    assert outcomes["add/0"]["passed_hidden"] == 1
+    assert all(c.params["temperature"] == 0.8 for c in calls[1:])
+    assert outcomes["add/0"].passed_hidden == 1
 
 
 def test_iad_rewrites_from_feedback_a_candidate_the_model_copies(run):
@@ -121,7 +121,7 @@ def test_iad_rewrites_from_feedback_a_candidate_the_model_copies(run):
     # both parents came back unchanged once; their next refinements are rewrites without their code
     assert kinds(steps) == ["sample"] * 4 + ["refinement", "refinement", "rewrite"]
     assert "return 3" not in prompts(calls)[6] and "add(2, 2) should return 4, but returned 3" in prompts(calls)[6]
-    assert outcomes["add/0"]["passed_hidden"] == 1
+    assert outcomes["add/0"].passed_hidden == 1
 
 
 def test_evolve_selects_the_fittest_and_reflects_on_past_changes(run):
@@ -134,7 +134,7 @@ def test_evolve_selects_the_fittest_and_reflects_on_past_changes(run):
     # generation 2 starts from the fittest two (return 3 and return 4), never the 0-score ones
     assert "return a - b" not in last and ("return 3" in last or "return 4" in last)
     assert "return a constant 4" in last and "mix A and B" in last  # the model is told what earlier changes did
-    assert outcomes["add/0"]["passed_hidden"] == 1
+    assert outcomes["add/0"].passed_hidden == 1
 
 
 def test_tree_writes_a_solution_per_strategy_and_refines_the_best_with_the_critics_advice(run):
@@ -146,8 +146,8 @@ def test_tree_writes_a_solution_per_strategy_and_refines_the_best_with_the_criti
             next(k for k in ("+ operator", "sum over", "loop") if k in last)]
     _, calls, outcomes, steps = run(PolicyConfig("tree", n=3, rounds=2), Counting(responder(code)))
     assert kinds(steps) == ["strategy", "solution"] * 3 + ["critique", "refinement"]
-    assert steps[6]["parent"] == 3  # the critic judged the best node first: the half-right one
-    assert steps[7]["parent"] == 3 and outcomes["add/0"]["passed_hidden"] == 1
+    assert steps[6].parent == 3  # the critic judged the best node first: the half-right one
+    assert steps[7].parent == 3 and outcomes["add/0"].passed_hidden == 1
 
 
 def test_tree_abandons_what_the_critic_rejects_and_stops_when_the_frontier_is_empty(run):
@@ -169,8 +169,8 @@ def test_tree_critic_may_accept_code_that_only_fails_the_models_own_tests(tmp_pa
     _, calls, outcomes, steps = run(PolicyConfig("tree", n=1, rounds=2, extra_sources=("tests",)),
                                     Counting(responder([RIGHT], tests=tests, critic="ACCEPT")), tasks=[reference])
     assert kinds(steps) == ["generated-tests", "strategy", "solution", "critique"]
-    assert outcomes["add/0"]["passed_hidden"] == 1
-    generated = json.loads(outcomes["add/0"]["hidden_result"])["audits"]["tests"]
+    assert outcomes["add/0"].passed_hidden == 1
+    generated = outcomes["add/0"].hidden_result["audits"]["tests"]
     # two distinct tests, one wrong; "passes every generated test" disagrees with the hidden verdict
     assert generated == {"count": 2, "correct": 1, "verdict_agrees": False}
 
@@ -192,7 +192,7 @@ def test_mcts_stops_when_a_rethought_plan_passes(run):
         return RIGHT if "Return a + b." in messages[-1]["content"] else WRONG
     _, _, outcomes, steps = run(PolicyConfig("mcts", n=2, rounds=5), Counting(responder(code)))
     assert kinds(steps) == ["problem", "thought", "thought", "code", "rethink", "code"]
-    assert outcomes["add/0"]["passed_hidden"] == 1
+    assert outcomes["add/0"].passed_hidden == 1
 
 
 def test_uct_selection_and_backpropagation():
@@ -215,10 +215,10 @@ def test_no_policy_exceeds_its_token_budget(run, strategy):
     _, calls, outcomes, _ = run(PolicyConfig(strategy, n=4, rounds=50), Counting(responder(WRONG)),
                                 tasks=problems(2), task_budget=Budget(tokens=budget))
     for outcome in outcomes.values():
-        assert 0 < outcome["tokens"] <= budget
+        assert 0 < outcome.tokens <= budget
     per_task = {}
     for c in calls:
-        per_task[c["task_id"]] = per_task.get(c["task_id"], 0) + 1
+        per_task[c.task_id] = per_task.get(c.task_id, 0) + 1
     assert all(n < 40 for n in per_task.values())  # the budget, not the round count, ended each task
 
 
@@ -234,10 +234,10 @@ def test_a_second_policy_reuses_identical_greedy_calls_and_is_still_charged(tmp_
     _, _, first, _ = solve(tmp_path, PolicyConfig("single"), model, sandbox=sandbox)
     _, calls, outcomes, _ = solve(tmp_path, PolicyConfig("refine", rounds=1), model, sandbox=sandbox)
     assert len(model.requests) == 2  # single's call, then only refine's revision
-    reused = [json.loads(c["params"]).get("reused") for c in calls]
+    reused = [c.params.get("reused") for c in calls]
     assert reused == [None, True, None]  # single's call, refine's reused first call, refine's revision
-    assert outcomes["add/0"]["tokens"] > first["add/0"]["tokens"]
-    assert outcomes["add/0"]["calls"] == 2
+    assert outcomes["add/0"].tokens > first["add/0"].tokens
+    assert outcomes["add/0"].calls == 2
 
 
 def test_trajectories_give_the_final_answer_at_the_full_budget(tmp_path, sandbox, run):
@@ -247,13 +247,13 @@ def test_trajectories_give_the_final_answer_at_the_full_budget(tmp_path, sandbox
         paths = trajectories(store, "best-of-n(n=3)")
         for task_id, outcome in outcomes.items():
             answer = paths[task_id].answer_at(1000)
-            assert answer.candidate == outcome["answer"]
+            assert answer.candidate == outcome.answer
         points = paths["add/0"].points
         assert paths["add/0"].answer_at(points[1].tokens).candidate == points[1].candidate  # HALF beats WRONG
         assert paths["add/0"].answer_at(points[0].tokens - 1) is None
         c = curve(store, "best-of-n(n=3)", problems(2), 1000, HiddenCache(store, CodeFamily(sandbox)))
-        assert c.pass_at_1[0] == 0 and c.pass_at_1[-1] == sum(o["passed_hidden"] for o in outcomes.values()) / 2
-        assert c.mean_tokens[-1] == sum(o["tokens"] for o in outcomes.values()) / 2
+        assert c.pass_at_1[0] == 0 and c.pass_at_1[-1] == sum(o.passed_hidden for o in outcomes.values()) / 2
+        assert c.mean_tokens[-1] == sum(o.tokens for o in outcomes.values()) / 2
         assert c.pass_at_1 == sorted(c.pass_at_1)
 
 
@@ -340,7 +340,7 @@ def test_a_judge_is_a_recorded_charged_source_and_its_critique_reaches_the_model
     assert kinds(steps) == ["initial", "revision"]
     assert len(calls) == 4  # attempt, judgement, revision, judgement: all on the record
     assert "A reviewer's critique:" in prompts(calls)[2] and "it should add" in prompts(calls)[2]
-    assert outcomes["add/0"]["passed_hidden"] == 1
+    assert outcomes["add/0"].passed_hidden == 1
 
 
 def test_a_deceptive_judge_argues_against_its_own_verdict_and_says_so_in_the_record(tmp_path, sandbox):

@@ -142,11 +142,11 @@ def test_a_server_fault_becomes_a_recorded_outcome(tmp_path, sandbox, name):
     if expected == "unavailable":
         assert report.outcomes[0].status == "unavailable" and outcomes == {}
         return
-    assert outcomes["add/0"]["status"] == expected
+    assert outcomes["add/0"].status == expected
     if expected == "done":
         call = calls[0]
-        assert call["prompt_tokens"] > 0 and 0 <= call["completion_tokens"] < 10 ** 9
-        assert "\ud800" not in call["response"]
+        assert call.prompt_tokens > 0 and 0 <= call.completion_tokens < 10 ** 9
+        assert "\ud800" not in call.response
 
 
 def sample_under_a_budget(tmp_path, sandbox, reply) -> tuple[dict, list[dict], int]:
@@ -166,8 +166,8 @@ def sample_under_a_budget(tmp_path, sandbox, reply) -> tuple[dict, list[dict], i
 def test_a_budget_holds_when_the_server_counts_no_tokens(tmp_path, sandbox):
     reply = {"choices": [{"message": {"content": "no code here"}, "finish_reason": "stop"}]}
     outcome, calls, requests = sample_under_a_budget(tmp_path, sandbox, reply)
-    assert outcome["tokens"] <= 1500 and len(calls) == requests
-    assert all(c["params"]["usage_estimated"] for c in calls)
+    assert outcome.tokens <= 1500 and len(calls) == requests
+    assert all(c.params["usage_estimated"] for c in calls)
     assert len(calls) < 15  # charged by the estimate, not for free
 
 
@@ -185,12 +185,12 @@ LONG = "word " * 280  # estimated at 701 tokens without usage: more than the sec
 ], ids=["usage missing", "usage null", "usage a list", "max_tokens ignored", "whitespace uncounted"])
 def test_no_call_is_charged_more_than_it_reserved_whatever_the_server_sends(tmp_path, sandbox, reply):
     outcome, calls, _ = sample_under_a_budget(tmp_path, sandbox, reply)
-    assert outcome["tokens"] <= 1500 and outcome["status"] == "done"
+    assert outcome.tokens <= 1500 and outcome.status == "done"
     for call in calls:
-        allowed = call["params"]["max_tokens"]
-        assert call["completion_tokens"] <= allowed and len(call["response"]) <= allowed * MAX_CHARS_PER_TOKEN
-    over = [c for c in calls if "over_limit" in c["params"]]
-    assert over and all(c["finish_reason"] == "length" for c in over if len(c["response"]) < 1000)
+        allowed = call.params["max_tokens"]
+        assert call.completion_tokens <= allowed and len(call.response) <= allowed * MAX_CHARS_PER_TOKEN
+    over = [c for c in calls if "over_limit" in c.params]
+    assert over and all(c.finish_reason == "length" for c in over if len(c.response) < 1000)
 
 
 def test_a_wrong_port_fails_in_seconds_with_one_sentence(tmp_path, capsys):

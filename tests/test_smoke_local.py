@@ -102,7 +102,7 @@ def test_the_embedded_model_and_llama_cpp_server_agree_with_the_same_model_argum
             assert main(["solve", "--ids", "0,2,4", "--strategy", "single", *model,
                          "--run-dir", str(tmp_path / name)]) == 0
             with RunStore(tmp_path / name, read_only=True) as store:
-                replies[name] = [store.calls("single", f"HumanEval/{i}")[0]["response"] for i in (0, 2, 4)]
+                replies[name] = [store.calls("single", f"HumanEval/{i}")[0].response for i in (0, 2, 4)]
                 if name == "server":
                     assert store.meta("model") == 'openai:qwen[repeat_penalty=1.0]'
     finally:

@@ -25,27 +25,27 @@ def test_program_keeps_the_prompts_helpers_and_accepts_a_bare_body():
 
 def test_single_makes_one_greedy_call(run):
     report, calls, outcomes, steps = run(PolicyConfig("single"), Counting([RIGHT]))
-    assert len(calls) == 1 and json.loads(calls[0]["params"])["temperature"] == 0.0
-    assert outcomes["add/0"]["passed_visible"] == 1 and outcomes["add/0"]["passed_hidden"] == 1
-    assert [s["kind"] for s in steps] == ["initial"]
+    assert len(calls) == 1 and calls[0].params["temperature"] == 0.0
+    assert outcomes["add/0"].passed_visible == 1 and outcomes["add/0"].passed_hidden == 1
+    assert [s.kind for s in steps] == ["initial"]
 
 
 def test_best_of_n_stops_at_the_first_sample_passing_all_visible_checks(run):
     model = Counting([WRONG, WRONG, RIGHT, RIGHT])
     _, calls, outcomes, steps = run(PolicyConfig("best-of-n", n=4), model)
-    params = [json.loads(c["params"]) for c in calls]
+    params = [c.params for c in calls]
     assert [p["temperature"] for p in params] == [0.0, 0.8, 0.8]
     assert [p["sample"] for p in params] == [0, 1, 2]
     assert len({kw["seed"] for _, kw in model.requests}) == 3  # samples stay distinct
-    assert outcomes["add/0"]["passed_hidden"] == 1
+    assert outcomes["add/0"].passed_hidden == 1
 
 
 def test_best_of_n_keeps_the_sample_passing_most_checks(run):
     half = "```python\ndef add(a, b):\n    return 3\n```"  # passes add(1, 2) only
     _, calls, outcomes, _ = run(PolicyConfig("best-of-n", n=3), Counting([WRONG, half, WRONG]))
     assert len(calls) == 3
-    assert outcomes["add/0"]["visible_score"] == 0.5
-    assert "return 3" in outcomes["add/0"]["answer"]
+    assert outcomes["add/0"].visible_score == 0.5
+    assert "return 3" in outcomes["add/0"].answer
 
 
 def test_refine_feeds_back_the_failing_call_and_stops_when_visible_checks_pass(run):
@@ -53,27 +53,27 @@ def test_refine_feeds_back_the_failing_call_and_stops_when_visible_checks_pass(r
         return RIGHT if "add(1, 2) should return 3, but returned -1" in messages[-1]["content"] else WRONG
     _, calls, outcomes, steps = run(PolicyConfig("refine", rounds=3), Counting(reply))
     assert len(calls) == 2
-    revision = json.loads(calls[1]["messages"])
+    revision = calls[1].messages
     assert revision[2] == {"role": "assistant", "content": "```python\ndef add(a, b):\n    return a - b\n```"}
-    assert [(s["kind"], s["parent"]) for s in steps] == [("initial", None), ("revision", 0)]
-    assert outcomes["add/0"]["passed_hidden"] == 1
+    assert [(s.kind, s.parent) for s in steps] == [("initial", None), ("revision", 0)]
+    assert outcomes["add/0"].passed_hidden == 1
 
 
 def test_refine_rewrites_from_the_feedback_alone_once_revisions_repeat(run):
     _, calls, outcomes, steps = run(PolicyConfig("refine", rounds=3, temperature=0.7), Counting([WRONG]))
-    assert [json.loads(c["params"])["temperature"] for c in calls] == [0.0, 0.0, 0.7, 0.7]
-    assert [s["kind"] for s in steps] == ["initial", "revision", "rewrite", "rewrite"]
-    rewrite = json.loads(calls[2]["messages"])
+    assert [c.params["temperature"] for c in calls] == [0.0, 0.0, 0.7, 0.7]
+    assert [s.kind for s in steps] == ["initial", "revision", "rewrite", "rewrite"]
+    rewrite = calls[2].messages
     assert len(rewrite) == 2 and "return a - b" not in rewrite[1]["content"]  # the failed code is not shown
     assert "add(1, 2) should return 3, but returned -1" in rewrite[1]["content"]
-    assert outcomes["add/0"]["passed_visible"] == 0
+    assert outcomes["add/0"].passed_visible == 0
 
 
 def test_visible_and_hidden_results_are_recorded_apart(run):
     _, _, outcomes, _ = run(PolicyConfig("single"), Counting([OVERFIT]))
     outcome = outcomes["add/0"]
-    assert outcome["passed_visible"] == 1 and outcome["passed_hidden"] == 0
-    assert json.loads(outcome["hidden_result"])["kind"] == "error"
+    assert outcome.passed_visible == 1 and outcome.passed_hidden == 0
+    assert outcome.hidden_result["kind"] == "error"
 
 
 def test_hidden_tests_never_reach_the_model(run):
@@ -81,7 +81,7 @@ def test_hidden_tests_never_reach_the_model(run):
         assert "f(5, 7)" not in json.dumps(messages)
         return WRONG
     _, calls, _, _ = run(PolicyConfig("refine", rounds=2), Counting(reply))
-    assert all("f(5, 7)" not in c["messages"] for c in calls)
+    assert all("f(5, 7)" not in json.dumps(c.messages) for c in calls)
 
 
 @pytest.mark.parametrize("strategy", ["single", "best-of-n", "refine"])
@@ -90,7 +90,7 @@ def test_these_policies_stop_at_their_task_token_budget(run, strategy):
     _, calls, outcomes, _ = run(PolicyConfig(strategy, n=8, rounds=8), Counting([WRONG]), tasks=problems(3),
                                 task_budget=Budget(tokens=budget))
     for outcome in outcomes.values():
-        assert 0 < outcome["tokens"] <= budget
+        assert 0 < outcome.tokens <= budget
     if strategy != "single":
         assert len(calls) < 3 * 9  # the budget, not n or k, ended each task
 
@@ -118,8 +118,8 @@ def test_interrupted_task_resumes_without_repeating_finished_calls(tmp_path, san
     again = Counting([WRONG])
     _, calls, outcomes, steps = solve(tmp_path, config, again, sandbox=sandbox)
     assert len(again.requests) == 2  # calls 0 and 1 were replayed from the record
-    assert len(calls) == 4 and [s["step"] for s in steps] == [0, 1, 2, 3]
-    assert outcomes["add/0"]["calls"] == 4
+    assert len(calls) == 4 and [s.step for s in steps] == [0, 1, 2, 3]
+    assert outcomes["add/0"].calls == 4
 
 
 def test_resume_refuses_changed_settings(tmp_path, sandbox):
@@ -153,8 +153,8 @@ def test_a_failing_request_is_recorded_and_the_run_goes_on(run):
             return super().complete(messages, **kwargs)
 
     report, _, outcomes, _ = run(PolicyConfig("single"), Refusing([RIGHT]), tasks=problems(2))
-    assert outcomes["add/0"]["error"] == "prompt too long" and outcomes["add/0"]["passed_hidden"] == 0
-    assert outcomes["add/1"]["passed_hidden"] == 1 and report.stopped is None
+    assert outcomes["add/0"].error == "prompt too long" and outcomes["add/0"].passed_hidden == 0
+    assert outcomes["add/1"].passed_hidden == 1 and report.stopped is None
 
 
 def test_a_hidden_pass_needs_the_check_to_finish(sandbox):
@@ -185,7 +185,7 @@ def test_sanitize_drops_demo_code_and_keeps_what_the_function_needs():
 def test_demo_code_that_crashes_at_import_no_longer_fails_the_attempt(run):
     crashing = "```python\ndef add(a, b):\n    return a + b\n\nprint(add(undefined_name, 2))\n```"
     _, _, outcomes, _ = run(PolicyConfig("single"), Counting([crashing]))
-    assert outcomes["add/0"]["passed_visible"] == 1 and outcomes["add/0"]["passed_hidden"] == 1
+    assert outcomes["add/0"].passed_visible == 1 and outcomes["add/0"].passed_hidden == 1
 
 
 def test_export_writes_one_json_line_per_policy_and_task(tmp_path):

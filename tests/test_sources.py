@@ -47,14 +47,14 @@ def test_properties_report_the_shrunk_counterexample_and_the_violated_property(r
     _, calls, outcomes, steps = run(PolicyConfig("resample", rounds=1, extra_sources=("properties",)),
                                     Counting(by_prompt(lambda messages, queue=[WRONG, RIGHT]: queue.pop(0))))
     # the properties are written once, before the first candidate
-    assert [s["kind"] for s in steps] == ["properties", "initial", "rewrite"]
-    rewrite_prompt = json.loads(calls[-1]["messages"])[-1]["content"]
+    assert [s.kind for s in steps] == ["properties", "initial", "rewrite"]
+    rewrite_prompt = calls[-1].messages[-1]["content"]
     # a - b keeps a + 0 == a but does not commute; hypothesis shrinks the inputs to the simplest that show it
     assert "Property-based tests written for this task" in rewrite_prompt
     assert "1 of 2 properties hold." in rewrite_prompt and "test_zero_is_neutral" not in rewrite_prompt
     assert "- test_commutes fails on test_commutes(a=0, b=1): AssertionError" in rewrite_prompt
     assert "(1 malformed property was skipped.)" in rewrite_prompt
-    assert outcomes["add/0"]["passed_visible"] == 1 and outcomes["add/0"]["passed_hidden"] == 1
+    assert outcomes["add/0"].passed_visible == 1 and outcomes["add/0"].passed_hidden == 1
 
 
 def test_properties_that_cannot_run_judge_nothing(run, tmp_path):
@@ -63,10 +63,10 @@ def test_properties_that_cannot_run_judge_nothing(run, tmp_path):
     _, _, outcomes, _ = run(PolicyConfig("single", extra_sources=("properties",)),
                             Counting(by_prompt(RIGHT, properties=broken)))
     with RunStore(tmp_path / "run") as store:
-        [attempt] = [s for s in store.steps("single+properties") if s["feedback"]]
-    verdict = attempt["feedback"]["properties"]
-    assert verdict["passed"] == 1 and verdict["score"] == 0.0 and "judge nothing" in verdict["text"]
-    assert "no_such_strategy" in verdict["details"]["unusable"]
+        [attempt] = [s for s in store.steps("single+properties") if s.feedback]
+    verdict = attempt.feedback["properties"]
+    assert verdict.passed == 1 and verdict.score == 0.0 and "judge nothing" in verdict.text
+    assert "no_such_strategy" in verdict.details["unusable"]
 
 
 def test_a_candidate_cannot_forge_a_property_pass(run, tmp_path):
@@ -74,9 +74,9 @@ def test_a_candidate_cannot_forge_a_property_pass(run, tmp_path):
               "def add(a, b):\n    os._exit(0)\n```")
     _, _, outcomes, _ = run(PolicyConfig("single", extra_sources=("properties",)), Counting(by_prompt(forger)))
     with RunStore(tmp_path / "run") as store:
-        [attempt] = [s for s in store.steps("single+properties") if s["feedback"]]
-    assert attempt["feedback"]["properties"]["passed"] == 0
-    assert attempt["feedback"]["properties"]["details"]["passed"] == 0
+        [attempt] = [s for s in store.steps("single+properties") if s.feedback]
+    assert attempt.feedback["properties"].passed == 0
+    assert attempt.feedback["properties"].details["passed"] == 0
 
 
 # Model-written checks run in the checking process, so they can print lines that look like its rows.
@@ -95,8 +95,8 @@ def test_a_check_that_prints_a_malformed_row_is_a_failed_check_and_the_run_goes_
         for attempt in range(2):  # the resume replays the recorded replies into the same result
             _, _, outcomes, steps = solve(tmp_path / extra, config, Counting(by_prompt(RIGHT, properties, tests)),
                                           sandbox=sandbox)
-            assert outcomes["add/0"]["status"] == "done", (extra, outcomes)
-            assert outcomes["add/0"]["passed_hidden"] == 1
+            assert outcomes["add/0"].status == "done", (extra, outcomes)
+            assert outcomes["add/0"].passed_hidden == 1
 
 
 def test_properties_need_a_function_to_test():
@@ -127,8 +127,8 @@ def test_codet_answers_with_the_agreed_candidate_where_best_of_n_stops_at_an_ove
         return samples.pop(0)
     _, _, outcomes, steps = run(PolicyConfig("codet", n=4, extra_sources=("tests",)),
                                 Counting(by_prompt(code, tests=tests)))
-    assert [s["kind"] for s in steps] == ["generated-tests"] + ["sample"] * 4
-    assert outcomes["add/0"]["passed_hidden"] == 1 and "a + b" in outcomes["add/0"]["answer"]
+    assert [s.kind for s in steps] == ["generated-tests"] + ["sample"] * 4
+    assert outcomes["add/0"].passed_hidden == 1 and "a + b" in outcomes["add/0"].answer
     with RunStore(tmp_path / "run") as store:
         # compare reads the same choice off the record
         from looplab.solve import trajectories
@@ -138,7 +138,7 @@ def test_codet_answers_with_the_agreed_candidate_where_best_of_n_stops_at_an_ove
 
     samples[:] = [OVERFIT, RIGHT, RIGHT, WRONG]
     _, _, outcomes, _ = run(PolicyConfig("best-of-n", n=4, extra_sources=()), Counting(by_prompt(code, tests=tests)))
-    assert outcomes["add/0"]["passed_hidden"] == 0  # it stopped at the first sample that passed the examples
+    assert outcomes["add/0"].passed_hidden == 0  # it stopped at the first sample that passed the examples
 
 
 def test_a_judge_model_of_its_own_is_recorded_under_its_name(tmp_path, sandbox):
@@ -148,7 +148,7 @@ def test_a_judge_model_of_its_own_is_recorded_under_its_name(tmp_path, sandbox):
     with RunStore(tmp_path / "run") as store:
         solve_tasks(problems(), CodeFamily(sandbox), PolicyConfig("refine", rounds=1, extra_sources=("judge",)),
                     model=ScriptedModel([WRONG]), store=store, judge_model=judge)
-        models = [r["model"] for r in store.db.execute("SELECT model FROM calls ORDER BY seq")]
+        models = [c.model for c in store.calls()]
         config = dict(store.policies())["refine(k=1)+judge"]
     assert models == ["scripted", "scripted:judge", "scripted", "scripted:judge"]
     assert config["judge_model"] == "scripted:judge"
@@ -169,14 +169,14 @@ def test_feedback_names_the_calls_its_source_made(tmp_path, sandbox):
     known = [Problem(p.task, replace(p.hidden, reference="def add(a, b):\n    return a + b")) for p in problems()]
     with RunStore(tmp_path / "run") as store:
         solve_tasks(known, CodeFamily(sandbox), config, model=ScriptedModel(reply), store=store)
-        calls = {c["id"]: c for c in store.calls(config.name, "add/0")}
-        attempts = [s for s in store.steps(config.name, "add/0") if s["feedback"]]
+        calls = {c.id: c for c in store.calls(config.name, "add/0")}
+        attempts = [s for s in store.steps(config.name, "add/0") if s.feedback]
     for attempt in attempts:
-        assert calls[attempt["call_id"]]["messages"][0]["content"].startswith("You are an expert")  # the policy's
+        assert calls[attempt.call_id].messages[0]["content"].startswith("You are an expert")  # the policy's
         for source, words in (("judge", "strict reviewer"), ("user", "You are a user")):
-            [call_id] = attempt["feedback"][source]["call_ids"]
-            assert words in calls[call_id]["messages"][0]["content"]
-        assert attempt["feedback"]["examples"]["call_ids"] == []  # running examples calls no model
+            [call_id] = attempt.feedback[source].calls
+            assert words in calls[call_id].messages[0]["content"]
+        assert attempt.feedback["examples"].calls == ()  # running examples calls no model
 
 
 def test_a_user_reply_with_code_is_withheld_even_when_its_fence_follows_the_verdict(sandbox):

@@ -75,7 +75,7 @@ def test_the_system_prompt_is_part_of_the_prompts(tmp_path):
     with RunStore(tmp_path / "run") as store:
         run_policies(problems(), CodeFamily(Sandbox()), [config], model=model, store=store)
         [call] = store.calls(config.name, "add/0")
-    assert call["messages"][0] == {"role": "system", "content": "Reply with code only."}
+    assert call.messages[0] == {"role": "system", "content": "Reply with code only."}
     assert PolicyConfig.from_dict(config.as_dict()) == config
 
 

@@ -452,7 +452,7 @@ def _run_here(configs, family, problems, args, store, models, connections, task_
 
         def start(name: str, total: int) -> None:
             finished = [o for task_id, o in store.outcomes(name).items() if task_id in ids]
-            bars.append(progress.add_task(name, total, sum(o["passed_hidden"] for o in finished), len(finished)))
+            bars.append(progress.add_task(name, total, sum(o.passed_hidden for o in finished), len(finished)))
 
         def advance(outcome) -> None:
             if outcome is None:

@@ -14,7 +14,7 @@ import json
 import shutil
 from pathlib import Path
 
-from ..runs import RunError, RunStore
+from ..runs import Call, RunError, RunStore
 from ._compare_report import STYLE
 from ._csp import csp_meta
 
@@ -40,10 +40,10 @@ def _diff(before: str | None, after: str) -> list[str]:
     return list(difflib.unified_diff(before.splitlines(), after.splitlines(), "parent", "this", lineterm="", n=2))[2:]
 
 
-def _call(c: dict) -> dict:
-    return {"id": c["id"], "seq": c["seq"], "model": c["model"], "messages": c["messages"], "params": c["params"],
-            "response": c["response"], "finish": c["finish_reason"], "prompt_tokens": c["prompt_tokens"],
-            "completion_tokens": c["completion_tokens"], "latency": c["latency"]}
+def _call(c: Call) -> dict:
+    return {"id": c.id, "seq": c.seq, "model": c.model, "messages": c.messages, "params": c.params,
+            "response": c.response, "finish": c.finish_reason, "prompt_tokens": c.prompt_tokens,
+            "completion_tokens": c.completion_tokens, "latency": c.latency}
 
 
 def _solve_run(store: RunStore, index: int, data: Path) -> dict:
@@ -53,20 +53,19 @@ def _solve_run(store: RunStore, index: int, data: Path) -> dict:
     for policy in policies:
         for task_id, outcome in store.outcomes(policy).items():
             tasks.setdefault(task_id, {})[policy] = {
-                "hidden": bool(outcome["passed_hidden"]), "visible": bool(outcome["passed_visible"]),
-                "status": outcome["status"], "tokens": outcome["tokens"], "calls": outcome["calls"]}
+                "hidden": outcome.passed_hidden, "visible": outcome.passed_visible,
+                "status": outcome.status, "tokens": outcome.tokens, "calls": outcome.calls}
     for task_id in tasks:
         record = {}
         for policy in [p for p in policies if p in tasks[task_id]]:
             steps = store.steps(policy, task_id)
-            by_step = {s["step"]: s for s in steps}
+            by_step = {s.step: s for s in steps}
             record[policy] = {
-                "steps": [{"step": s["step"], "kind": s["kind"], "candidate": s["candidate"], "parent": s["parent"],
-                           "tokens": s["tokens"], "calls": s["calls"], "call": s["call_id"],
-                           "diff": _diff(by_step[s["parent"]]["candidate"] if s["parent"] in by_step else None,
-                                         s["candidate"]),
-                           "feedback": {name: {"score": f["score"], "passed": bool(f["passed"]), "text": f["text"],
-                                               "details": f["details"]} for name, f in s["feedback"].items()}}
+                "steps": [{"step": s.step, "kind": s.kind, "candidate": s.candidate, "parent": s.parent,
+                           "tokens": s.tokens, "calls": s.calls, "call": s.call_id,
+                           "diff": _diff(by_step[s.parent].candidate if s.parent in by_step else None, s.candidate),
+                           "feedback": {name: {"score": f.score, "passed": f.passed, "text": f.text,
+                                               "details": f.details} for name, f in s.feedback.items()}}
                           for s in steps],
                 "calls": [_call(c) for c in store.calls(policy, task_id)],
                 "outcome": tasks[task_id].get(policy),

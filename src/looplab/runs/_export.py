@@ -46,17 +46,19 @@ def _lines(store: RunStore):
             yield {
                 "format": FORMAT, "run": str(store.dir), "model": store.meta("model"), "family": store.meta("family"),
                 "policy": policy, "config": config, "task_id": task_id,
-                "outcome": {key: outcome[key] for key in ("status", "answer", "passed_visible", "visible_score",
-                                                          "tokens", "calls", "seconds", "error")},
-                "hidden": {"passed": bool(outcome["passed_hidden"]), "details": outcome["hidden_result"]},
-                "steps": [{"step": s["step"], "kind": s["kind"], "parent": s["parent"], "candidate": s["candidate"],
-                           "call": s["call_id"], "tokens_so_far": s["tokens"], "calls_so_far": s["calls"],
-                           "feedback": {name: {"score": f["score"], "passed": bool(f["passed"]), "text": f["text"],
-                                               "details": f["details"], "calls": f["call_ids"]}
-                                        for name, f in s["feedback"].items()}}
+                "outcome": {key: getattr(outcome, key) for key in ("status", "answer", "passed_visible",
+                                                                   "visible_score", "tokens", "calls", "seconds",
+                                                                   "error")},
+                "hidden": {"passed": outcome.passed_hidden, "details": outcome.hidden_result},
+                "steps": [{"step": s.step, "kind": s.kind, "parent": s.parent, "candidate": s.candidate,
+                           "call": s.call_id, "tokens_so_far": s.tokens, "calls_so_far": s.calls,
+                           "feedback": {name: {"score": f.score, "passed": f.passed, "text": f.text,
+                                               "details": f.details, "calls": list(f.calls)}
+                                        for name, f in s.feedback.items()}}
                           for s in store.steps(policy, task_id)],
-                "calls": [{key: c[key] for key in ("id", "seq", "model", "messages", "params", "response",
-                                                   "finish_reason", "prompt_tokens", "completion_tokens", "latency")}
+                "calls": [{key: getattr(c, key) for key in ("id", "seq", "model", "messages", "params", "response",
+                                                            "finish_reason", "prompt_tokens", "completion_tokens",
+                                                            "latency")}
                           for c in store.calls(policy, task_id)]}
 
 

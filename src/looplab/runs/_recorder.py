@@ -9,7 +9,8 @@ from dataclasses import dataclass, replace
 from ..feedback import Feedback
 from ..models import (Completion, Message, Meter, Model, ModelError, Reservation, Usage, clean_text,
                       complete_async, probabilities_blocking, within_reservation)
-from ._store import RecordedCall, RunStore
+from ._records import Call
+from ._store import RunStore
 
 
 @dataclass(frozen=True)
@@ -141,7 +142,7 @@ class TaskRecorder:
         seed = int(hashlib.sha256(f"{self.policy}|{self.task_id}|{seq}|{key}".encode()).hexdigest()[:8], 16)
         return _Request(seq, key, model, messages, params, seed, json_schema, reservation)
 
-    def _answer(self, reservation: Reservation, recorded: RecordedCall, call: int) -> Completion:
+    def _answer(self, reservation: Reservation, recorded: Call, call: int) -> Completion:
         usage = Usage(recorded.prompt_tokens, recorded.completion_tokens)
         self.meter.settle(reservation, usage)
         return Completion(recorded.response, usage, recorded.latency, recorded.finish_reason, call=call)

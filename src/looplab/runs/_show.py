@@ -70,31 +70,29 @@ def _policy_tree(store: RunStore, name: str, task_id: str, full: bool) -> Tree:
     outcome = store.outcomes(name).get(task_id)
     head = Text.assemble((name, "bold"), f" {task_id}: ")
     if outcome:
-        head.append(f"hidden {'PASS' if outcome['passed_hidden'] else 'fail'}, visible "
-                    f"{'pass' if outcome['passed_visible'] else 'fail'}, {outcome['tokens']} tokens, "
-                    f"{outcome['calls']} calls, {outcome['seconds']:.1f} s")
+        head.append(f"hidden {'PASS' if outcome.passed_hidden else 'fail'}, visible "
+                    f"{'pass' if outcome.passed_visible else 'fail'}, {outcome.tokens} tokens, "
+                    f"{outcome.calls} calls, {outcome.seconds:.1f} s")
     else:
         head.append("not finished")
     root = Tree(head)
     nodes: dict[int, Tree] = {}
     candidates: dict[int, str] = {}
     for step in store.steps(name, task_id):
-        label = Text(f"#{step['step']} {step['kind']}  [{step['tokens']} tokens, {step['calls']} calls]", style="bold")
-        for source, fb in step["feedback"].items():
-            details = fb["details"]
-            counts = f" {details['passed']}/{details['total']}" if "total" in details else ""
-            label.append(f"  {source}{counts} score {fb['score']:.2f} {'PASS' if fb['passed'] else 'fail'}",
-                         style="green" if fb["passed"] else "red")
-        parent = step["parent"]
-        is_attempt = bool(step["feedback"])
-        if is_attempt and parent in candidates:
-            body = [label, _diff(candidates[parent], step["candidate"], full)]
+        label = Text(f"#{step.step} {step.kind}  [{step.tokens} tokens, {step.calls} calls]", style="bold")
+        for source, fb in step.feedback.items():
+            counts = f" {fb.details['passed']}/{fb.details['total']}" if "total" in fb.details else ""
+            label.append(f"  {source}{counts} score {fb.score:.2f} {'PASS' if fb.passed else 'fail'}",
+                         style="green" if fb.passed else "red")
+        parent = step.parent
+        if step.is_attempt and parent in candidates:
+            body = [label, _diff(candidates[parent], step.candidate, full)]
         else:
-            body = [label, Text(_clip(step["candidate"], full), style="dim")]
-        if is_attempt:
-            candidates[step["step"]] = step["candidate"]
-        for fb in step["feedback"].values():
-            if not fb["passed"]:
-                body.append(Text(_clip(fb["text"], full, lines=4), style="yellow"))
-        nodes[step["step"]] = nodes.get(parent, root).add(Group(*body))
+            body = [label, Text(_clip(step.candidate, full), style="dim")]
+        if step.is_attempt:
+            candidates[step.step] = step.candidate
+        for fb in step.feedback.values():
+            if not fb.passed:
+                body.append(Text(_clip(fb.text, full, lines=4), style="yellow"))
+        nodes[step.step] = nodes.get(parent, root).add(Group(*body))
     return root

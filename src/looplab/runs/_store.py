@@ -7,9 +7,10 @@ import re
 import sqlite3
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
+
+from ._records import Attempt, Call, Outcome, Step, StepFeedback
 
 # The tables every loop shares: model calls, steps with the call that produced them, feedback by
 # source, and outcomes. A loop's own tables are declared with `RunStore.declare`.
@@ -75,17 +76,6 @@ class RunError(Exception):
     settings)."""
 
 
-@dataclass(frozen=True)
-class RecordedCall:
-    id: int
-    key: str
-    response: str
-    finish_reason: str
-    prompt_tokens: int
-    completion_tokens: int
-    latency: float
-
-
 class RunStore:
     """A run directory: `run.sqlite` (WAL) with every call, step, feedback and outcome. The only place
     in looplab that speaks SQL: loops declare their own tables here and read through its methods.
@@ -112,6 +102,9 @@ class RunStore:
             if not path.is_file():
                 raise RunError(f"{self.dir} holds no run record (run.sqlite)")
             self.db = self._connect(f"file:{path}?mode=ro")
+            if self.db.execute("SELECT 1 FROM sqlite_master WHERE name = 'calls'").fetchone() is None:
+                self.db.close()
+                raise RunError(f"{self.dir} holds no run record yet (run.sqlite is being made)")
             return
         try:
             self.dir.mkdir(parents=True, exist_ok=True)
@@ -162,10 +155,7 @@ class RunStore:
         self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value)))
 
     def meta(self, key: str, default: Any = None) -> Any:
-        try:
-            row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        except sqlite3.OperationalError:  # a read-only store on a directory no run has written yet
-            return default
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return json.loads(row["value"]) if row else default
 
     def require(self, settings: dict[str, Any]) -> None:
@@ -217,6 +207,14 @@ class RunStore:
                                  f"{' AND '.join(f'{c} = ?' for c in where)}", (*values.values(), *where.values()))
         return cursor.rowcount
 
+    def delete(self, table: str, where: dict[str, Any]) -> int:
+        """Remove the rows of a loop's table matching `where` (column = value); returns how many went."""
+        _check(table, *where)
+        if not where:
+            raise ValueError("delete takes at least one column = value; a loop never empties its table")
+        return self.db.execute(f"DELETE FROM {table} WHERE {' AND '.join(f'{c} = ?' for c in where)}",
+                               tuple(where.values())).rowcount
+
     def rows(self, table: str, where: dict[str, Any] | None = None, order_by: str = "rowid") -> list[dict]:
         """Every row of a table matching `where` (column = value), in `order_by` order (a column name,
         optionally followed by DESC)."""
@@ -246,18 +244,19 @@ class RunStore:
         self.db.execute("COMMIT")
 
     # model calls ------------------------------------------------------------------------------
-    _CALL = "SELECT id, key, response, finish_reason, prompt_tokens, completion_tokens, latency FROM calls"
+    _CALLS = ("SELECT id, policy, task_id, seq, key, model, messages, params, response, finish_reason, prompt_tokens,"
+              " completion_tokens, latency, created FROM calls")
 
-    def recorded_call(self, policy: str, task_id: str, seq: int) -> RecordedCall | None:
-        row = self.db.execute(f"{self._CALL} WHERE policy = ? AND task_id = ? AND seq = ?",
+    def recorded_call(self, policy: str, task_id: str, seq: int) -> Call | None:
+        row = self.db.execute(f"{self._CALLS} WHERE policy = ? AND task_id = ? AND seq = ?",
                               (policy, task_id, seq)).fetchone()
-        return RecordedCall(*row) if row else None
+        return Call.from_row(row) if row else None
 
-    def greedy_call(self, task_id: str, key: str) -> RecordedCall | None:
+    def greedy_call(self, task_id: str, key: str) -> Call | None:
         """A call with this content key made for this task at temperature 0 by any policy of the run."""
-        row = self.db.execute(f"{self._CALL} WHERE key = ? AND task_id = ? AND json_extract(params, "
+        row = self.db.execute(f"{self._CALLS} WHERE key = ? AND task_id = ? AND json_extract(params, "
                               "'$.temperature') = 0 LIMIT 1", (key, task_id)).fetchone()
-        return RecordedCall(*row) if row else None
+        return Call.from_row(row) if row else None
 
     def add_call(self, policy: str, task_id: str, seq: int, key: str, model: str, messages: list,
                  params: dict, response: str, finish_reason: str, prompt_tokens: int,
@@ -270,11 +269,13 @@ class RunStore:
              finish_reason, prompt_tokens, completion_tokens, latency, time.time()))
         return cursor.lastrowid
 
-    def calls(self, policy: str, task_id: str) -> list[dict]:
-        """A task's model calls in order, messages and params decoded."""
-        rows = self.db.execute("SELECT * FROM calls WHERE policy = ? AND task_id = ? ORDER BY seq",
-                               (policy, task_id)).fetchall()
-        return [{**dict(r), "messages": json.loads(r["messages"]), "params": json.loads(r["params"])} for r in rows]
+    def calls(self, policy: str | None = None, task_id: str | None = None) -> list[Call]:
+        """The calls of a scope (a policy, or a loop's part such as "grow") and item (a task, an iteration), or of
+        all of them when not given: by item and in the order they were made."""
+        where = {k: v for k, v in (("policy", policy), ("task_id", task_id)) if v is not None}
+        clause = " WHERE " + " AND ".join(f"{k} = ?" for k in where) if where else ""
+        return [Call.from_row(r) for r in self.db.execute(f"{self._CALLS}{clause} ORDER BY policy, task_id, seq",
+                                                           tuple(where.values()))]
 
     # steps and feedback -----------------------------------------------------------------------
     def add_step(self, policy: str, task_id: str, step: int, kind: str, candidate: str,
@@ -293,16 +294,25 @@ class RunStore:
             (policy, task_id, step, source, score, int(passed), text, json.dumps(details), time.time(),
              json.dumps(list(call_ids))))
 
-    def steps(self, policy: str, task_id: str | None = None) -> list[dict]:
-        """A policy's steps (of one task, or all), each with `feedback`: {source: row}, in step order."""
+    def steps(self, policy: str, task_id: str | None = None) -> list[Step]:
+        """A policy's steps (of one task, or all) with their feedback by source, by task and in step order."""
         task_clause = " AND task_id = ?" if task_id is not None else ""
         args = (policy,) + ((task_id,) if task_id is not None else ())
-        feedback: dict[tuple[str, int], dict] = {}
+        feedback: dict[tuple[str, int], dict[str, StepFeedback]] = {}
         for row in self.db.execute(f"SELECT * FROM feedback WHERE policy = ?{task_clause} ORDER BY id", args):
-            feedback.setdefault((row["task_id"], row["step"]), {})[row["source"]] = {
-                **dict(row), "details": json.loads(row["details"]), "call_ids": json.loads(row["call_ids"])}
-        return [{**dict(r), "feedback": feedback.get((r["task_id"], r["step"]), {})} for r in self.db.execute(
-            f"SELECT * FROM steps WHERE policy = ?{task_clause} ORDER BY task_id, step", args)]
+            feedback.setdefault((row["task_id"], row["step"]), {})[row["source"]] = StepFeedback.from_row(row)
+        return [Step(r["policy"], r["task_id"], r["step"], r["kind"], r["candidate"], r["parent"], r["tokens"],
+                     r["calls"], r["call_id"] if "call_id" in r.keys() else None, feedback.get((r["task_id"], r["step"]), {}))
+                for r in self.db.execute(f"SELECT * FROM steps WHERE policy = ?{task_clause} ORDER BY task_id, step",
+                                         args)]
+
+    def attempts(self, policy: str, task_id: str | None = None) -> list[Attempt]:
+        """A policy's attempts (steps with feedback) joined with the call each came from and the calls each
+        feedback source made for it (a judge's, a simulated user's)."""
+        calls = {c.id: c for c in self.calls(policy, task_id)}
+        return [Attempt(s, calls.get(s.call_id), {name: tuple(calls[i] for i in f.calls if i in calls)
+                                                  for name, f in s.feedback.items()})
+                for s in self.steps(policy, task_id) if s.is_attempt]
 
     def task_policies(self, task_id: str) -> list[str]:
         """The policies that recorded steps for a task, in the order they first did."""
@@ -314,9 +324,9 @@ class RunStore:
         rows = self.db.execute("SELECT task_id FROM outcomes WHERE policy = ?", (policy,)).fetchall()
         return {r["task_id"] for r in rows}
 
-    def outcomes(self, policy: str) -> dict[str, dict]:
-        """A policy's finished tasks by id, hidden_result decoded."""
-        return {r["task_id"]: {**dict(r), "hidden_result": json.loads(r["hidden_result"])} for r in
+    def outcomes(self, policy: str) -> dict[str, Outcome]:
+        """A policy's finished tasks by id."""
+        return {r["task_id"]: Outcome.from_row(r) for r in
                 self.db.execute("SELECT * FROM outcomes WHERE policy = ?", (policy,))}
 
     def start_task(self, policy: str, task_id: str) -> None:

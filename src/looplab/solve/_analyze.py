@@ -17,9 +17,10 @@ from __future__ import annotations
 import statistics
 from collections import defaultdict
 
-from ..runs import RunStore
+from ..feedback import rank
+from ..runs import RunStore, Step
 from ..tasks import Family, Problem
-from ._compare import HiddenCache, ranking_order, recorded_rank
+from ._compare import HiddenCache, ranking_order
 
 MAX_ROUNDS_SHOWN = 8
 
@@ -50,28 +51,27 @@ def analyze(store: RunStore, family: Family, problems: list[Problem]) -> list[di
         outcomes = {t: o for t, o in store.outcomes(policy).items() if t in by_id}
         if not outcomes:
             continue
-        attempts: dict[str, list[dict]] = defaultdict(list)
+        attempts: dict[str, list[Step]] = defaultdict(list)
         for step in store.steps(policy):
-            if step["task_id"] in outcomes and step["feedback"]:
-                attempts[step["task_id"]].append(step)
+            if step.task_id in outcomes and step.is_attempt:
+                attempts[step.task_id].append(step)
         revisions = still_failing = copied = 0
         flips = {"honest": [0, 0, 0], "deceived": [0, 0, 0]}  # right to wrong, wrong to right, right parents
         for task_id, steps in attempts.items():
             problem = by_id[task_id]
-            by_step = {s["step"]: s for s in steps}
+            by_step = {s.step: s for s in steps}
             for step in steps:
-                parent = by_step.get(step["parent"])
+                parent = by_step.get(step.parent)
                 if parent is None:
                     continue
-                failed = [name for name, f in parent["feedback"].items() if not f["passed"]]
+                failed = [name for name, f in parent.feedback.items() if not f.passed]
                 if failed:  # the feedback named a failure: does the child still fail what was named?
                     revisions += 1
-                    still_failing += any(not step["feedback"].get(name, parent["feedback"][name])["passed"]
-                                         for name in failed)
-                    copied += step["candidate"] == parent["candidate"]
-                was = hidden.passed(problem, parent["candidate"])
-                now = hidden.passed(problem, step["candidate"])
-                heard = "deceived" if any(f["details"].get("deceptive") for f in parent["feedback"].values()) else "honest"
+                    still_failing += any(not step.feedback.get(name, parent.feedback[name]).passed for name in failed)
+                    copied += step.candidate == parent.candidate
+                was = hidden.passed(problem, parent.candidate)
+                now = hidden.passed(problem, step.candidate)
+                heard = "deceived" if any(f.details.get("deceptive") for f in parent.feedback.values()) else "honest"
                 flips[heard][0] += was and not now
                 flips[heard][1] += now and not was
                 flips[heard][2] += was
@@ -82,19 +82,19 @@ def analyze(store: RunStore, family: Family, problems: list[Problem]) -> list[di
             for task_id in outcomes:
                 first = attempts.get(task_id, [])[:k]
                 if first:
-                    best = max(first, key=lambda s: recorded_rank(s, order))  # max keeps the earliest among equals
-                    passed += hidden.passed(by_id[task_id], best["candidate"])
+                    best = max(first, key=lambda s: rank(s.feedback, order))  # max keeps the earliest among equals
+                    passed += hidden.passed(by_id[task_id], best.candidate)
             by_round.append(passed / len(outcomes))
         categories: dict[str, list[int]] = defaultdict(list)
         for task_id, outcome in outcomes.items():
-            categories[_category(by_id[task_id].task)].append(outcome["passed_hidden"])
+            categories[_category(by_id[task_id].task)].append(outcome.passed_hidden)
         rates = {c: sum(v) / len(v) for c, v in sorted(categories.items())}
-        gap = sum(1 for o in outcomes.values() if o["passed_visible"] and not o["passed_hidden"])
-        leaked = sum(1 for steps in attempts.values() for s in steps for f in s["feedback"].values()
-                     if f["details"].get("leak"))
+        gap = sum(1 for o in outcomes.values() if o.passed_visible and not o.passed_hidden)
+        leaked = sum(1 for steps in attempts.values() for s in steps for f in s.feedback.values()
+                     if f.details.get("leak"))
         rows.append({
             "policy": policy, "family": family.name, "deciding_source": order[0], "tasks": len(outcomes),
-            "pass_at_1": sum(o["passed_hidden"] for o in outcomes.values()) / len(outcomes),
+            "pass_at_1": sum(o.passed_hidden for o in outcomes.values()) / len(outcomes),
             "revisions_after_failure": revisions,
             "friction": round(still_failing / revisions, 4) if revisions else None,
             "copy_back": round(copied / revisions, 4) if revisions else None,

@@ -75,28 +75,18 @@ def ranking_order(store: RunStore, policy: str) -> list[str]:
 def trajectories(store: RunStore, policy: str) -> dict[str, Trajectory]:
     order = ranking_order(store, policy)
     by_agreement = _spec_of(store, policy).answer == "agreement"
-    totals = {task_id: o["tokens"] for task_id, o in store.outcomes(policy).items()}
+    totals = {task_id: o.tokens for task_id, o in store.outcomes(policy).items()}
     out = {task_id: Trajectory([], [], total, by_agreement) for task_id, total in totals.items()}
     for step in store.steps(policy):
-        path = out.get(step["task_id"])
+        path = out.get(step.task_id)
         if path is None:
             continue  # an unfinished task has no outcome yet
-        path.spent.append(step["tokens"])
-        if step["feedback"]:  # an attempt, not a note
-            pattern = pass_pattern([(bool(step["feedback"][name]["passed"]), step["feedback"][name]["details"])
-                                    for name in order if name in step["feedback"]])
-            path.points.append(Point(step["tokens"], recorded_rank(step, order), step["candidate"], pattern))
+        path.spent.append(step.tokens)
+        if step.is_attempt:
+            pattern = pass_pattern([(step.feedback[name].passed, step.feedback[name].details)
+                                    for name in order if name in step.feedback])
+            path.points.append(Point(step.tokens, rank(step.feedback, order), step.candidate, pattern))
     return out
-
-
-@dataclass(frozen=True)
-class _Scored:
-    score: float
-
-
-def recorded_rank(step: dict, order: list[str]) -> tuple[float, ...]:
-    """The ranking rule's key for a recorded attempt (a step from `RunStore.steps`)."""
-    return rank({name: _Scored(row["score"]) for name, row in step["feedback"].items()}, order)
 
 
 class HiddenCache:
@@ -184,7 +174,7 @@ def audit_stats(store: RunStore, policy: str) -> dict:
     hidden verdict on the answer. None when the policy wrote no tests."""
     stats = []
     for outcome in store.outcomes(policy).values():
-        result = outcome["hidden_result"]
+        result = outcome.hidden_result
         audit = result.get("audits", {}).get("tests") or result.get("generated_tests")  # older records
         if audit:
             stats.append(audit)
