@@ -92,7 +92,7 @@ def test_user_errors_end_in_one_clear_sentence(tmp_path, capsys):
 
 
 def test_a_second_process_on_the_same_run_dir_is_refused(tmp_path, capsys):
-    from looplab.runs import RunError, RunStore
+    from looplab.runs import RunStore
 
     replies = tmp_path / "r.json"
     replies.write_text('["x"]')

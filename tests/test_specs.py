@@ -103,6 +103,27 @@ def test_a_loop_of_its_own_records_calls_and_a_table_and_its_calls_count_towards
         assert len(store.calls("proposer", "proposals")) == 3 and store.used() == (again.meter.tokens, 3)
 
 
+def test_a_loop_holds_the_solve_runs_it_starts_and_they_read_as_solve_runs(tmp_path, sandbox):
+    """One run directory holds a loop and the solve evaluations it starts (as an optimizer's candidates): the
+    commands that read solve runs read them, every call counts, and a loop the run does not hold is refused."""
+    from looplab.models import Meter, ScriptedModel
+    from looplab.runs import RunError, TaskRecorder, loop_of, show_task, trajectories
+
+    with RunStore(tmp_path / "run") as store:
+        store.require({"loop": "tune", "holds": ["solve"]})
+        proposer = TaskRecorder(store, "proposer", "round-0", ScriptedModel(["a prompt"]), Meter(Budget()))
+        proposer.generate([{"role": "user", "content": "Propose."}], max_tokens=8)
+        [report] = run_policies(problems(), CodeFamily(sandbox), [PolicyConfig("single")],
+                                model=Counting([RIGHT]), store=store, task_budget=Budget(tokens=2000))
+        assert loop_of(store).name == "tune" and store.holds("solve") and not store.holds("grow")
+        assert store.used() == (proposer.meter.tokens + report.outcomes[0].tokens, 2)
+        [line] = trajectories(store)
+        assert line["policy"] == "single" and line["outcome"]["status"] == "done"
+        with pytest.raises(RunError, match="holds a tune run, and this makes a grow run"):
+            store.require({"loop": "grow"})
+    assert "single add/0: hidden PASS" in str(show_task(tmp_path / "run", "add/0").renderables[0].label)
+
+
 def test_a_refused_resume_names_each_setting_that_changed_and_unused_ones_do_not_block(tmp_path, capsys):
     from looplab.cli import main
 

@@ -21,7 +21,7 @@ from .grow import DEFAULT_THRESHOLD, DEFAULT_TOPIC_FLOOR, NEXT_POLICIES
 from .grow._mine import DEFAULT_JUDGE_THRESHOLD
 from .models import (Budget, BudgetExceeded, Meter, ModelError, ModelUnavailable, OpenAIModel, Timeouts, load_model,
                      parse_model_args)
-from .runs import RunError, RunStore, export_trajectories, is_record_file, terminal_safe
+from .runs import RunError, RunStore, export_trajectories, is_record_file, require_loop, terminal_safe
 from .sandbox import Limits, Sandbox, SandboxUnavailable
 from .solve import EXTRA_SOURCES, POLICIES, PolicyConfig, compare, feedback_sources, run_policies
 from .tasks import TaskError, load_tasks
@@ -580,10 +580,9 @@ def _report_comparison(args) -> int:
     if not (Path(args.run_dir) / "run.sqlite").is_file():
         raise RunError(f"{args.run_dir} holds no run record (run.sqlite) to report on; run the comparison first")
     with RunStore(args.run_dir) as store:
-        if store.meta("loop") == "grow":
-            raise RunError(f"{args.run_dir} holds a grow run, not policies to compare")
+        require_loop(store, "solve", "looplab compare")
         recorded = dict(store.policies())
-        if store.meta("loop") is None or not recorded:
+        if not recorded:
             raise RunError(f"{args.run_dir} holds no recorded policies yet; run the comparison first")
         names = [c.name for c in _policy_configs(args.policies, args)] if args.policies else list(recorded)
         missing = [n for n in names if n not in recorded]
@@ -635,8 +634,7 @@ def cmd_analyze(args) -> int:
     if not (Path(args.run_dir) / "run.sqlite").is_file():
         raise RunError(f"{args.run_dir} holds no run record (run.sqlite) to analyze")
     with RunStore(args.run_dir) as store:
-        if store.meta("loop") == "grow":
-            raise RunError(f"{args.run_dir} is a grow run; analyze reads solve runs")
+        require_loop(store, "solve", "looplab analyze")
         family, problems = _load_tasks(args, _sandbox(args), recorded=store)
         if store.meta("family") not in (None, family.name):
             raise RunError(f"{args.run_dir} holds {store.meta('family')} tasks; give --tasks for them")

@@ -14,7 +14,7 @@ import networkx as nx
 import numpy as np
 
 from ..models import Embedder, Meter, Model
-from ..runs import RunError, RunStore, TaskRecorder
+from ..runs import RunError, RunStore, TaskRecorder, require_loop
 from . import _prompts as prompts
 from ._graph import merge_local, save_graphml
 from ._metrics import COLUMNS, GrowthState, communities, measure, state_of
@@ -45,6 +45,15 @@ def _json_safe(row: dict) -> dict:
 # on-topic concept above an off-topic one with probability 0.93, and 0.33 keeps 10 of the 11 on-topic concepts
 # and 2 of the 44 off-topic ones.
 DEFAULT_TOPIC_FLOOR = 0.33
+
+
+def iteration_scope(iteration: int) -> tuple[str, str]:
+    """The scope and item grow records an iteration's model calls under (`RunStore.calls(*iteration_scope(3))`).
+
+    >>> iteration_scope(3)
+    ('grow', 'iteration-3')
+    """
+    return "grow", f"iteration-{iteration}"
 
 
 @dataclass(frozen=True)
@@ -142,7 +151,7 @@ class GrowRun:
     def _iterate(self, iteration: int, before: GrowthState) -> tuple[IterationResult, GrowthState]:
         start = time.monotonic()
         question = self.next_question()
-        recorder = TaskRecorder(self.store, "grow", f"iteration-{iteration}", self.model, Meter(parent=self.run_meter))
+        recorder = TaskRecorder(self.store, *iteration_scope(iteration), self.model, Meter(parent=self.run_meter))
         cfg = self.config
         # A small model at temperature 0 often repeats itself until the limit: decoding stops at the first
         # repeated sentence, which would add nothing but time and tokens to extract from.
@@ -279,8 +288,7 @@ def unmerge(store: RunStore, embedder: Embedder, name: str) -> dict:
     reached the same node through its spelling) now make it a concept of its own, its embedding joins the index,
     and every iteration's graph, snapshot and metrics are replayed from the record. Returns what changed."""
     grow = store.meta("grow") or {}
-    if store.meta("loop") != "grow":
-        raise RunError(f"{store.dir} is not a grow run")
+    require_loop(store, "grow", "looplab graph unmerge")
     if grow.get("embedder") != embedder.name:
         raise RunError(f"the run embedded names with {grow.get('embedder')}; give the same --embedder")
     # Only a merge by embedding is a judgement to undo; one by spelling (the same normalized name) is not.

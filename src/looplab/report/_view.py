@@ -14,7 +14,8 @@ import json
 import shutil
 from pathlib import Path
 
-from ..runs import Call, RunError, RunStore
+from ..grow import iteration_scope
+from ..runs import Call, RunError, RunStore, loop_part, register_loop_part
 from ._compare_report import STYLE
 from ._csp import csp_meta
 
@@ -96,10 +97,14 @@ def _grow_run(store: RunStore, index: int, data: Path) -> dict:
             "status": row["status"], "reason": row["reason"], "parse_failures": row["parse_failures"],
             "added": json.loads(row["added"]), "next_question": row["next_question"],
             "question_source": row["question_source"], "merges": merges.get(it, []),
-            "calls": [_call(c) for c in store.calls("grow", f"iteration-{it}")]})
+            "calls": [_call(c) for c in store.calls(*iteration_scope(it))]})
     return {"kind": "grow", "metrics": metrics,
             "files": {str(m["iteration"]): f"{index}-{_key(str(m['iteration']))}.js" for m in metrics},
             "report": (store.dir / "report.html").exists()}
+
+
+register_loop_part("solve", "page", _solve_run)
+register_loop_part("grow", "page", _grow_run)
 
 
 def _write(path: Path, key: str, value) -> None:
@@ -141,7 +146,7 @@ def write_view(run_dirs: list[Path], out: Path) -> Path:
         with RunStore(run_dir, read_only=True) as store:
             loop = store.meta("loop")
             run = {"dir": str(run_dir), "loop": loop, "model": store.meta("model"), "family": store.meta("family")}
-            run.update(_grow_run(store, index, data) if loop == "grow" else _solve_run(store, index, data))
+            run.update(loop_part(store, "page", "looplab view")(store, index, data))
             if run["kind"] == "grow" and run["report"]:
                 run["report"] = str((Path(run_dir) / "report.html").resolve())
             # the pages other commands wrote for this run, linked from the index

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ._store import RunError, RunStore
+from ._loops import loop_part, register_loop_part
+from ._store import RunStore
 
 FORMAT = "looplab.trajectory/1"
 
@@ -35,12 +36,10 @@ def trajectories(store: RunStore):
     >>> line["format"], line["task_id"], [s["kind"] for s in line["steps"]], line["outcome"]["status"]
     ('looplab.trajectory/1', 'shop/01', ['initial'], 'done')
     """
-    if store.meta("loop") != "solve":
-        raise RunError(f"{store.dir} is not a solve run; grow runs export with `looplab graph export`")
-    return _lines(store)
+    return loop_part(store, "export", "looplab export")(store)
 
 
-def _lines(store: RunStore):
+def _solve_lines(store: RunStore):
     for policy, config in store.policies():
         for task_id, outcome in sorted(store.outcomes(policy).items()):
             yield {
@@ -60,6 +59,9 @@ def _lines(store: RunStore):
                                                             "finish_reason", "prompt_tokens", "completion_tokens",
                                                             "latency")}
                           for c in store.calls(policy, task_id)]}
+
+
+register_loop_part("solve", "export", _solve_lines)
 
 
 def export_trajectories(run_dir: Path, out: Path) -> int:

@@ -9,6 +9,7 @@ from rich.console import Group
 from rich.text import Text
 from rich.tree import Tree
 
+from ._loops import loop_part, register_loop_part
 from ._store import RunError, RunStore
 
 
@@ -54,16 +55,20 @@ def show_task(run_dir: str | Path, task_id: str, *, policy: str | None = None, f
     Opens the record read-only, so it works while another process is still writing the run.
     """
     with RunStore(run_dir, read_only=True) as store:
-        if store.meta("loop") == "grow":
-            raise RunError(f"{run_dir} is a grow run; look at it with: looplab graph report --run-dir {run_dir}")
-        policies = store.task_policies(task_id)
-        if policy is not None:
-            policies = [p for p in policies if p == policy]
-        if not policies:
-            raise RunError(f"no steps recorded for {task_id}" + (f" under policy {policy!r}" if policy else "")
-                           + "; task ids are as the run names them, e.g. HumanEval/3, shop/07, gsm_symbolic/4")
-        trees = [_policy_tree(store, name, task_id, full) for name in policies]
-    return Group(*trees)
+        return loop_part(store, "show", "looplab show")(store, task_id, policy, full)
+
+
+def _show_solve(store: RunStore, task_id: str, policy: str | None, full: bool) -> Group:
+    policies = store.task_policies(task_id)
+    if policy is not None:
+        policies = [p for p in policies if p == policy]
+    if not policies:
+        raise RunError(f"no steps recorded for {task_id}" + (f" under policy {policy!r}" if policy else "")
+                       + "; task ids are as the run names them, e.g. HumanEval/3, shop/07, gsm_symbolic/4")
+    return Group(*[_policy_tree(store, name, task_id, full) for name in policies])
+
+
+register_loop_part("solve", "show", _show_solve)
 
 
 def _policy_tree(store: RunStore, name: str, task_id: str, full: bool) -> Tree:

@@ -161,9 +161,13 @@ class RunStore:
     def require(self, settings: dict[str, Any]) -> None:
         """Record the run's settings (which loop, model, task set, sandbox...) or, when they are
         recorded already, refuse to go on under different ones. Library calls and the command
-        line both pass here, so no record mixes two models, two task sets or two loops."""
+        line both pass here, so no record mixes two models, two task sets or two loops. A loop that
+        starts runs of other loops in its directory says so with `"holds"` (optimize holds its solve
+        evaluations), and those loops may then write here too."""
         for key, value in settings.items():
             recorded = self.meta(key)
+            if key == "loop" and recorded is not None and self.holds(value):
+                continue
             if recorded is None:
                 self.set_meta(key, value)
             elif recorded != json.loads(json.dumps(value)):
@@ -172,6 +176,10 @@ class RunStore:
                                    "use another --run-dir")
                 raise RunError(f"{self.dir} was recorded with other settings ({key} {_short(recorded)}, now "
                                f"{_short(value)}); use a new --run-dir")
+
+    def holds(self, loop: str) -> bool:
+        """Whether this run is a `loop` run or holds runs of that loop (as an optimize run holds solve's)."""
+        return loop == self.meta("loop") or loop in self.meta("holds", [])
 
     def register_policy(self, name: str, config: dict) -> None:
         """Record a policy's settings; refuse to resume it under different ones, naming each that changed.

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import importlib.metadata
-import json
 import pickle
 import queue
 import re
