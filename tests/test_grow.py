@@ -672,3 +672,26 @@ def test_an_edge_between_two_names_of_one_concept_is_not_a_self_loop():
                                Resolution("silk fiber", "silk fibre", "embedding", 0.95),
                                Resolution("web", "web", "new", 0.0)], 1)
     assert list(graph.edges) == [("silk fibre", "web")] and nx.number_of_selfloops(graph) == 0
+
+
+def test_grow_prompts_are_data_sent_as_given_and_part_of_the_runs_identity(tmp_path, embedder):
+    from looplab.grow import GrowPrompts, iteration_scope
+    from looplab.solve import PromptError
+
+    careful = GrowPrompts(reason_system="You are a careful engineer. Answer in plain words.")
+    grow(tmp_path / "run", embedder, 2, prompts=careful)
+    with RunStore(tmp_path / "run", read_only=True) as store:
+        [reasoning, *_] = store.calls(*iteration_scope(1))
+        assert reasoning.messages[0]["content"] == careful.reason_system
+        assert store.meta("grow")["prompts"]["reason_system"] == careful.reason_system
+    with pytest.raises(RunError, match="recorded with other settings"):
+        grow(tmp_path / "run", embedder, 3)  # the default prompts are another run
+    assert len(recorded_iterations(tmp_path / "run")) == 2
+    with pytest.raises(PromptError, match="the next template uses the unknown field {focus}"):
+        GrowPrompts(next="Ask about {focus}.")
+    # a run recorded before prompts were data (no prompts in its settings) resumes under the default prompts
+    grow(tmp_path / "old", embedder, 1)
+    with RunStore(tmp_path / "old") as store:
+        store.set_meta("grow", {k: v for k, v in store.meta("grow").items() if k != "prompts"})
+    grow(tmp_path / "old", embedder, 2)
+    assert len(recorded_iterations(tmp_path / "old")) == 2

@@ -8,8 +8,8 @@ from looplab.cli import _policy_list
 from looplab.models import Budget
 from looplab.runs import RunStore
 from looplab.sandbox import Sandbox
-from looplab.solve import POLICIES, PolicyConfig, Prompts, compare, policy, run_policies
-from looplab.solve._prompts import PromptError
+from looplab.solve import POLICIES, PolicyConfig, PromptError, Prompts, compare, policy, run_policies
+
 from looplab.tasks import CodeFamily
 
 

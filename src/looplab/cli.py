@@ -17,8 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
-from .grow import DEFAULT_THRESHOLD, DEFAULT_TOPIC_FLOOR, NEXT_POLICIES
-from .grow._mine import DEFAULT_JUDGE_THRESHOLD
+from .grow import DEFAULT_JUDGE_THRESHOLD, DEFAULT_THRESHOLD, DEFAULT_TOPIC_FLOOR, NEXT_POLICIES
 from .models import (Budget, BudgetExceeded, Meter, ModelError, ModelUnavailable, OpenAIModel, Timeouts, load_model,
                      parse_model_args)
 from .runs import RunError, RunStore, export_trajectories, is_record_file, require_loop, terminal_safe
@@ -852,7 +851,7 @@ def cmd_grow(args) -> int:
 
 
 def _extract_file(args) -> int:
-    from .grow._extract import extract
+    from .grow import extract
 
     try:
         text = args.file.read_text()
@@ -880,7 +879,7 @@ def _extract_file(args) -> int:
 
 
 def _mine(args) -> int:
-    from .grow._mine import load_mine, run_mine
+    from .grow import load_mine, run_mine
 
     try:
         essays = load_mine(args.data)[:args.limit]
@@ -901,7 +900,7 @@ def _mine(args) -> int:
 
 
 def _mine_judge(args) -> int:
-    from .grow._mine import judge_agreement, load_judge_labels
+    from .grow import judge_agreement, load_judge_labels
 
     judge = _load_model(args, args.judge_model) if args.judge_model else _load_model(args)
     pairs = load_judge_labels()
@@ -916,7 +915,7 @@ def _mine_judge(args) -> int:
 
 def cmd_graph(args) -> int:
     from .grow import load_graphml
-    from .grow._export import export_graph
+    from .grow import export_graph
 
     if args.graph_command == "extract":
         return _extract_file(args)
@@ -935,7 +934,7 @@ def cmd_graph(args) -> int:
     elif args.graph_command == "compose":
         import networkx as nx
 
-        from .grow._compose import compose, find_concept, longest_shortest_path
+        from .grow import compose, find_concept, longest_shortest_path
 
         graph = load_graphml(source)
         if bool(args.source) != bool(args.target):
@@ -954,7 +953,7 @@ def cmd_graph(args) -> int:
             out = compose(store, graph, model, path)
         console.print(f"Wrote {out}")
     elif args.graph_command == "unmerge":
-        from .grow._loop import unmerge
+        from .grow import unmerge
 
         with console.status("loading the embedder"):
             embedder = _embedder(args.embedder, None)

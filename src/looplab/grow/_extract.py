@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from ..models import Completion
-from . import _prompts as prompts
+from ._prompts import GrowPrompts
 from ._parse import GRAPH_SCHEMA, MAX_EDGES, MAX_NODES, GraphParseError, LocalGraph, parse_graph
 
 MODES = ("single", "multi", "reflect")
@@ -44,14 +44,15 @@ class Extraction:
     reason: str | None = None  # why no graph came out, when none did
 
 
-def extract(text: str, generate: Generate, mode: str = "single", max_tokens: int = 800) -> Extraction:
+def extract(text: str, generate: Generate, mode: str = "single", max_tokens: int = 800,
+            prompts: GrowPrompts = GrowPrompts()) -> Extraction:
     if mode not in MODES:
         raise ValueError(f"unknown extraction mode {mode!r}; choose from {', '.join(MODES)}")
     if mode == "multi":
-        return _multi(text, generate, max_tokens)
-    found = _single(text, generate, max_tokens)
+        return _multi(text, generate, max_tokens, prompts)
+    found = _single(text, generate, max_tokens, prompts)
     if mode == "reflect" and found.graph is not None:
-        return _reflect(text, generate, max_tokens, found)
+        return _reflect(text, generate, max_tokens, prompts, found)
     return found
 
 
@@ -65,7 +66,7 @@ def _read(reply: Completion, text: str, out: Extraction) -> LocalGraph:
     return graph
 
 
-def _single(text: str, generate: Generate, max_tokens: int) -> Extraction:
+def _single(text: str, generate: Generate, max_tokens: int, prompts: GrowPrompts) -> Extraction:
     out = Extraction(None)
     messages = prompts.extract_messages(text)
     for _ in range(2):  # one retry with the parse error as feedback
@@ -81,7 +82,7 @@ def _single(text: str, generate: Generate, max_tokens: int) -> Extraction:
     return out
 
 
-def _multi(text: str, generate: Generate, max_tokens: int) -> Extraction:
+def _multi(text: str, generate: Generate, max_tokens: int, prompts: GrowPrompts) -> Extraction:
     out = Extraction(None)
     reply = generate(prompts.concept_messages(text), max_tokens // 2, ENTITY_SCHEMA)
     out.truncated += reply.finish_reason == "length"
@@ -104,7 +105,7 @@ def _multi(text: str, generate: Generate, max_tokens: int) -> Extraction:
     return out
 
 
-def _reflect(text: str, generate: Generate, max_tokens: int, first: Extraction) -> Extraction:
+def _reflect(text: str, generate: Generate, max_tokens: int, prompts: GrowPrompts, first: Extraction) -> Extraction:
     graph = first.graph
     findings = graph.dropped or ["no rule was broken"]
     reply = generate(prompts.reflect_messages(text, json.dumps(graph.as_dict()), findings), max_tokens, GRAPH_SCHEMA)

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..models import Embedder, Meter, Model
 from ..runs import RunError, RunStore, TaskRecorder, require_loop
-from . import _prompts as prompts
+from ._prompts import GrowPrompts, only_the_question
 from ._graph import merge_local, save_graphml
 from ._metrics import COLUMNS, GrowthState, communities, measure, state_of
 from ._extract import MODES, extract
@@ -67,6 +67,7 @@ class GrowConfig:
     extract_tokens: int = 800
     extract_mode: str = "single"   # single, multi or reflect (see grow/_extract.py)
     topic_floor: float = DEFAULT_TOPIC_FLOOR  # with a topic, next questions are about concepts this close to it
+    prompts: GrowPrompts = GrowPrompts()
 
 
 @dataclass
@@ -95,8 +96,11 @@ class GrowRun:
         self.embedder = embedder
         self.snapshot_every = snapshot_every
         self.run_meter = run_meter or Meter()
-        store.require({"loop": "grow", "model": model.name,
-                       "grow": {**asdict(config), "model": model.name, "embedder": embedder.name}})
+        settings = {**asdict(config), "model": model.name, "embedder": embedder.name}
+        recorded = store.meta("grow")
+        if recorded and "prompts" not in recorded and config.prompts == GrowPrompts():
+            store.set_meta("grow", {**recorded, "prompts": settings["prompts"]})  # made before prompts were data
+        store.require({"loop": "grow", "model": model.name, "grow": settings})
         store.declare(SCHEMA)
         (store.dir / "graphs").mkdir(exist_ok=True)
         self.graph = nx.DiGraph()
@@ -155,12 +159,13 @@ class GrowRun:
         cfg = self.config
         # A small model at temperature 0 often repeats itself until the limit: decoding stops at the first
         # repeated sentence, which would add nothing but time and tokens to extract from.
-        reasoning = recorder.generate(prompts.reason_messages(question, cfg.topic), temperature=0.0,
+        reasoning = recorder.generate(cfg.prompts.reason_messages(question, cfg.topic), temperature=0.0,
                                       max_tokens=cfg.reason_tokens, stop_on_repeat=True)
         answer = reasoning.text
         truncated = int(reasoning.finish_reason == "length")
         extraction = extract(answer, lambda messages, limit, schema: recorder.generate(
-            messages, temperature=0.0, max_tokens=limit, json_schema=schema), cfg.extract_mode, cfg.extract_tokens)
+            messages, temperature=0.0, max_tokens=limit, json_schema=schema), cfg.extract_mode, cfg.extract_tokens,
+            cfg.prompts)
         local, failures, reason = extraction.graph, extraction.failures, extraction.reason
         truncated += extraction.truncated
         resolutions, new_vectors, added = [], {}, []
@@ -178,13 +183,13 @@ class GrowRun:
         focus = self._focus(added, iteration)
         next_question, source = question, "repeat"
         if focus:
-            proposed = prompts.only_the_question(
-                recorder.generate(prompts.next_question_messages(focus, cfg.topic), temperature=0.7,
+            proposed = only_the_question(
+                recorder.generate(cfg.prompts.next_question_messages(focus, cfg.topic), temperature=0.7,
                                   max_tokens=120).text)
             if proposed and any(f.lower() in proposed.lower() for f in focus):
                 next_question, source = proposed, "model"
             else:
-                next_question, source = prompts.fallback_question(focus, cfg.topic), "template"
+                next_question, source = cfg.prompts.fallback_question(focus, cfg.topic), "template"
         seconds = time.monotonic() - start
         status = "ok" if local is not None else "skipped"
         with self.store.transaction():  # the iteration is recorded whole or not at all

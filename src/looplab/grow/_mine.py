@@ -12,6 +12,7 @@ The record keeps P(YES) for every fact; a fact counts as recovered at P(YES) >= 
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from importlib import resources
 from pathlib import Path
 
@@ -21,6 +22,7 @@ import numpy as np
 from ..models import Embedder, Meter, Model
 from ..runs import RunStore, TaskRecorder
 from ._extract import extract
+from ._prompts import GrowPrompts
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS mine_graphs (
@@ -81,10 +83,12 @@ def judge_yes(recorder: TaskRecorder, judge: Model, fact: str, triples: list[str
 
 
 def run_mine(store: RunStore, essays: list[tuple[str, list[str]]], model: Model, judge: Model, embedder: Embedder,
-             mode: str, threshold: float = DEFAULT_JUDGE_THRESHOLD, max_tokens: int = 800) -> dict:
+             mode: str, threshold: float = DEFAULT_JUDGE_THRESHOLD, max_tokens: int = 800,
+             prompts: GrowPrompts = GrowPrompts()) -> dict:
     """Extract, retrieve and judge every essay not yet done in this mode; returns the mode's score so far.
     An essay's graph is stored before its facts are judged, so a stop between the two loses no extraction."""
-    store.require({"loop": "mine", "model": model.name, "judge": judge.name, "embedder": embedder.name})
+    store.require({"loop": "mine", "model": model.name, "judge": judge.name, "embedder": embedder.name,
+                   "prompts": asdict(prompts)})
     store.declare(SCHEMA)
     graphs = {r["essay"]: r for r in store.rows("mine_graphs", {"mode": mode})}
     judged = {r["essay"] for r in store.rows("mine_facts", {"mode": mode})}
@@ -92,7 +96,7 @@ def run_mine(store: RunStore, essays: list[tuple[str, list[str]]], model: Model,
         if index not in graphs:
             recorder = TaskRecorder(store, mode, f"essay-{index}", model, Meter())
             found = extract(text, lambda messages, limit, schema: recorder.generate(
-                messages, temperature=0.0, max_tokens=limit, json_schema=schema), mode, max_tokens)
+                messages, temperature=0.0, max_tokens=limit, json_schema=schema), mode, max_tokens, prompts)
             graphs[index] = {"mode": mode, "essay": index, "failures": found.failures, "truncated": found.truncated,
                              "graph": json.dumps(found.graph.as_dict() if found.graph else {"error": found.reason})}
             store.insert("mine_graphs", graphs[index])

@@ -7,10 +7,10 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import string
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from .._template import PromptError, check_fields
 from ..models import Message
 from ..tasks import Family
 
@@ -28,10 +28,6 @@ TEMPLATE_FIELDS = {
 }
 
 
-class PromptError(ValueError):
-    """A template that cannot be filled: an unknown field, a stray brace, a format it may not use."""
-
-
 def check_template(name: str, template: str) -> None:
     """Refuse, with one sentence naming the template and the field, a template that `str.format` could not
     fill with the fields `name` gets (literal braces are written `{{` and `}}`).
@@ -39,25 +35,9 @@ def check_template(name: str, template: str) -> None:
     >>> check_template("revision", "{checked}. {feedback}\\nFix the {noun}.")
     >>> check_template("revision", 'Reply as {"answer": 1}')
     Traceback (most recent call last):
-    looplab.solve._prompts.PromptError: the revision template uses the unknown field {"answer"}; it may use {task}, {noun}, {Noun}, {block}, {checked}, {feedback}, {advice} (write literal braces as {{ and }})
+    looplab._template.PromptError: the revision template uses the unknown field {"answer"}; it may use {task}, {noun}, {Noun}, {block}, {checked}, {feedback}, {advice} (write literal braces as {{ and }})
     """
-    allowed = COMMON_FIELDS + TEMPLATE_FIELDS[name]
-    where = f"the {name} template"
-    if not isinstance(template, str):
-        raise PromptError(f"{where} must be text, not {type(template).__name__}")
-    try:
-        parts = list(string.Formatter().parse(template))
-    except ValueError as e:
-        raise PromptError(f"{where} has a stray brace ({e}); write literal braces as {{{{ and }}}}") from None
-    for _, field, spec, conversion in parts:
-        if field is None:
-            continue
-        if field not in allowed:
-            raise PromptError(f"{where} uses the unknown field {{{field}}}; it may use "
-                              f"{', '.join('{' + f + '}' for f in allowed)} (write literal braces as {{{{ and }}}})")
-        if spec or conversion:
-            raise PromptError(f"{where} formats {{{field}}} ({conversion and '!' + conversion}{spec and ':' + spec}); "
-                              "a field is filled as it is")
+    check_fields(name, template, COMMON_FIELDS + TEMPLATE_FIELDS[name])
 
 
 @dataclass(frozen=True)
