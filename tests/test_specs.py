@@ -4,12 +4,10 @@ template a policy never reads leaves its identity alone."""
 import pytest
 from solve_fakes import RIGHT, WRONG, Counting, problems
 
-from looplab.cli import _policy_list
 from looplab.models import Budget
 from looplab.runs import RunStore
 from looplab.sandbox import Sandbox
 from looplab.solve import POLICIES, PolicyConfig, PromptError, Prompts, compare, policy, run_policies
-
 from looplab.tasks import CodeFamily
 
 
@@ -28,9 +26,14 @@ def second_chance():
     POLICIES.pop("second-chance")
 
 
-def test_a_policy_defined_in_one_file_runs_through_compare(tmp_path, second_chance):
+def test_a_policy_defined_in_one_file_runs_through_compare(tmp_path, second_chance, capsys):
+    from looplab.cli import main
+
     configs = [PolicyConfig(second_chance, rounds=2), PolicyConfig("best-of-n", n=3)]
-    assert configs[0].name == "second-chance(k=2)" and "second-chance" in _policy_list()
+    assert configs[0].name == "second-chance(k=2)"
+    with pytest.raises(SystemExit):
+        main(["compare", "--help"])
+    assert "second-chance a greedy attempt, then samples (--rounds)" in " ".join(capsys.readouterr().out.split())
     replies = iter([WRONG, RIGHT] * 10)
     family = CodeFamily(Sandbox())
     with RunStore(tmp_path / "run") as store:

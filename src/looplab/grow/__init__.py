@@ -1,6 +1,6 @@
 """grow: agentic graph reasoning. A model reasons, its reasoning becomes a local graph, the local
 graph merges into a global graph, and the next question comes from the evolving graph."""
-from ._compose import compose, find_concept, longest_shortest_path
+from ._compose import compose, concept_path, find_concept, longest_shortest_path
 from ._export import export_graph
 from ._extract import MODES as EXTRACT_MODES, Extraction, extract
 from ._graph import load_graphml, merge_local, save_graphml
@@ -13,7 +13,7 @@ from ._resolve import DEFAULT_THRESHOLD, EntityResolver, Resolution, normalize_n
 
 __all__ = ["COLUMNS", "DEFAULT_JUDGE_THRESHOLD", "DEFAULT_THRESHOLD", "DEFAULT_TOPIC_FLOOR", "EXTRACT_MODES",
            "GRAPH_SCHEMA", "EntityResolver", "Extraction", "GraphParseError", "GrowConfig", "GrowPrompts", "GrowRun",
-           "GrowthState", "IterationResult", "LocalGraph", "NEXT_POLICIES", "Resolution", "compose", "export_graph",
+           "GrowthState", "IterationResult", "LocalGraph", "NEXT_POLICIES", "Resolution", "compose", "concept_path", "export_graph",
            "extract", "find_concept", "iteration_scope", "judge_agreement", "load_graphml", "load_judge_labels",
            "load_mine", "longest_shortest_path", "measure", "merge_local", "normalize_name", "parse_graph", "run_mine",
            "save_graphml", "unmerge"]

@@ -49,6 +49,25 @@ def longest_shortest_path(graph: nx.DiGraph, seed: int = 0) -> list[str]:
     return nx.shortest_path(lcc, start, end)
 
 
+def concept_path(graph: nx.DiGraph, source: str | None = None, target: str | None = None) -> list[str]:
+    """The concepts to compose along: the shortest path from `source` to `target` (names as a user writes
+    them, found as `find_concept` finds them), or with neither the graph's longest shortest path.
+
+    >>> graph = nx.DiGraph([("silk", "toughness"), ("toughness", "bone")])
+    >>> concept_path(graph, "Silk", "bone")
+    ['silk', 'toughness', 'bone']
+    """
+    if (source is None) != (target is None):
+        raise RunError("give both --from and --to, or neither (then the longest path is used)")
+    if source is None:
+        return longest_shortest_path(graph)
+    a, b = find_concept(graph, source), find_concept(graph, target)
+    try:
+        return nx.shortest_path(graph.to_undirected(as_view=True), a, b)
+    except nx.NetworkXNoPath:
+        raise RunError(f"{a!r} and {b!r} are not connected in the graph") from None
+
+
 def _relations(graph: nx.DiGraph, node: str, limit: int = 8) -> str:
     facts = [f"{node} {d['relation']} {v}" for _, v, d in graph.out_edges(node, data=True)]
     facts += [f"{u} {d['relation']} {node}" for u, _, d in graph.in_edges(node, data=True)]

@@ -133,6 +133,9 @@ def _count(usage: object, key: str) -> int | None:
     return int(value)
 
 
+DEFAULT_SERVER_CONNECTIONS = 16  # requests in flight to a server unless told otherwise
+
+
 class OpenAIModel:
     """Any server speaking the OpenAI chat-completions API (vLLM, llama.cpp server, Ollama, hosted APIs).
 
@@ -141,6 +144,8 @@ class OpenAIModel:
     `max_retries` times within the call's time, then raised as ModelUnavailable. A reply without a
     usable `usage` is charged by the same upper estimate the budget uses, so budgets still hold.
     """
+
+    default_connections = DEFAULT_SERVER_CONNECTIONS
 
     def __init__(self, model: str, base_url: str, api_key: str | None = None, *,
                  timeouts: Timeouts = Timeouts(), max_retries: int = 5, backoff: float = 1.0,

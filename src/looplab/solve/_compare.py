@@ -195,7 +195,7 @@ class Comparison:
 
 def run_policies(problems: list[Problem], family: Family, configs: list[PolicyConfig], *, model: Model,
                  store: RunStore, task_budget: Budget = Budget(), run_budget: Budget = Budget(),
-                 judge_model: Model | None = None, max_connections: int = 1, on_start: Callable[[str, int], None] | None = None,
+                 judge_model: Model | None = None, max_connections: int | None = None, on_start: Callable[[str, int], None] | None = None,
                  on_task: Callable[[TaskOutcome | None], None] | None = None) -> list[SolveReport]:
     """Each policy over the same tasks, one after another, under one run budget; stops early when
     a policy stops (budget spent, server unreachable)."""

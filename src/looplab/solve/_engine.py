@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from ..feedback import FeedbackSource, GeneratedTests, Judge, PropertyTests, SimulatedUser, as_source
-from ..models import Budget, BudgetExceeded, Meter, Model, ModelError, ModelUnavailable
+from ..models import Budget, BudgetExceeded, Meter, Model, ModelError, ModelUnavailable, default_connections
 from ..runs import RunStore, TaskRecorder
 from ..tasks import Family, Problem, TaskError
 from ._config import PolicyConfig
@@ -76,7 +76,7 @@ def feedback_sources(family: Family, config: PolicyConfig, sources: dict[str, Fe
 
 def solve_tasks(problems: list[Problem], family: Family, config: PolicyConfig, *, model: Model, store: RunStore,
                 sources: dict[str, FeedbackSource | Callable] | None = None, task_budget: Budget = Budget(),
-                run_meter: Meter | None = None, judge_model: Model | None = None, max_connections: int = 1,
+                run_meter: Meter | None = None, judge_model: Model | None = None, max_connections: int | None = None,
                 executor: Executor | None = None,
                 on_task: Callable[[TaskOutcome | None], None] | None = None) -> SolveReport:
     """Run one policy over tasks of one family, recording everything; tasks finished earlier are skipped.
@@ -128,11 +128,12 @@ def run_blocking(coroutine):
 async def solve_tasks_async(problems: list[Problem], family: Family, config: PolicyConfig, *, model: Model,
                             store: RunStore, sources: dict[str, FeedbackSource | Callable] | None = None,
                             task_budget: Budget = Budget(), run_meter: Meter | None = None,
-                            judge_model: Model | None = None, max_connections: int = 1,
+                            judge_model: Model | None = None, max_connections: int | None = None,
                             executor: Executor | None = None,
                             on_task: Callable[[TaskOutcome | None], None] | None = None) -> SolveReport:
-    """Run one policy over tasks of one family with up to `max_connections` model requests in flight,
-    recording everything; tasks finished earlier are skipped.
+    """Run one policy over tasks of one family with up to `max_connections` model requests in flight (default:
+    the model's, `default_connections`: 16 for a server, 1 for a local model), recording everything; tasks
+    finished earlier are skipped.
 
     Tasks run side by side (one more than the requests allowed, so programs run while the model
     answers); each task's record is the same whatever `max_connections` is. Blocking feedback (programs)
@@ -144,6 +145,8 @@ async def solve_tasks_async(problems: list[Problem], family: Family, config: Pol
     """
     if config.strategy not in POLICIES:
         raise ValueError(f"unknown strategy {config.strategy!r}; choose from {', '.join(POLICIES)}")
+    if max_connections is None:
+        max_connections = default_connections(model)
     if max_connections < 1:
         raise ValueError(f"max_connections must be at least 1, not {max_connections}")
     policy = POLICIES[config.strategy].run

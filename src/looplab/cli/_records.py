@@ -1,0 +1,67 @@
+"""view, export and show: commands that read a record and run nothing."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from ..runs import RunError, export_trajectories, show_task
+from ._common import UsageError, _add_run_dir, _refuse_record_file, console, out
+
+
+def add_commands(sub) -> None:
+    p = sub.add_parser("view", help="a static site over run directories: policies, tasks, attempt trees, diffs, "
+                                    "model calls, two runs side by side; grow iterations")
+    p.add_argument("run_dirs", nargs="*", type=Path, metavar="DIR", help="run directories (as --run-dir)")
+    p.add_argument("--run-dir", action="append", type=Path, default=[], dest="more_run_dirs",
+                   help="a run directory, or a folder of run directories (repeatable)")
+    p.add_argument("--output", type=Path, help="where to write the site (default: DIR/view of the first run; a new "
+                                               "or empty folder, or an earlier site)")
+
+    p = sub.add_parser("export", help="a solve run's trajectories as JSON lines: steps, feedback, calls, outcome")
+    _add_run_dir(p)
+    p.add_argument("--output", type=Path, help="the file to write (default: DIR/trajectories.jsonl)")
+
+    p = sub.add_parser("show", help="print one task's attempts as a tree, with feedback and diffs, from a run record")
+    _add_run_dir(p)
+    p.add_argument("task_id", help="e.g. HumanEval/10, shop/07 or gsm_symbolic/4")
+    p.add_argument("--policy", help="only this policy (default: every policy that ran the task)")
+    p.add_argument("--full", action="store_true", help="print whole candidates and feedback, not their first lines")
+
+
+def cmd_view(args) -> int:
+    from ..report import write_view
+
+    run_dirs = []
+    for given in args.run_dirs + args.more_run_dirs:
+        if (given / "run.sqlite").is_file():
+            run_dirs.append(given)
+            continue
+        inside = sorted(d for d in given.iterdir() if (d / "run.sqlite").is_file()) if given.is_dir() else []
+        if not inside:
+            raise RunError(f"{given} holds no run record (run.sqlite), nor do the folders in it; give run directories")
+        run_dirs += inside
+    if not run_dirs:
+        raise UsageError("give the runs to view: --run-dir DIR (a run, or a folder of runs; repeatable)")
+    start = time.monotonic()
+    index = write_view(run_dirs, args.output or run_dirs[0] / "view")
+    size = sum(f.stat().st_size for f in index.parent.rglob("*") if f.is_file())
+    console.print(f"Wrote {index} ({size / 1e6:.1f} MB in {len(list(index.parent.rglob('*.js')))} data files, "
+                  f"{time.monotonic() - start:.1f} s); open it in a browser, no server needed")
+    return 0
+
+
+def cmd_export(args) -> int:
+    out = args.output or Path(args.run_dir) / "trajectories.jsonl"
+    _refuse_record_file(out)
+    try:
+        lines = export_trajectories(Path(args.run_dir), out)
+    except OSError as e:
+        raise UsageError(f"cannot write {out}: {e.strerror}") from None
+    console.print(f"Wrote {out}: {lines} trajectories (one per policy and task)")
+    return 0
+
+
+def cmd_show(args) -> int:
+    task_id = args.task_id if not args.task_id.isdigit() else f"HumanEval/{args.task_id}"
+    out.print(show_task(args.run_dir, task_id, policy=args.policy, full=args.full))
+    return 0
