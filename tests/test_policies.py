@@ -10,11 +10,10 @@ from solve_fakes import HIDDEN, OVERFIT, PROMPT, RIGHT, WRONG, Counting, problem
 from looplab.cli import main
 from looplab.feedback import parse_generated_tests
 from looplab.models import Budget
-from looplab.runs import RunStore
+from looplab.runs import HiddenCache, RunStore
 from looplab.solve import (
     POLICIES,
     Curve,
-    HiddenCache,
     PolicyConfig,
     against_reference,
     curve,

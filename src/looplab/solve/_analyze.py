@@ -18,9 +18,9 @@ import statistics
 from collections import defaultdict
 
 from ..feedback import rank
-from ..runs import RunStore, Step
+from ..runs import HiddenCache, RunStore, Step
 from ..tasks import Family, Problem
-from ._compare import HiddenCache, ranking_order
+from ._compare import ranking_order
 
 MAX_ROUNDS_SHOWN = 8
 

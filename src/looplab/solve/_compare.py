@@ -8,8 +8,6 @@ here, after the loops have finished; nothing of it goes back into a loop.
 """
 from __future__ import annotations
 
-import hashlib
-import json
 from bisect import bisect_right
 from dataclasses import dataclass, field
 from math import comb
@@ -17,7 +15,7 @@ from typing import Callable
 
 from ..feedback import agreement_choice, pass_pattern, rank
 from ..models import Budget, Meter, Model
-from ..runs import RunStore
+from ..runs import HiddenCache, RunStore
 from ..tasks import Family, Problem
 from ._config import PolicyConfig
 from ._engine import SolveReport, TaskOutcome, solve_tasks
@@ -87,21 +85,6 @@ def trajectories(store: RunStore, policy: str) -> dict[str, Trajectory]:
                                     for name in order if name in step.feedback])
             path.points.append(Point(step.tokens, rank(step.feedback, order), step.candidate, pattern))
     return out
-
-
-class HiddenCache:
-    """Hidden verdicts per answer, kept in the run so a re-run of `compare` scores nothing twice."""
-
-    def __init__(self, store: RunStore, family: Family):
-        self.store, self.family = store, family
-
-    def passed(self, problem: Problem, candidate: str) -> bool:
-        key = hashlib.sha256(json.dumps([self.family.name, problem.task.id, candidate]).encode()).hexdigest()
-        verdict = self.store.hidden_verdict(key)
-        if verdict is None:
-            verdict = self.family.score(problem, candidate).passed
-            self.store.add_hidden_verdict(key, verdict)
-        return verdict
 
 
 @dataclass
