@@ -7,7 +7,7 @@ import sqlite3
 from rich.text import Text
 
 from ..runs import terminal_safe
-from . import _grow, _records, _solve, _tools
+from . import _grow, _optimize, _records, _solve, _tools
 from ._common import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_USAGE, USER_ERRORS, _Parser, console
 
 __all__ = ["EXIT_INTERNAL", "EXIT_INTERRUPTED", "EXIT_USAGE", "main"]
@@ -15,7 +15,7 @@ __all__ = ["EXIT_INTERNAL", "EXIT_INTERRUPTED", "EXIT_USAGE", "main"]
 COMMANDS = {"solve": _solve.cmd_solve, "compare": _solve.cmd_compare, "analyze": _solve.cmd_analyze,
             "demo": _solve.cmd_demo, "show": _records.cmd_show, "view": _records.cmd_view,
             "export": _records.cmd_export, "exec": _tools.cmd_exec, "models": _tools.cmd_models,
-            "grow": _grow.cmd_grow, "graph": _grow.cmd_graph}
+            "grow": _grow.cmd_grow, "graph": _grow.cmd_graph, "optimize": _optimize.cmd_optimize}
 
 
 def _parser() -> _Parser:
@@ -23,7 +23,7 @@ def _parser() -> _Parser:
     parser.add_argument("--version", action="version", version=f"looplab {importlib.metadata.version('looplab')}")
     parser.add_argument("--debug", action="store_true", help="show the traceback of any error")
     sub = parser.add_subparsers(dest="command", required=True)
-    for group in (_solve, _records, _tools, _grow):
+    for group in (_solve, _optimize, _records, _tools, _grow):
         group.add_commands(sub)
     return parser
 

@@ -3,6 +3,7 @@ sandboxes from the flags."""
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import sys
@@ -14,7 +15,7 @@ from rich.text import Text
 from ..models import Budget, ModelError, OpenAIModel, Timeouts, load_model, parse_model_args
 from ..runs import RunError, RunStore, is_record_file
 from ..sandbox import Limits, Sandbox, SandboxUnavailable
-from ..solve import PolicyNameError, PromptError
+from ..solve import POLICIES, PolicyConfig, PolicyNameError, PromptError
 from ..tasks import TaskError, load_tasks
 
 console = Console(stderr=True)
@@ -175,3 +176,20 @@ def _budget(calls: int | None, tokens: int | None) -> Budget:
 def _refuse_record_file(path: Path) -> None:
     if is_record_file(path):
         raise UsageError(f"{path} would overwrite a file of a run's record; write the output to another name")
+
+
+def policy_from_file(path: Path) -> PolicyConfig:
+    """A policy configuration written by `optimize` (best_policy.json) or `PolicyConfig.as_dict`."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except OSError as e:
+        raise UsageError(f"cannot read {path}: {e.strerror}") from None
+    except ValueError:
+        raise UsageError(f"{path} is not JSON; give a best_policy.json that looplab optimize wrote") from None
+    data = data.get("policy", data) if isinstance(data, dict) else None
+    if not isinstance(data, dict) or data.get("strategy") not in POLICIES:
+        raise UsageError(f"{path} holds no policy configuration (a best_policy.json that looplab optimize wrote)")
+    try:
+        return PolicyConfig.from_dict(data)
+    except (TypeError, ValueError) as e:
+        raise UsageError(f"{path} holds a policy that cannot be used: {e}") from None

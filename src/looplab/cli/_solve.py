@@ -16,7 +16,7 @@ from ..solve import (EXTRA_SOURCES, POLICIES, PolicyConfig, Share, analyze, comp
                      run_on_ray, run_policies)
 from ..tasks import load_tasks
 from ._common import (UsageError, _add_model_args, _add_run_dir, _add_sandbox_args, _add_task_args,
-                      _budget, _finish, _limits, _load_model, _load_tasks, _model_args, _number, _sandbox, _whole,
+                      _budget, _finish, _limits, policy_from_file, _load_model, _load_tasks, _model_args, _number, _sandbox, _whole,
                       console, out)
 
 COMPARE_ROUNDS = 8     # compare: rounds high enough that the token budget, not the count, ends a policy
@@ -27,6 +27,9 @@ def add_commands(sub) -> None:
     p = sub.add_parser("solve", help="solve tasks with a loop policy, recording every step", epilog=_policy_list(),
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     _add_task_args(p)
+    p.add_argument("--policy-config", type=Path, metavar="FILE",
+                   help="the policy, its knobs and prompts from a file (best_policy.json from looplab optimize); "
+                        "instead of --strategy and the knob flags")
     p.add_argument("--strategy", default="single", metavar="POLICY[+SOURCE...]",
                    help=f"one of {', '.join(POLICIES)}, with feedback sources added after the family's own "
                         f"({', '.join('+' + s for s in EXTRA_SOURCES)}), e.g. resample+properties (default single)")
@@ -258,7 +261,8 @@ def _print_summary(summary: dict, run_dir: str) -> None:
 
 
 def cmd_solve(args) -> int:
-    configs = _policy_configs(args.strategy, args, samples=args.n)
+    configs = [policy_from_file(args.policy_config)] if args.policy_config else _policy_configs(
+        args.strategy, args, samples=args.n)
     if len(configs) != 1:
         raise UsageError(f"solve runs one policy, not {len(configs)} ({args.strategy}); compare several with "
                          f"looplab compare --policies {args.strategy}")

@@ -1,0 +1,373 @@
+"""optimize: a loop that improves a solve policy's prompts from feedback on a train split (after GEPA: reflective
+mutation on a minibatch the parent fails, acceptance on that minibatch before a validation pass, a Pareto pool
+of per-validation-task winners), proven once on a test split it never saw.
+
+The search is written here rather than driven through the `gepa` package because looplab's record, budgets
+and resume have to hold: every proposal is checked before it costs a metric call and remembered when rejected,
+the metric-call budget stops exactly (a call is never started that the budget cannot pay), and a re-run replays
+the whole search from the record (the same seeded choices, the model's replies read back) so nothing is sent
+twice. A metric call is one task run by one candidate; the reflector's calls are recorded apart.
+
+What each split gives the search: the train split its tasks, answers, visible feedback and hidden verdicts with
+their text (it is the optimizer's data); the validation split only hidden pass/fail per task; the test split
+nothing until the end, when the seed and the best candidate run on it once.
+"""
+from __future__ import annotations
+
+import json
+import random
+import re
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from .._template import PromptError
+from ..models import Budget, Meter, Model
+from ..runs import RunError, RunStore, TaskRecorder
+from ..solve import POLICIES, PolicyConfig, Prompts, sign_test, solve_tasks
+from ..tasks import Family, Problem
+from ._split import Splits
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS optimize_candidates (
+    id INTEGER PRIMARY KEY, parent INTEGER, policy TEXT NOT NULL, component TEXT, texts TEXT NOT NULL,
+    proposal INTEGER);
+CREATE TABLE IF NOT EXISTS optimize_proposals (
+    round INTEGER PRIMARY KEY, parent INTEGER NOT NULL, component TEXT NOT NULL, text TEXT NOT NULL,
+    status TEXT NOT NULL, reason TEXT NOT NULL, minibatch TEXT NOT NULL);
+"""
+MAX_TEXT = 2000          # characters a proposed prompt may have
+EXAMPLE_CHARS = 1200     # of a task, an answer or a feedback shown to the reflector: its context stays bounded
+COPY_NGRAM = 6           # a proposal holding this many words in a row of a train-split answer copies it
+REFLECT_TOKENS = 400
+REFLECT_TEMPERATURE = 0.7  # a greedy reflector shown the same failures writes the same proposal every time
+REFUSED_IN_A_ROW = 10      # proposals refused one after another before the search stops: the reflector cannot help
+
+REFLECT = """I gave an assistant the following instruction:
+<instruction>
+{text}
+</instruction>
+It got these tasks wrong. Each shows the task, the assistant's answer, and the feedback on that answer.
+{examples}
+Write a better instruction for the assistant: keep what works, and add specific advice that avoids these
+mistakes in general, not only for these tasks.{fields} Reply with the new instruction only, inside one ``` block."""
+
+
+@dataclass(frozen=True)
+class Candidate:
+    id: int
+    parent: int | None
+    config: PolicyConfig
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+
+@dataclass
+class OptimizeResult:
+    candidates: list[dict]           # id, parent, policy, component, texts, val score, Pareto membership
+    proposals: dict[str, int]        # by status or rejection reason
+    best: int
+    metric_calls: int
+    reflector_calls: int
+    test: dict | None                # seed and best on the test split, paired
+
+
+def fenced_text(reply: str) -> str | None:
+    """The text between a reply's first fence line and its last fence (an instruction may itself show a fenced
+    block), or None when there are not two: a reply cut before its closing fence is not a proposal.
+
+    >>> fenced_text("Here:\\n```\\nReverse the input.\\n```"), fenced_text("```\\nReverse the inp")
+    ('Reverse the input.', None)
+    >>> fenced_text("```text\\nReply in a ```sql block.\\n```")
+    'Reply in a ```sql block.'
+    """
+    start, end = reply.find("```"), reply.rfind("```")
+    if start < 0 or end <= start:
+        return None
+    body_start = reply.find("\n", start, end)
+    return reply[(start + 3 if body_start < 0 else body_start + 1):end].strip()
+
+
+def _normal(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"\w+|[^\w\s]", text.lower())
+
+
+def _ngrams(words: list[str], n: int) -> set[tuple[str, ...]]:
+    return {tuple(words[i:i + n]) for i in range(len(words) - n + 1)}
+
+
+class Optimizer:
+    """The search over one policy's prompt texts (the templates its spec reads, the system prompt included)."""
+
+    def __init__(self, store: RunStore, family: Family, splits: Splits, base: PolicyConfig, *, model: Model,
+                 reflector: Model, budget_calls: int, task_budget: Budget = Budget(), minibatch: int = 3,
+                 seed: int = 0, max_connections: int | None = None):
+        if base.strategy not in POLICIES:
+            raise RunError(f"unknown policy {base.strategy!r}; choose from {', '.join(POLICIES)}")
+        least = len(splits.val) + 2 * minibatch
+        if budget_calls < least:
+            raise RunError(f"a budget of {budget_calls} metric calls cannot pay one validation pass ({len(splits.val)}"
+                           f" tasks) and one proposal tried on a minibatch and its parent ({2 * minibatch}); give "
+                           f"--budget-calls {least} or more, or a smaller validation split")
+        self.store, self.family, self.splits, self.base = store, family, splits, base
+        self.model, self.reflector = model, reflector
+        self.budget_calls, self.task_budget, self.minibatch = budget_calls, task_budget, minibatch
+        self.seed, self.max_connections = seed, max_connections
+        self.components = [c for c in POLICIES[base.strategy].templates if c != "thinker"]
+        store.require({"loop": "optimize", "holds": ["solve"], "optimize": {
+            "strategy": base.strategy, "base": base.settings(), "splits": splits.ids(), "budget_calls": budget_calls,
+            "minibatch": minibatch, "seed": seed, "reflector": reflector.name,
+            "budget_tokens": task_budget.tokens, "budget_task_calls": task_budget.calls}})
+        store.declare(SCHEMA)
+        self.by_id = {p.task.id: p for p in splits.train + splits.val + splits.test}
+        self.searched = {p.task.id for p in splits.train + splits.val}
+        self.references = [_words(r) for p in splits.train if (r := family.reference(p))]
+        self.reflector_meter = Meter()
+        self.reflections = 0
+
+    # evaluation -------------------------------------------------------------------------------------------
+    def metric_calls(self) -> int:
+        """Tasks of the train and validation splits run by any candidate so far (the search's budget)."""
+        return sum(len(set(self.store.outcomes(c.name)) & self.searched) for c in self._pool_and_tried())
+
+    def _pool_and_tried(self) -> list[Candidate]:
+        names = {}
+        for row in self.store.rows("optimize_candidates", order_by="id"):
+            names[row["policy"]] = Candidate(row["id"], row["parent"], self._config(json.loads(row["texts"])))
+        for row in self.store.rows("optimize_proposals", order_by="round"):
+            if row["status"] in ("accepted", "not better", "unfinished"):
+                config = self._child(self._candidate(row["parent"]).config, row["component"], row["text"])
+                names.setdefault(config.name, Candidate(-row["round"], row["parent"], config))
+        return list(names.values())
+
+    def _config(self, texts: dict[str, str]) -> PolicyConfig:
+        return replace(self.base, prompts=replace(self.base.prompts, **texts))
+
+    def _child(self, parent: PolicyConfig, component: str, text: str) -> PolicyConfig:
+        return replace(parent, prompts=replace(parent.prompts, **{component: text}))
+
+    def _candidate(self, id_: int) -> Candidate:
+        [row] = self.store.rows("optimize_candidates", {"id": id_})
+        return Candidate(row["id"], row["parent"], self._config(json.loads(row["texts"])))
+
+    def evaluate(self, config: PolicyConfig, problems: list[Problem], *, searched: bool = True) -> dict[str, bool]:
+        """Hidden pass/fail of `config` on `problems`, running only the tasks it has not run; a search evaluation
+        runs none the budget cannot pay (it returns the tasks it could)."""
+        done = self.store.outcomes(config.name) if config.name in dict(self.store.policies()) else {}
+        todo = [p for p in problems if p.task.id not in done]
+        if searched:
+            todo = todo[:max(0, self.budget_calls - self.metric_calls())]
+        if todo:
+            solve_tasks(todo, self.family, config, model=self.model, store=self.store, task_budget=self.task_budget,
+                        max_connections=self.max_connections)
+            done = self.store.outcomes(config.name)
+        return {p.task.id: done[p.task.id].passed_hidden for p in problems if p.task.id in done}
+
+    # proposals --------------------------------------------------------------------------------------------
+    def text_of(self, config: PolicyConfig, component: str) -> str:
+        """A component's text as the model reads it (an empty system prompt is the family's own)."""
+        text = getattr(config.prompts, component)
+        if not text and component == "system":
+            return self.family.voice.system
+        return text
+
+    def _examples(self, config: PolicyConfig, failing: list[str]) -> str:
+        outcomes = self.store.outcomes(config.name)
+        steps = {}
+        for step in self.store.steps(config.name):
+            if step.task_id in failing and step.is_attempt:
+                steps[step.task_id] = step  # the last attempt
+        blocks = []
+        for i, task_id in enumerate(failing, 1):
+            problem = self.by_id[task_id]
+            answer = outcomes[task_id].answer or "(no answer)"
+            visible = " ".join(f.text for f in steps[task_id].feedback.values()) if task_id in steps else ""
+            hidden = self.family.score(problem, answer).text  # the train split's hidden verdict: its data
+            blocks.append(f"\nExample {i}\nTask:\n{self.family.describe(problem.task)[:EXAMPLE_CHARS]}\n"
+                          f"Answer:\n{answer[:EXAMPLE_CHARS]}\nFeedback:\n{(visible + ' ' + hidden).strip()[:EXAMPLE_CHARS]}\n")
+        return "".join(blocks)
+
+    def check(self, component: str, current: str, text: str | None, seen: set[str]) -> str | None:
+        """Why a proposed text is refused before it costs a metric call, or None when it may be tried."""
+        if text is None:
+            return "no complete ``` block"
+        if not text.strip():
+            return "empty"
+        if _normal(text) == _normal(current):
+            return "the current text echoed back"
+        if _normal(text) in seen:
+            return "proposed before"
+        if len(text) > MAX_TEXT:
+            return f"longer than {MAX_TEXT} characters"
+        grams = _ngrams(_words(text), COPY_NGRAM)
+        if any(grams & _ngrams(ref, COPY_NGRAM) for ref in self.references if len(ref) >= COPY_NGRAM):
+            return "copies a train-split answer"
+        try:
+            Prompts(**{component: text})
+        except PromptError as e:
+            return f"not a usable template: {e}"
+        used = set(re.findall(r"(?<!\{)\{(\w+)\}(?!\})", current))
+        missing = sorted(f for f in used if "{" + f + "}" not in text)
+        if missing:
+            return f"drops the field {{{missing[0]}}}"
+        return None
+
+    def propose(self, round_: int, parent: Candidate, component: str, failing: list[str]) -> str | None:
+        """The reflector's proposed text for `component` (None when its reply holds none)."""
+        current = self.text_of(parent.config, component)
+        fields = sorted(set(re.findall(r"(?<!\{)\{(\w+)\}(?!\})", current)))
+        keep = (" Keep the placeholders " + ", ".join("{" + f + "}" for f in fields) + " exactly as written."
+                if fields else "")
+        prompt = REFLECT.format(text=current, examples=self._examples(parent.config, failing), fields=keep)
+        recorder = TaskRecorder(self.store, "reflector", f"round-{round_}", self.reflector, self.reflector_meter)
+        reply = recorder.generate([{"role": "user", "content": prompt}], temperature=REFLECT_TEMPERATURE,
+                                  max_tokens=REFLECT_TOKENS, sample=round_)
+        self.reflections += 1
+        return fenced_text(reply.text)
+
+    # the search -------------------------------------------------------------------------------------------
+    def _add_candidate(self, parent: int | None, config: PolicyConfig, component: str | None,
+                       proposal: int | None) -> Candidate:
+        for row in self.store.rows("optimize_candidates"):
+            if row["policy"] == config.name:
+                return Candidate(row["id"], row["parent"], config)
+        id_ = len(self.store.rows("optimize_candidates"))
+        texts = {c: getattr(config.prompts, c) for c in self.components}
+        self.store.insert("optimize_candidates", {"id": id_, "parent": parent, "policy": config.name,
+                                                   "component": component, "texts": json.dumps(texts),
+                                                   "proposal": proposal})
+        return Candidate(id_, parent, config)
+
+    def _val_scores(self, pool: list[Candidate]) -> dict[int, dict[str, bool]]:
+        return {c.id: self.evaluate(c.config, self.splits.val) for c in pool}
+
+    def _pareto(self, pool: list[Candidate], scores: dict[int, dict[str, bool]]) -> dict[int, int]:
+        """Each candidate on the Pareto front of per-validation-task winners, with how many tasks it wins."""
+        wins: dict[int, int] = {}
+        for p in self.splits.val:
+            best = max(scores[c.id].get(p.task.id, False) for c in pool)
+            if best:
+                for c in pool:
+                    if scores[c.id].get(p.task.id, False):
+                        wins[c.id] = wins.get(c.id, 0) + 1
+        front = {c: n for c, n in wins.items()
+                 if not any(_dominates(scores[o], scores[c]) for o in wins if o != c)}
+        return front or {pool[0].id: 1}
+
+    def _minibatch(self, parent: Candidate, rng: random.Random) -> list[str]:
+        """Train tasks the parent fails, up to `minibatch`: known failures first, then new train tasks run in
+        the parent's name until enough fail or the train split is spent (so the loop never stalls on tasks
+        the parent already solves)."""
+        train = [p.task.id for p in self.splits.train]
+        rng.shuffle(train)
+        outcomes = self.store.outcomes(parent.config.name) if parent.name in dict(self.store.policies()) else {}
+        known = {t: outcomes[t].passed_hidden for t in train if t in outcomes}
+        failing = [t for t in train if t in known and not known[t]][:self.minibatch]
+        for start in range(0, len(train), self.minibatch):
+            if len(failing) >= self.minibatch:
+                break
+            batch = [t for t in train[start:start + self.minibatch] if t not in known]
+            if not batch:
+                continue
+            ran = self.evaluate(parent.config, [self.by_id[t] for t in batch])
+            failing += [t for t, ok in ran.items() if not ok][:self.minibatch - len(failing)]
+            if len(ran) < len(batch):
+                break  # the budget is spent
+        return failing
+
+    def run(self) -> OptimizeResult:
+        seed = self._add_candidate(None, self.base, None, None)
+        self.evaluate(self.base, self.splits.val)
+        rng_root = random.Random(self.seed)
+        round_ = refused = 0
+        while True:
+            pool = [self._candidate(r["id"]) for r in self.store.rows("optimize_candidates", order_by="id")]
+            if self.budget_calls - self.metric_calls() < 2 * self.minibatch + len(self.splits.val):
+                break  # what is left cannot pay a proposal's minibatch and its validation pass
+            if refused >= REFUSED_IN_A_ROW:
+                break  # the reflector keeps writing what cannot be tried: stop rather than pay for more
+            round_ += 1
+            rng = random.Random(rng_root.random())
+            scores = self._val_scores(pool)
+            front = self._pareto(pool, scores)
+            parent_id = rng.choices(sorted(front), weights=[front[c] for c in sorted(front)])[0]
+            parent = next(c for c in pool if c.id == parent_id)
+            component = self.components[(round_ - 1) % len(self.components)]
+            failing = self._minibatch(parent, rng)
+            if not failing:
+                if len(self.store.outcomes(parent.name).keys() & {p.task.id for p in self.splits.train}) == \
+                        len(self.splits.train):
+                    break  # the parent solves the whole train split: nothing left to learn from
+                continue
+            recorded = self.store.rows("optimize_proposals", {"round": round_})
+            seen = {_normal(r["text"]) for r in self.store.rows("optimize_proposals") if r["round"] != round_}
+            text = self.propose(round_, parent, component, failing)
+            current = self.text_of(parent.config, component)
+            reason = self.check(component, current, text, seen)
+            status = "rejected"
+            refused = refused + 1 if reason else 0
+            if reason is None:
+                child = self._child(parent.config, component, text)
+                before = self.evaluate(parent.config, [self.by_id[t] for t in failing])
+                after = self.evaluate(child, [self.by_id[t] for t in failing])
+                if len(after) < len(failing):
+                    status, reason = "unfinished", "the budget ran out on the minibatch"
+                elif sum(after.values()) > sum(before.values()):
+                    status, reason = "accepted", f"{sum(after.values())} of {len(failing)} on the minibatch, parent {sum(before.values())}"
+                    self._add_candidate(parent.id, child, component, round_)
+                    self.evaluate(child, self.splits.val)
+                else:
+                    status, reason = "not better", f"{sum(after.values())} of {len(failing)} on the minibatch, parent {sum(before.values())}"
+            if not recorded:
+                self.store.insert("optimize_proposals", {"round": round_, "parent": parent.id, "component": component,
+                                                          "text": text or "", "status": status, "reason": reason,
+                                                          "minibatch": json.dumps(failing)})
+            if status == "unfinished":
+                break
+        return self.result(seed)
+
+    def result(self, seed: Candidate, with_test: bool = True) -> OptimizeResult:
+        pool = [self._candidate(r["id"]) for r in self.store.rows("optimize_candidates", order_by="id")]
+        scores = self._val_scores(pool)
+        front = self._pareto(pool, scores)
+        val = {c.id: sum(scores[c.id].values()) / len(self.splits.val) for c in pool}
+        best = max(pool, key=lambda c: (val[c.id], -c.id))
+        counts: dict[str, int] = {}
+        for row in self.store.rows("optimize_proposals"):
+            key = row["status"] if row["status"] != "rejected" else f"rejected: {row['reason'].split(':')[0]}"
+            counts[key] = counts.get(key, 0) + 1
+        test = None
+        if with_test and self.splits.test:
+            seed_test = self.evaluate(seed.config, self.splits.test, searched=False)
+            best_test = self.evaluate(best.config, self.splits.test, searched=False)
+            won = sum(best_test[t] and not seed_test[t] for t in seed_test)
+            lost = sum(seed_test[t] and not best_test[t] for t in seed_test)
+            test = {"tasks": len(seed_test), "seed": sum(seed_test.values()) / len(seed_test),
+                    "best": sum(best_test.values()) / len(best_test), "won": won, "lost": lost,
+                    "p": sign_test(won, lost)}
+        rows = [{"id": c.id, "parent": c.parent, "policy": c.name, "val": round(val[c.id], 4),
+                 "pareto": c.id in front, "texts": {k: getattr(c.config.prompts, k) for k in self.components}}
+                for c in pool]
+        return OptimizeResult(rows, counts, best.id, self.metric_calls(),
+                              len(self.store.calls("reflector")), test)
+
+    def best_config(self, result: OptimizeResult) -> PolicyConfig:
+        return self._candidate(result.best).config
+
+
+def _dominates(a: dict[str, bool], b: dict[str, bool]) -> bool:
+    return all(a.get(t, False) >= v for t, v in b.items()) and any(a.get(t, False) > b.get(t, False) for t in a)
+
+
+def write_best(path, config: PolicyConfig, result: OptimizeResult, splits: Splits) -> None:
+    """best_policy.json: the best configuration, which `solve --policy-config FILE` and `PolicyConfig.from_dict`
+    read, with where it came from."""
+    Path(path).write_text(json.dumps({"policy": config.as_dict(), "validation_score": next(
+        c["val"] for c in result.candidates if c["id"] == result.best), "test": result.test,
+        "split_sizes": {k: len(v) for k, v in splits.ids().items()}}, indent=2))
+

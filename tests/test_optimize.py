@@ -1,0 +1,130 @@
+"""optimize on real SQL tasks and databases with scripted models: the student writes the right query only when
+its system prompt carries advice the reflector can propose, so a search that selects well finds it. The
+failure modes users of GEPA met are each a case here: unfenced, truncated, echoed, answer-copying and repeated
+proposals are refused before they cost a metric call; a budget too small is refused up front; the stop is exact;
+a re-run sends nothing twice; the test split is never seen by the search."""
+import json
+
+import pytest
+from solve_fakes import Counting
+
+from looplab.cli import main
+from looplab.models import ScriptedModel
+from looplab.optimize import Optimizer, fenced_text, parse_sizes, split_tasks
+from looplab.runs import RunError, RunStore
+from looplab.solve import PolicyConfig
+from looplab.tasks import load_tasks
+
+ADVICE = "ADVICE: read the schema, then answer with one SQL query in a sql block."
+
+
+@pytest.fixture(scope="module")
+def sql():
+    return load_tasks("sql", None)
+
+
+def student(family, problems):
+    """The gold query for a task when the system prompt carries ADVICE, else a query that is wrong."""
+    gold = {family.describe(p.task): family.reference(p) for p in problems}
+
+    def reply(messages):
+        if "ADVICE" not in messages[0]["content"]:
+            return "```sql\nSELECT 1\n```"
+        return "```sql\n" + next(g for d, g in gold.items() if d in messages[-1]["content"]) + "\n```"
+    return reply
+
+
+def reflector(copied: str):
+    """Proposals in the order a weak reflector writes them: the ones a checker must refuse, then a good one,
+    then the good one again."""
+    replies = iter(["Think harder about the question.",            # no fence
+                    "```\nReverse the inp",                        # cut before its closing fence
+                    "```\n{current}\n```",                         # the current text echoed back
+                    f"```\nAlways answer: {copied}\n```",          # a train-split answer copied
+                    f"```\n{ADVICE}\n```"])
+
+    def reply(messages):
+        current = messages[0]["content"].split("<instruction>\n")[1].split("\n</instruction>")[0]
+        text = next(replies, f"```\n{ADVICE}\n```")
+        return text.replace("{current}", current)
+    return reply
+
+
+def optimize(tmp_path, sql, budget=40, student_model=None, reflect_model=None):
+    family, problems = sql
+    splits = split_tasks(problems, (10, 5, 5), seed=1)
+    copied = family.reference(splits.train[0])
+    student_model = student_model or Counting(student(family, problems))
+    reflect_model = reflect_model or Counting(reflector(copied))
+    with RunStore(tmp_path / "run") as store:
+        optimizer = Optimizer(store, family, splits, PolicyConfig("single"), model=student_model,
+                              reflector=reflect_model, budget_calls=budget, minibatch=2, seed=0)
+        result = optimizer.run()
+        best = optimizer.best_config(result)
+    return splits, result, best, student_model, reflect_model
+
+
+def test_the_search_refuses_bad_proposals_finds_the_advice_and_proves_it_on_the_test_split(tmp_path, sql):
+    splits, result, best, student_model, reflect_model = optimize(tmp_path, sql)
+    assert ADVICE in best.prompts.system and result.best != 0
+    assert result.candidates[0]["val"] == 0.0 and result.candidates[result.best]["val"] == 1.0
+    refused = {k: v for k, v in result.proposals.items() if k.startswith("rejected")}
+    assert {"rejected: no complete ``` block", "rejected: the current text echoed back",
+            "rejected: copies a train-split answer"} <= set(refused)
+    assert refused["rejected: no complete ``` block"] == 2  # the unfenced reply and the one cut short
+    assert result.proposals["accepted"] == 1 and result.metric_calls <= 40
+    assert result.test == {"tasks": 5, "seed": 0.0, "best": 1.0, "won": 5, "lost": 0, "p": 0.0625}
+    # the reflector read train tasks only, each example bounded
+    val_test = {p.task.question for p in splits.val + splits.test}
+    prompts = [m[0]["content"] for m, _ in reflect_model.requests]
+    assert not any(q in prompt for prompt in prompts for q in val_test) and max(map(len, prompts)) < 12000
+    # no candidate but the seed and the best ever ran a test task
+    with RunStore(tmp_path / "run", read_only=True) as store:
+        test_ids = {p.task.id for p in splits.test}
+        ran_test = {name for name, _ in store.policies() if set(store.outcomes(name)) & test_ids}
+        assert ran_test == {PolicyConfig("single").name, best.name}
+
+
+def test_a_rerun_replays_the_search_and_sends_nothing_twice(tmp_path, sql):
+    _, first, best, _, _ = optimize(tmp_path, sql)
+    student_again, reflect_again = Counting(lambda m: "unused"), Counting(lambda m: "unused")
+    _, again, best_again, _, _ = optimize(tmp_path, sql, student_model=student_again, reflect_model=reflect_again)
+    assert student_again.requests == [] and reflect_again.requests == []
+    assert again.candidates == first.candidates and best_again == best
+
+
+def test_the_budget_stops_exactly_and_a_budget_too_small_is_refused(tmp_path, sql):
+    _, result, _, student_model, _ = optimize(tmp_path / "exact", sql, budget=13)
+    assert result.metric_calls <= 13
+    with pytest.raises(RunError, match="give --budget-calls 9 or more"):
+        optimize(tmp_path / "small", sql, budget=8)
+
+
+def test_fences_and_sizes():
+    assert fenced_text("```text\nBe brief.\n```") == "Be brief." and fenced_text("") is None
+    assert fenced_text("```\n\n```") == ""
+    with pytest.raises(ValueError, match="train:val:test"):
+        parse_sizes("30:30", 90)
+
+
+def test_the_command_writes_a_best_policy_that_solve_reads(tmp_path, sql, capsys):
+    family, problems = sql
+    student_replies = tmp_path / "student.json"
+    student_replies.write_text(json.dumps(["```sql\nSELECT 1\n```"]))
+    reflect_replies = tmp_path / "reflect.json"
+    reflect_replies.write_text(json.dumps([f"```\n{ADVICE}\n```"]))
+    run = tmp_path / "run"
+    code = main(["optimize", "--tasks", "sql", "--splits", "6:4:3", "--budget-calls", "20", "--minibatch", "2",
+                 "--model", f"scripted:{student_replies}", "--reflect-model", f"scripted:{reflect_replies}",
+                 "--run-dir", str(run)])
+    printed = capsys.readouterr()
+    assert code == 0 and "Test split (3 tasks" in printed.out and "solve --policy-config" in printed.err
+    assert "rejected: proposed before 10" in " ".join(printed.err.split())  # then it stopped paying the reflector
+    saved = json.loads((run / "best_policy.json").read_text())
+    assert saved["policy"]["strategy"] == "single" and saved["split_sizes"] == {"train": 6, "val": 4, "test": 3}
+    assert main(["solve", "--tasks", "sql", "--limit", "1", "--policy-config", str(run / "best_policy.json"),
+                 "--model", f"scripted:{student_replies}", "--run-dir", str(tmp_path / "later")]) in (0, 1)
+    broken = tmp_path / "broken.json"
+    broken.write_text("{}")
+    assert main(["solve", "--policy-config", str(broken), "--run-dir", str(tmp_path / "x")]) == 2
+    assert "holds no policy configuration" in capsys.readouterr().err
