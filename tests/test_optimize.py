@@ -9,7 +9,6 @@ import pytest
 from solve_fakes import Counting
 
 from looplab.cli import main
-from looplab.models import ScriptedModel
 from looplab.optimize import Optimizer, fenced_text, parse_sizes, split_tasks
 from looplab.runs import RunError, RunStore
 from looplab.solve import PolicyConfig
