@@ -213,3 +213,17 @@ def test_ctrl_c_does_not_wait_for_a_program_still_running(tmp):
     start = time.monotonic()
     err = process.communicate(timeout=60)[1]
     assert process.returncode == 130 and time.monotonic() - start < 10 and "Traceback" not in err, err
+
+
+def test_output_flags_work_after_the_command_name_and_quiet_keeps_progress_out(tmp_path, capsys):
+    from looplab.tasks import TaskError
+
+    replies = tmp_path / "r.json"
+    replies.write_text('["```sql\\nSELECT 1\\n```"]')
+    base = ["solve", "--tasks", "sql", "--limit", "3", "--model", f"scripted:{replies}"]
+    assert main(base + ["--run-dir", str(tmp_path / "v"), "-v"]) == 0
+    assert capsys.readouterr().err.count("tasks (0 resumed)") == 3  # a line per task
+    assert main(base + ["--run-dir", str(tmp_path / "q"), "-q"]) == 0
+    assert "tasks (" not in capsys.readouterr().err
+    with pytest.raises(TaskError):  # --debug after the command shows the error itself
+        main(["solve", "--tasks", "nosuchfamily", "--run-dir", str(tmp_path / "d"), "--debug"])

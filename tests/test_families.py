@@ -314,6 +314,11 @@ def test_show_diffs_an_attempt_against_its_parent_and_sends_grow_runs_elsewhere(
     console.print(show_task(tmp_path / "run", "shop/01"))
     out = console.export_text()
     assert "-SELECT COUNT(*) FROM order" in out and "+SELECT COUNT(*) FROM orders" in out
+    # a policy named by its strategy, when the run holds one of it; else the run's policies are listed
+    assert main(["show", "--run-dir", str(tmp_path / "run"), "shop/01", "--policy", "refine"]) == 0
+    assert "refine(k=1) shop/01" in capsys.readouterr().out
+    assert main(["show", "--run-dir", str(tmp_path / "run"), "shop/01", "--policy", "tree"]) == 2
+    assert "no policy 'tree'; name one of: refine(k=1)" in " ".join(capsys.readouterr().err.split())
     with RunStore(tmp_path / "grown") as store:
         store.require({"loop": "grow"})
     assert main(["show", "--run-dir", str(tmp_path / "grown"), "x"]) == 2

@@ -1,6 +1,7 @@
 """The `looplab` command: it parses, calls the library and prints; one module per group of commands."""
 from __future__ import annotations
 
+import argparse
 import importlib.metadata
 import sqlite3
 
@@ -21,11 +22,28 @@ COMMANDS = {"solve": _solve.cmd_solve, "compare": _solve.cmd_compare, "analyze":
 def _parser() -> _Parser:
     parser = _Parser(prog="looplab", description="Feedback loops around language models.")
     parser.add_argument("--version", action="version", version=f"looplab {importlib.metadata.version('looplab')}")
-    parser.add_argument("--debug", action="store_true", help="show the traceback of any error")
+    _add_output_flags(parser, False)
     sub = parser.add_subparsers(dest="command", required=True)
     for group in (_solve, _optimize, _records, _tools, _grow):
         group.add_commands(sub)
+    for command in _every_command(parser):  # the same flags after the command's name, as users write them
+        _add_output_flags(command, argparse.SUPPRESS)
     return parser
+
+
+def _add_output_flags(parser: argparse.ArgumentParser, default) -> None:
+    parser.add_argument("--debug", action="store_true", default=default, help="show the traceback of any error")
+    loud = parser.add_mutually_exclusive_group()
+    loud.add_argument("-q", "--quiet", action="store_true", default=default, help="no progress, only the results")
+    loud.add_argument("-v", "--verbose", action="store_true", default=default,
+                      help="a progress line for every task as it finishes")
+
+
+def _every_command(parser: argparse.ArgumentParser):
+    for action in parser._subparsers._group_actions if parser._subparsers else ():
+        for command in action.choices.values():
+            yield command
+            yield from _every_command(command)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -107,7 +107,7 @@ def cmd_grow(args) -> int:
         columns = [TextColumn("[bold]grow"), BarColumn(), MofNCompleteColumn(),
                    TextColumn("{task.fields[nodes]} nodes, {task.fields[edges]} edges"), TimeElapsedColumn(),
                    TimeRemainingColumn()]
-        with Progress(*columns, console=console) as progress:
+        with Progress(*columns, console=console, disable=args.quiet) as progress:
             bar = progress.add_task("grow", total=args.iterations, completed=min(done, args.iterations),
                                     nodes=len(run.graph), edges=run.graph.number_of_edges())
 

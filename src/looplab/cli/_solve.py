@@ -145,10 +145,11 @@ PLAIN_EVERY = 10.0  # seconds between two progress lines when the output is not 
 
 class _PlainProgress:
     """Progress as plain lines, for a pipe, a file or CI (where a live bar shows nothing until the end): a
-    line when a task finishes, at most every PLAIN_EVERY seconds, and always when a policy's last task does."""
+    line when a task finishes, at most every `every` seconds, and always when a policy's last task does; with
+    `quiet`, none."""
 
-    def __init__(self):
-        self._last = 0.0
+    def __init__(self, every: float = PLAIN_EVERY, quiet: bool = False):
+        self._last, self.every, self.quiet = 0.0, every, quiet
 
     def __enter__(self):
         return self
@@ -167,7 +168,7 @@ class _PlainProgress:
             bar["passed"] += bool(outcome.passed_hidden)
             bar["tokens"] += outcome.tokens
         now = time.monotonic()
-        if now - self._last < PLAIN_EVERY and bar["done"] < bar["total"]:
+        if self.quiet or (now - self._last < self.every and bar["done"] < bar["total"]):
             return
         self._last = now
         elapsed = now - bar["start"]
@@ -204,7 +205,8 @@ class _BarProgress:
 def _run_here(configs, family, problems, args, store, models, connections, task_budget, run_budget) -> list:
     model, judge_model = models
     ids = {p.task.id for p in problems}
-    with (_BarProgress() if console.is_terminal else _PlainProgress()) as progress:
+    plain = _PlainProgress(every=0.0 if args.verbose else PLAIN_EVERY, quiet=args.quiet)
+    with (_BarProgress() if console.is_terminal and not (args.quiet or args.verbose) else plain) as progress:
         bars: list = []
 
         def start(name: str, total: int) -> None:

@@ -58,9 +58,24 @@ def show_task(run_dir: str | Path, task_id: str, *, policy: str | None = None, f
         return loop_part(store, "show", "looplab show")(store, task_id, policy, full)
 
 
+def named_policy(store: RunStore, given: str) -> str:
+    """The run's policy `given` names: its full name (`refine(k=3)`), or its strategy when the run holds one
+    policy of it; otherwise a RunError listing the run's policies."""
+    recorded = store.policies()
+    names = [name for name, _ in recorded]
+    if given in names:
+        return given
+    same = [name for name, config in recorded if config.get("strategy") == given]
+    if len(same) == 1:
+        return same[0]
+    raise RunError(f"{store.dir} holds " + (f"several {given} policies" if same else f"no policy {given!r}") +
+                   f"; name one of: {', '.join(same or names)}")
+
+
 def _show_solve(store: RunStore, task_id: str, policy: str | None, full: bool) -> Group:
     policies = store.task_policies(task_id)
     if policy is not None:
+        policy = named_policy(store, policy)
         policies = [p for p in policies if p == policy]
     if not policies:
         raise RunError(f"no steps recorded for {task_id}" + (f" under policy {policy!r}" if policy else "")
