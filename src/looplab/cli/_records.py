@@ -1,11 +1,13 @@
-"""view, export and show: commands that read a record and run nothing."""
+"""view, export and show: commands that read a record and run no model."""
 from __future__ import annotations
 
 import time
 from pathlib import Path
 
-from ..runs import RunError, export_trajectories, show_task
-from ._common import UsageError, _add_run_dir, _refuse_record_file, console, out
+from ..learn import FORMATS, SELECTIONS, export_training, train_split
+from ..runs import RunError, RunStore, export_trajectories, show_task
+from ._common import (UsageError, _add_run_dir, _add_sandbox_args, _load_tasks, _refuse_record_file, _sandbox, console,
+                      out)
 
 
 def add_commands(sub) -> None:
@@ -17,9 +19,20 @@ def add_commands(sub) -> None:
     p.add_argument("--output", type=Path, help="where to write the site (default: DIR/view of the first run; a new "
                                                "or empty folder, or an earlier site)")
 
-    p = sub.add_parser("export", help="a solve run's trajectories as JSON lines: steps, feedback, calls, outcome")
+    p = sub.add_parser("export", help="a solve run as JSON lines: its trajectories (steps, feedback, calls, outcome), "
+                                      "or training data in TRL's field names (sft, dpo, kto, revisions)")
     _add_run_dir(p)
-    p.add_argument("--output", type=Path, help="the file to write (default: DIR/trajectories.jsonl)")
+    p.add_argument("--format", choices=("trajectories",) + FORMATS, default="trajectories",
+                   help="trajectories (default): one line per policy and task; sft: passing attempts as messages; "
+                        "dpo: prompt, chosen, rejected; kto: prompt, completion, label; revisions: a failed "
+                        "attempt, its feedback and the revision that passed")
+    p.add_argument("--select", choices=SELECTIONS, default="visible",
+                   help="what counts as passed for training data: visible (default: the feedback the loop saw) or "
+                        "train-hidden (the hidden score, only on the tasks of the run's recorded train split)")
+    p.add_argument("--tasks", help="with --select train-hidden: the run's tasks, when the record cannot name them "
+                                   "(a JSONL file)")
+    p.add_argument("--output", type=Path, help="the file to write (default: DIR/trajectories.jsonl or DIR/FORMAT.jsonl)")
+    _add_sandbox_args(p, 10.0)
 
     p = sub.add_parser("show", help="print one task's attempts as a tree, with feedback and diffs, from a run record")
     _add_run_dir(p)
@@ -51,13 +64,23 @@ def cmd_view(args) -> int:
 
 
 def cmd_export(args) -> int:
-    out = args.output or Path(args.run_dir) / "trajectories.jsonl"
+    out = args.output or Path(args.run_dir) / f"{args.format}.jsonl"
     _refuse_record_file(out)
+    family = problems = None
+    if args.format != "trajectories" and args.select == "train-hidden":
+        with RunStore(args.run_dir, read_only=True) as store:
+            train_split(store)  # a run with no train split is refused before its tasks load
+            args.limit = args.ids = None
+            family, problems = _load_tasks(args, _sandbox(args), recorded=store)
     try:
-        lines = export_trajectories(Path(args.run_dir), out)
+        if args.format == "trajectories":
+            lines = export_trajectories(Path(args.run_dir), out)
+        else:
+            lines = export_training(Path(args.run_dir), out, args.format, args.select, family, problems)
     except OSError as e:
         raise UsageError(f"cannot write {out}: {e.strerror}") from None
-    console.print(f"Wrote {out}: {lines} trajectories (one per policy and task)")
+    what = "trajectories (one per policy and task)" if args.format == "trajectories" else f"{args.format} rows"
+    console.print(f"Wrote {out}: {lines} {what}")
     return 0
 
 

@@ -119,7 +119,8 @@ class Optimizer:
         self.budget_calls, self.task_budget, self.minibatch = budget_calls, task_budget, minibatch
         self.seed, self.max_connections = seed, max_connections
         self.components = [c for c in POLICIES[base.strategy].templates if c != "thinker"]
-        store.require({"loop": "optimize", "holds": ["solve"], "optimize": {
+        # the splits by task id, where `export --select train-hidden` finds which hidden scores are the train split's
+        store.require({"loop": "optimize", "holds": ["solve"], "splits": splits.ids(), "optimize": {
             "strategy": base.strategy, "base": base.settings(), "splits": splits.ids(), "budget_calls": budget_calls,
             "minibatch": minibatch, "seed": seed, "reflector": reflector.name,
             "budget_tokens": task_budget.tokens, "budget_task_calls": task_budget.calls}})

@@ -1,0 +1,111 @@
+"""Training data from a recorded run: each export format holds what it should (and never a judge's words as the
+policy's), loads with `datasets`, and goes through the matching TRL trainer's data preparation on a tiny random
+Qwen2 model built here."""
+import copy
+import json
+
+import pytest
+
+from looplab.cli import main
+from looplab.models import ScriptedModel
+from looplab.runs import RunStore
+from looplab.solve import PolicyConfig, run_policies
+from looplab.tasks import load_tasks
+
+WRONG = "```sql\nSELECT COUNT(*) FROM order\n```"      # a syntax error: the visible feedback says so
+RIGHT = "```sql\nSELECT COUNT(*) FROM orders\n```"
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """refine (a failed attempt, then a revision that passes) and best-of-n (samples right and wrong) on one SQL
+    task, with a judge whose calls are recorded beside the policy's."""
+    run_dir = tmp_path_factory.mktemp("learn") / "run"
+    family, problems = load_tasks("sql", None, ids=["shop/01"])
+    replies = iter([WRONG, RIGHT, WRONG, RIGHT, RIGHT, WRONG, WRONG, RIGHT] * 4)
+    model = ScriptedModel(lambda messages: next(replies))
+    judge = ScriptedModel(["VERDICT: PASS\nLooks right."], name="scripted:judge")
+    with RunStore(run_dir) as store:
+        run_policies(problems, family, [PolicyConfig("refine", rounds=1, extra_sources=("judge",)),
+                                        PolicyConfig("best-of-n", n=4, batch=4)],
+                     model=model, store=store, judge_model=judge)
+    return run_dir
+
+
+def export(run, form, *more):
+    out = run.parent / f"{form}{'-'.join(more)}.jsonl"
+    assert main(["export", "--run-dir", str(run), "--format", form, "--output", str(out), *more]) == 0
+    return [json.loads(line) for line in out.read_text().splitlines()], out
+
+
+def test_each_format_holds_the_policys_attempts_with_their_provenance(run):
+    sft, _ = export(run, "sft")
+    kto, _ = export(run, "kto")
+    dpo, _ = export(run, "dpo")
+    revisions, _ = export(run, "revisions")
+    replies = [r["messages"][-1]["content"] for r in sft]
+    assert sft and all(r == RIGHT for r in replies) and len(set(map(json.dumps, sft))) == len(sft)
+    assert {r["label"] for r in kto} == {True, False} and all(r["completion"][0]["role"] == "assistant" for r in kto)
+    [pair] = [r for r in dpo if r["provenance"]["policy"].startswith("best-of-n")]
+    assert pair["chosen"][0]["content"] == RIGHT and pair["rejected"][0]["content"] == WRONG
+    [fix] = revisions
+    assert fix["messages"][2]["role"] == "assistant" and "FROM order\n" in fix["messages"][2]["content"]
+    assert "The query failed" in fix["feedback"] and fix["messages"][-1]["content"] == RIGHT
+    assert fix["provenance"]["policy"] == "refine(k=1)+judge" and fix["provenance"]["steps"] == [0, 1]
+    everything = json.dumps([sft, kto, dpo, revisions])
+    assert "VERDICT" not in everything  # the judge's calls are its own, never the policy's
+    with RunStore(run, read_only=True) as store:
+        policy_calls = {c.id for name, _ in store.policies() for c in store.calls(name) if c.model == "scripted"}
+    assert all(set(r["provenance"]["call_ids"]) <= policy_calls for r in sft + kto + dpo + revisions)
+
+
+def test_hidden_scores_select_only_on_a_recorded_train_split(run, capsys):
+    out = run.parent / "hidden.jsonl"
+    assert main(["export", "--run-dir", str(run), "--format", "sft", "--select", "train-hidden",
+                 "--output", str(out)]) == 2
+    assert "marks no train split" in capsys.readouterr().err and not out.exists()
+
+
+trl = pytest.importorskip("trl", reason="the learn extra: pip install -e '.[learn]'")
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    """A random two-layer Qwen2 and a character-level tokenizer with a chat template, both built here (no hub)."""
+    from tokenizers import Regex, Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
+
+    words = ["<pad>", "<eos>", "<unk>", "<|im_start|>", "<|im_end|>"] + [chr(c) for c in range(32, 127)] + ["\n"]
+    tokenizer = Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="<unk>"))
+    tokenizer.pre_tokenizer = pre_tokenizers.Split(Regex("<\\|im_(?:start|end)\\|>|."), "isolated")
+    fast = PreTrainedTokenizerFast(tokenizer_object=tokenizer, pad_token="<pad>", eos_token="<eos>",
+                                   unk_token="<unk>")
+    fast.chat_template = ("{% for m in messages %}<|im_start|> {{ m['role'] }} {{ m['content'] }} <|im_end|> "
+                          "{% endfor %}{% if add_generation_prompt %}<|im_start|> assistant {% endif %}")
+    config = Qwen2Config(vocab_size=len(words), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=32768)
+    return Qwen2ForCausalLM(config), fast
+
+
+@pytest.mark.parametrize("form", ["sft", "revisions", "dpo", "kto"])
+def test_each_file_loads_with_datasets_and_through_its_trl_trainer(run, tiny, form, tmp_path):
+    from datasets import load_dataset
+
+    _, path = export(run, form)
+    data = load_dataset("json", data_files=str(path), split="train").remove_columns(
+        ["provenance"] + (["feedback"] if form == "revisions" else []))
+    model, tokenizer = tiny
+    common = dict(output_dir=str(tmp_path), use_cpu=True, bf16=False, report_to=[], max_steps=1, max_length=None)
+    if form in ("sft", "revisions"):
+        trainer = trl.SFTTrainer(model=model, args=trl.SFTConfig(**common), train_dataset=data,
+                                 processing_class=tokenizer)
+        assert len(trainer.train_dataset[0]["input_ids"]) > 10
+    elif form == "dpo":
+        trainer = trl.DPOTrainer(model=model, ref_model=copy.deepcopy(model), args=trl.DPOConfig(**common),
+                                 train_dataset=data, processing_class=tokenizer)
+        row = trainer.train_dataset[0]
+        assert row["prompt_ids"] and row["chosen_ids"] != row["rejected_ids"]
+    else:
+        trainer = trl.KTOTrainer(model=model, ref_model=copy.deepcopy(model), args=trl.KTOConfig(**common),
+                                 train_dataset=data, processing_class=tokenizer)
+        assert {"prompt_ids", "completion_ids", "label"} <= set(trainer.train_dataset.column_names)
