@@ -43,7 +43,7 @@ def reflector(copied: str):
                     f"```\n{ADVICE}\n```"])
 
     def reply(messages):
-        current = messages[0]["content"].split("<instruction>\n")[1].split("\n</instruction>")[0]
+        current = messages[0]["content"].split("````\n")[1].split("\n````")[0]
         text = next(replies, f"```\n{ADVICE}\n```")
         return text.replace("{current}", current)
     return reply
@@ -118,7 +118,7 @@ def test_the_command_writes_a_best_policy_that_solve_reads(tmp_path, sql, capsys
                  "--run-dir", str(run)])
     printed = capsys.readouterr()
     assert code == 0 and "Test split (3 tasks" in printed.out and "solve --policy-config" in printed.err
-    assert "rejected: proposed before 10" in " ".join(printed.err.split())  # then it stopped paying the reflector
+    assert "rejected: proposed before 20" in " ".join(printed.err.split())  # then it stopped paying the reflector
     saved = json.loads((run / "best_policy.json").read_text())
     assert saved["policy"]["strategy"] == "single" and saved["split_sizes"] == {"train": 6, "val": 4, "test": 3}
     assert main(["solve", "--tasks", "sql", "--limit", "1", "--policy-config", str(run / "best_policy.json"),

@@ -14,6 +14,7 @@ nothing until the end, when the seed and the best candidate run on it once.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 import re
@@ -36,20 +37,26 @@ CREATE TABLE IF NOT EXISTS optimize_proposals (
     status TEXT NOT NULL, reason TEXT NOT NULL, minibatch TEXT NOT NULL);
 """
 MAX_TEXT = 2000          # characters a proposed prompt may have
-EXAMPLE_CHARS = 1200     # of a task, an answer or a feedback shown to the reflector: its context stays bounded
+EXAMPLE_CHARS = 700      # of a task, an answer or a feedback shown to the reflector: its context stays bounded
 COPY_NGRAM = 6           # a proposal holding this many words in a row of a train-split answer copies it
 REFLECT_TOKENS = 400
 REFLECT_TEMPERATURE = 0.7  # a greedy reflector shown the same failures writes the same proposal every time
-REFUSED_IN_A_ROW = 10      # proposals refused one after another before the search stops: the reflector cannot help
+REFUSED_IN_A_ROW = 20      # proposals refused one after another before the search stops: the reflector cannot help
 
-REFLECT = """I gave an assistant the following instruction:
-<instruction>
+# The current text and the examples each sit in a four-backtick fence (an instruction may show a ``` block), and
+# the request comes last: a small reflector copies
+# whatever it read most recently (the embedded 0.5B, shown the examples last, wrote a task's schema back).
+REFLECT = """I gave an assistant this instruction:
+````
 {text}
-</instruction>
-It got these tasks wrong. Each shows the task, the assistant's answer, and the feedback on that answer.
+````
+Here are tasks it got wrong, each with its answer and the feedback on that answer:
+````
 {examples}
-Write a better instruction for the assistant: keep what works, and add specific advice that avoids these
-mistakes in general, not only for these tasks.{fields} Reply with the new instruction only, inside one ``` block."""
+````
+Write a new, better instruction for the assistant. Keep what the current instruction gets right, and add specific
+advice that avoids mistakes like these on any task of this kind.{fields} Reply with only the new instruction,
+inside a ``` block."""
 
 
 @dataclass(frozen=True)
@@ -89,6 +96,18 @@ def fenced_text(reply: str) -> str | None:
     return reply[(start + 3 if body_start < 0 else body_start + 1):end].strip()
 
 
+def _brief(text: str) -> str:
+    """A text cut to EXAMPLE_CHARS, keeping its start and its end (a task's question comes after its schema).
+
+    >>> _brief("a" * 500 + "b" * 500)[-8:], len(_brief("x" * 5000)) < 720
+    ('bbbbbbbb', True)
+    """
+    if len(text) <= EXAMPLE_CHARS:
+        return text
+    half = EXAMPLE_CHARS // 2
+    return text[:half] + " … " + text[-half:]
+
+
 def _normal(text: str) -> str:
     return " ".join(text.lower().split())
 
@@ -123,6 +142,7 @@ class Optimizer:
         store.require({"loop": "optimize", "holds": ["solve"], "splits": splits.ids(), "optimize": {
             "strategy": base.strategy, "base": base.settings(), "splits": splits.ids(), "budget_calls": budget_calls,
             "minibatch": minibatch, "seed": seed, "reflector": reflector.name,
+            "reflect_prompt": hashlib.sha256(REFLECT.encode()).hexdigest()[:12],
             "budget_tokens": task_budget.tokens, "budget_task_calls": task_budget.calls}})
         store.declare(SCHEMA)
         self.by_id = {p.task.id: p for p in splits.train + splits.val + splits.test}
@@ -189,9 +209,9 @@ class Optimizer:
             answer = outcomes[task_id].answer or "(no answer)"
             visible = " ".join(f.text for f in steps[task_id].feedback.values()) if task_id in steps else ""
             hidden = self.family.score(problem, answer).text  # the train split's hidden verdict: its data
-            blocks.append(f"\nExample {i}\nTask:\n{self.family.describe(problem.task)[:EXAMPLE_CHARS]}\n"
-                          f"Answer:\n{answer[:EXAMPLE_CHARS]}\nFeedback:\n{(visible + ' ' + hidden).strip()[:EXAMPLE_CHARS]}\n")
-        return "".join(blocks)
+            blocks.append(f"Example {i}\nTask: {_brief(self.family.describe(problem.task))}\nAnswer: "
+                          f"{_brief(answer)}\nFeedback: {_brief((visible + ' ' + hidden).strip())}")
+        return "\n\n".join(blocks).replace("````", "```")  # nothing inside closes the examples' fence
 
     def check(self, component: str, current: str, text: str | None, seen: set[str]) -> str | None:
         """Why a proposed text is refused before it costs a metric call, or None when it may be tried."""
