@@ -175,3 +175,44 @@ def test_the_view_index_shows_each_runs_headline_and_links_its_pages(runs, tmp_p
     grow_row = next(r for r in rows if r.split("\t")[0].endswith("grow"))
     assert "best pass@1" in solve_row and "comparison" in solve_row and "analysis" in solve_row
     assert "nodes" in grow_row and "report" in grow_row
+
+
+def test_an_optimize_run_shows_its_candidates_diffs_proposals_and_test_table(tmp_path):
+    """The search of an optimize run on the view: each candidate with its validation score, Pareto membership and
+    its prompts as a diff against its parent; every proposal with its status and reason; the test split's table.
+    The reflector's texts carry hostile strings, shown as text."""
+    from test_optimize import ADVICE, student
+
+    from looplab.models import ScriptedModel
+    from looplab.optimize import Optimizer, split_tasks, write_best
+    from looplab.runs import RunStore
+    from looplab.solve import PolicyConfig
+    from looplab.tasks import load_tasks
+
+    family, problems = load_tasks("sql", None)
+    splits = split_tasks(problems, (6, 4, 3), seed=1)
+    proposals = iter([f"```\nBe careful. {' '.join(HOSTILE[:5])}\n```",   # round 1, the system prompt: not better
+                      "```\nSolve this task: {task}\n```",               # round 2, the first template: not better
+                      f"```\n{ADVICE} {HOSTILE[1]}\n```"])               # round 3, the system prompt: accepted
+    reflector = ScriptedModel(lambda messages: next(proposals, "no fence"))
+    with RunStore(tmp_path / "run") as store:
+        optimizer = Optimizer(store, family, splits, PolicyConfig("single"), model=ScriptedModel(student(family, problems)),
+                              reflector=reflector, budget_calls=30, minibatch=2)
+        result = optimizer.run()
+        write_best(tmp_path / "run" / "best_policy.json", optimizer.best_config(result), result, splits)
+    assert main(["view", "--run-dir", str(tmp_path / "run"), "--output", str(tmp_path / "site")]) == 0
+
+    async def scenario(page):
+        await page.open((tmp_path / "site" / "index.html").as_uri() + "#run=0")
+        await page.wait_for("document.body.innerText.includes('Proposals')")
+        await page.js("document.querySelectorAll('details').forEach(d => d.open = true)")
+        rows = await page.js("[...document.querySelectorAll('tr')].map(r => r.innerText)")
+        return rows, await page.js(SAFE), page.errors, page.outside_requests()
+    rows, state, errors, outside = asyncio.run(browse(scenario))
+    assert errors == [] and outside == [] and state["hacked"] is None and state["markup"] == 0
+    seed = next(r for r in rows if r.startswith("0\t-\t(the seed)\t"))
+    better = next(r for r in rows if r.startswith("1\t0\tsystem\t") and "%" in r)
+    assert seed.startswith("0\t-\t(the seed)\t0.0%\t\t")  # not on the front: candidate 1 wins every task
+    assert better.startswith("1\t0\tsystem\t100.0%\tyes") and "+ADVICE" in better
+    assert any("not better" in r and "window.hacked=1" in r for r in rows)  # a proposal's text, as text
+    assert any(r.startswith("0.0%\t100.0%\t3\t0") for r in rows)  # the test split: seed, best, won, lost

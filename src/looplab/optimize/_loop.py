@@ -14,6 +14,7 @@ nothing until the end, when the seed and the best candidate run on it once.
 """
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import random
@@ -268,17 +269,7 @@ class Optimizer:
         return {c.id: self.evaluate(c.config, self.splits.val) for c in pool}
 
     def _pareto(self, pool: list[Candidate], scores: dict[int, dict[str, bool]]) -> dict[int, int]:
-        """Each candidate on the Pareto front of per-validation-task winners, with how many tasks it wins."""
-        wins: dict[int, int] = {}
-        for p in self.splits.val:
-            best = max(scores[c.id].get(p.task.id, False) for c in pool)
-            if best:
-                for c in pool:
-                    if scores[c.id].get(p.task.id, False):
-                        wins[c.id] = wins.get(c.id, 0) + 1
-        front = {c: n for c, n in wins.items()
-                 if not any(_dominates(scores[o], scores[c]) for o in wins if o != c)}
-        return front or {pool[0].id: 1}
+        return pareto_front(scores, [p.task.id for p in self.splits.val])
 
     def _minibatch(self, parent: Candidate, rng: random.Random) -> list[str]:
         """Train tasks the parent fails, up to `minibatch`: known failures first, then new train tasks run in
@@ -379,6 +370,50 @@ class Optimizer:
 
     def best_config(self, result: OptimizeResult) -> PolicyConfig:
         return self._candidate(result.best).config
+
+
+def pareto_front(scores: dict[int, dict[str, bool]], val_ids: list[str]) -> dict[int, int]:
+    """The candidates (by id, in `scores`) on the Pareto front of per-validation-task winners, each with how many
+    validation tasks it wins; the first candidate alone when no candidate wins any.
+
+    >>> pareto_front({0: {"a": True, "b": False}, 1: {"a": False, "b": True}, 2: {"a": False, "b": False}}, ["a", "b"])
+    {0: 1, 1: 1}
+    """
+    wins: dict[int, int] = {}
+    for task in val_ids:
+        for c, passed in scores.items():
+            if passed.get(task, False):
+                wins[c] = wins.get(c, 0) + 1
+    front = {c: n for c, n in wins.items() if not any(_dominates(scores[o], scores[c]) for o in wins if o != c)}
+    return front or {min(scores): 1}
+
+
+def recorded_search(store: RunStore) -> dict:
+    """An optimize run's search as its record holds it, for `looplab view`: the candidates (parent, texts, what
+    changed against the parent as a diff, validation score, Pareto membership) and every proposal with its status
+    and reason. Read from the record alone: no scorer runs."""
+    val_ids = (store.meta("splits") or store.meta("optimize", {}).get("splits", {})).get("val", [])
+    rows = store.rows("optimize_candidates", order_by="id")
+    recorded = dict(store.policies())
+    scores = {}
+    for r in rows:
+        outcomes = store.outcomes(r["policy"]) if r["policy"] in recorded else {}
+        scores[r["id"]] = {t: outcomes[t].passed_hidden for t in val_ids if t in outcomes}
+    front = pareto_front(scores, val_ids) if rows else {}
+    texts = {r["id"]: json.loads(r["texts"]) for r in rows}
+    candidates = []
+    for r in rows:
+        parent = texts.get(r["parent"], {})
+        diff = {name: list(difflib.unified_diff(parent[name].splitlines(), text.splitlines(), "parent", "this",
+                                                 lineterm="", n=2))[2:]
+                for name, text in texts[r["id"]].items() if name in parent and parent[name] != text}
+        candidates.append({"id": r["id"], "parent": r["parent"], "policy": r["policy"], "component": r["component"],
+                           "val": sum(scores[r["id"]].values()) / len(val_ids) if val_ids else None,
+                           "val_tasks": len(scores[r["id"]]), "pareto": r["id"] in front,
+                           "texts": texts[r["id"]], "diff": diff})
+    proposals = [{k: r[k] for k in ("round", "parent", "component", "status", "reason", "text")}
+                 for r in store.rows("optimize_proposals", order_by="round")]
+    return {"candidates": candidates, "proposals": proposals, "val_tasks": len(val_ids)}
 
 
 def _dominates(a: dict[str, bool], b: dict[str, bool]) -> bool:

@@ -15,6 +15,7 @@ import shutil
 from pathlib import Path
 
 from ..grow import iteration_scope
+from ..optimize import recorded_search
 from ..runs import Call, RunError, RunStore, loop_part, register_loop_part
 from ._compare_report import STYLE
 from ._csp import csp_meta
@@ -103,8 +104,19 @@ def _grow_run(store: RunStore, index: int, data: Path) -> dict:
             "report": (store.dir / "report.html").exists()}
 
 
+def _optimize_run(store: RunStore, index: int, data: Path) -> dict:
+    """An optimize run: its candidates as a solve run's policies, and the search (candidates with their diffs,
+    validation scores and Pareto membership, every proposal with its reason, the test split's table)."""
+    try:
+        test = json.loads((store.dir / "best_policy.json").read_text()).get("test")
+    except (OSError, ValueError, AttributeError):
+        test = None  # the search has not finished
+    return {**_solve_run(store, index, data), "optimize": {**recorded_search(store), "test": test}}
+
+
 register_loop_part("solve", "page", _solve_run)
 register_loop_part("grow", "page", _grow_run)
+register_loop_part("optimize", "page", _optimize_run)
 
 
 def _write(path: Path, key: str, value) -> None:
@@ -239,6 +251,7 @@ function solveRun(i, filter) {
     table(['policy', 'tasks', 'pass@1 (hidden)', 'passed visible', 'tokens', 'calls', 'task s, summed'],
       names.map(n => { const p = r.policies[n];
         return [n, p.tasks, pct(p.pass_at_1), p.passed_visible, p.tokens.toLocaleString(), p.calls, p.wall_seconds]; })),
+    ...(r.optimize ? optimizeSections(r.optimize) : []),
     el('h3', {}, `Tasks (${ids.length})`), box,
     table(['task', ...names], ids.map(t => [t, ...names.map(n => {
       const o = r.tasks[t][n];
@@ -246,6 +259,30 @@ function solveRun(i, filter) {
       return el('td', {class: o.hidden ? 'pass' : 'fail', title: `${n}: ${o.tokens} tokens, ${o.calls} calls`,
                        onclick: () => go({run: i, task: t, a: n})}, o.hidden ? 'pass' : 'fail');
     })])));
+}
+function diffPre(lines) {
+  const pre = el('pre', {class: 'diff'});
+  for (const line of lines) pre.append(el('span', {class: line[0] === '+' ? 'add' : line[0] === '-' ? 'del' : ''}, line + '\n'));
+  return pre;
+}
+function optimizeSections(o) {
+  const prompts = c => Object.keys(c.diff).length
+    ? el('details', {}, el('summary', {}, 'diff against its parent'),
+        ...Object.entries(c.diff).map(([name, lines]) => el('div', {}, el('b', {}, name), diffPre(lines))))
+    : el('details', {}, el('summary', {}, 'prompts'),
+        ...Object.entries(c.texts).map(([name, t]) => el('div', {}, el('b', {}, name), el('pre', {}, t || '(the family\'s own)'))));
+  const parts = [el('h3', {}, 'Candidates'),
+    table(['candidate', 'parent', 'changed', `validation (${o.val_tasks} tasks)`, 'Pareto front', 'prompts'],
+      o.candidates.map(c => [c.id, c.parent == null ? '-' : c.parent, c.component || '(the seed)', pct(c.val),
+                             c.pareto ? 'yes' : '', prompts(c)])),
+    el('h3', {}, `Proposals (${o.proposals.length})`),
+    table(['round', 'parent', 'component', 'status', 'reason', 'text'],
+      o.proposals.map(p => [p.round, p.parent, p.component, p.status, p.reason,
+                            el('details', {}, el('summary', {}, 'text'), el('pre', {}, p.text))]))];
+  if (o.test) parts.push(el('h3', {}, `Test split (${o.test.tasks} tasks, never seen by the search)`),
+    table(['seed', 'best', 'best won', 'best lost', 'sign test p'],
+          [[pct(o.test.seed), pct(o.test.best), o.test.won, o.test.lost, o.test.p.toFixed(3)]]));
+  return parts;
 }
 function choices(task) {
   const out = [];
@@ -286,11 +323,7 @@ function attemptTree(policy, rec) {
     for (const [name, f] of Object.entries(s.feedback))
       card.append(el('div', {class: 'feedback ' + (f.passed ? 'pass' : 'fail')}, `${name}: ${f.passed ? 'pass' : 'fail'} (score ${f.score.toFixed(2)})`),
         el('details', {}, el('summary', {}, 'feedback text'), el('pre', {}, f.text)));
-    if (s.diff.length) {
-      const pre = el('pre', {class: 'diff'});
-      for (const line of s.diff) pre.append(el('span', {class: line[0] === '+' ? 'add' : line[0] === '-' ? 'del' : ''}, line + '\n'));
-      card.append(el('details', {open: ''}, el('summary', {}, 'diff against its parent'), pre));
-    }
+    if (s.diff.length) card.append(el('details', {open: ''}, el('summary', {}, 'diff against its parent'), diffPre(s.diff)));
     const shown = el('details', {}, el('summary', {}, 'candidate'), el('pre', {}, s.candidate));
     shown.open = !s.diff.length;  // the first attempt in full; later ones as a diff, the full text a click away
     card.append(shown);
