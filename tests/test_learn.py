@@ -109,3 +109,68 @@ def test_each_file_loads_with_datasets_and_through_its_trl_trainer(run, tiny, fo
         trainer = trl.KTOTrainer(model=model, ref_model=copy.deepcopy(model), args=trl.KTOConfig(**common),
                                  train_dataset=data, processing_class=tokenizer)
         assert {"prompt_ids", "completion_ids", "label"} <= set(trainer.train_dataset.column_names)
+
+
+@pytest.fixture(scope="module")
+def tiny_gguf(tmp_path_factory):
+    from learn_fakes import tiny_qwen2
+
+    return tiny_qwen2(tmp_path_factory.mktemp("tiny") / "tiny.gguf")
+
+
+def _logits(gguf, tokens, lora=None):
+    from llama_cpp import Llama
+
+    llm = Llama(model_path=str(gguf), lora_path=str(lora) if lora else None, n_ctx=256, logits_all=True,
+                verbose=False, n_threads=1)
+    llm.eval(tokens)
+    out = [float(x) for x in llm.scores[llm.n_tokens - 1]]
+    llm.close()
+    return out
+
+
+def test_train_writes_an_adapter_llama_cpp_runs_in_a_loop_and_agrees_with_transformers(run, tiny_gguf, tmp_path,
+                                                                                        monkeypatch):
+    """export -> train (TRL, PEFT) -> LoRA GGUF -> llama.cpp loads it -> a loop runs with it; the adapter's logits in
+    llama.cpp and in transformers agree; a zero adapter gives the base exactly; a re-run trains nothing again."""
+    import numpy as np
+    import torch
+    from peft import PeftModel
+
+    from looplab.learn import load_base, write_lora_gguf
+    from looplab.models import load_model
+    from looplab.solve import solve_tasks
+
+    monkeypatch.setenv("LOOPLAB_CACHE", str(tmp_path / "cache"))  # the base's transformers copy goes here
+    _, data = export(run, "sft")
+    out = tmp_path / "trained"
+    command = ["train", "--data", str(data), "--base", f"local:{tiny_gguf}", "--lora-r", "4", "--lr", "0.05",
+               "--epochs", "3", "--max-length", "256", "--save-steps", "1", "--output", str(out)]
+    assert main(command) == 0
+    record = json.loads((out / "training.json").read_text())
+    assert record["finished"] and record["adapted_tensors"] == 14 and len(record["loss"]) == record["steps"] > 1
+    assert record["base_sha256"] and record["data_sha256"] and (out / "adapter.gguf").is_file()
+
+    base, tokenizer = load_base(tiny_gguf)
+    tokens = tokenizer("SELECT COUNT(*) FROM orders")["input_ids"]
+    with torch.no_grad():
+        plain = base(torch.tensor([tokens])).logits[0, -1].numpy()
+        tuned = PeftModel.from_pretrained(base, out / "adapter")(torch.tensor([tokens])).logits[0, -1].numpy()
+    served, served_base = np.array(_logits(tiny_gguf, tokens, out / "adapter.gguf")), np.array(_logits(tiny_gguf, tokens))
+    assert np.abs(tuned - plain).max() > 1e-3  # training changed the model
+    assert np.abs(served - tuned).max() < 1e-2 and served.argmax() == tuned.argmax()  # llama.cpp agrees with it
+    assert np.abs(served_base - plain).max() < 1e-2
+    # an adapter of zeros reproduces the base exactly
+    zero = {k.replace("lora_B", "lora_B"): (torch.zeros_like(v) if "lora_B" in k else v)
+            for k, v in PeftModel.from_pretrained(load_base(tiny_gguf)[0], out / "adapter").state_dict().items()
+            if "lora_" in k}
+    write_lora_gguf(zero, 8.0, "qwen2", tmp_path / "zero.gguf")
+    assert _logits(tiny_gguf, tokens, tmp_path / "zero.gguf") == _logits(tiny_gguf, tokens)
+
+    model = load_model(f"local+lora:{out}", threads=1)
+    family, problems = load_tasks("sql", None, ids=["shop/01"])
+    with RunStore(tmp_path / "loop") as store:
+        report = solve_tasks(problems, family, PolicyConfig("single", max_tokens=16), model=model, store=store)
+        assert report.outcomes[0].status == "done" and store.meta("model").startswith("local+lora:tiny+")
+    mtime = (out / "adapter.gguf").stat().st_mtime
+    assert main(command) == 0 and (out / "adapter.gguf").stat().st_mtime == mtime  # finished: nothing trained again

@@ -8,7 +8,7 @@ import sqlite3
 from rich.text import Text
 
 from ..runs import terminal_safe
-from . import _grow, _optimize, _records, _solve, _tools
+from . import _grow, _learn, _optimize, _records, _solve, _tools
 from ._common import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_USAGE, USER_ERRORS, _Parser, console
 
 __all__ = ["EXIT_INTERNAL", "EXIT_INTERRUPTED", "EXIT_USAGE", "main"]
@@ -16,7 +16,8 @@ __all__ = ["EXIT_INTERNAL", "EXIT_INTERRUPTED", "EXIT_USAGE", "main"]
 COMMANDS = {"solve": _solve.cmd_solve, "compare": _solve.cmd_compare, "analyze": _solve.cmd_analyze,
             "demo": _solve.cmd_demo, "show": _records.cmd_show, "view": _records.cmd_view,
             "export": _records.cmd_export, "exec": _tools.cmd_exec, "models": _tools.cmd_models,
-            "grow": _grow.cmd_grow, "graph": _grow.cmd_graph, "optimize": _optimize.cmd_optimize}
+            "grow": _grow.cmd_grow, "graph": _grow.cmd_graph, "optimize": _optimize.cmd_optimize,
+            "train": _learn.cmd_train}
 
 
 def _parser() -> _Parser:
@@ -24,7 +25,7 @@ def _parser() -> _Parser:
     parser.add_argument("--version", action="version", version=f"looplab {importlib.metadata.version('looplab')}")
     _add_output_flags(parser, False)
     sub = parser.add_subparsers(dest="command", required=True)
-    for group in (_solve, _optimize, _records, _tools, _grow):
+    for group in (_solve, _optimize, _learn, _records, _tools, _grow):
         group.add_commands(sub)
     for command in _every_command(parser):  # the same flags after the command's name, as users write them
         _add_output_flags(command, argparse.SUPPRESS)

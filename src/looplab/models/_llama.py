@@ -41,9 +41,9 @@ class LlamaModel:
     worker thread); `busy_seconds` is the time spent generating, to show how busy a run kept it."""
 
     def __init__(self, path: str | Path, name: str, *, n_ctx: int = 4096, n_threads: int | None = None,
-                 model_args: dict | None = None):
+                 model_args: dict | None = None, lora_path: str | Path | None = None):
         """`model_args`: sampling settings llama.cpp's chat completion has (SAMPLING_ARGS), applied to every
-        call; any other name is refused."""
+        call; any other name is refused. `lora_path`: a LoRA adapter GGUF applied over the model."""
         try:
             from llama_cpp import Llama
         except ImportError as e:
@@ -62,7 +62,8 @@ class LlamaModel:
         threads = n_threads or default_threads()
         self.threads = threads
         try:
-            self._llm = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=threads, verbose=False, seed=0)
+            self._llm = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=threads, verbose=False, seed=0,
+                              lora_path=str(lora_path) if lora_path else None)
         except ValueError as e:  # llama.cpp could not read the file as a model
             raise ModelError(f"{path} is not a GGUF model llama.cpp can load ({e})") from None
         self._template = self._own_template()

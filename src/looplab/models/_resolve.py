@@ -3,6 +3,7 @@ from __future__ import annotations
 import importlib.util
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 from ._base import Model, ModelError
 
@@ -12,6 +13,7 @@ def load_model(spec: str = "local", *, base_url: str | None = None, api_key: str
     """Build a model from a `--model` string.
 
     - ``local`` (default): embedded Qwen2.5-Coder-0.5B-Instruct; ``local:smollm2``; ``local:/path/model.gguf``
+    - ``local+lora:DIR``: the base and the LoRA adapter a `looplab train` output directory holds
     - ``openai:MODEL``: an OpenAI-compatible server at ``base_url`` (or $OPENAI_BASE_URL), key from $OPENAI_API_KEY,
       with `timeouts` (a `Timeouts`) for its requests
     - ``scripted:FILE.json``: replies read from a JSON list, for tests and dry runs
@@ -38,6 +40,8 @@ def load_model(spec: str = "local", *, base_url: str | None = None, api_key: str
                               n_threads=threads)
         return LlamaModel(os.path.expanduser(arg), f"local:{os.path.basename(arg)}", model_args=model_args,
                           n_threads=threads)
+    if kind == "local+lora":
+        return _with_adapter(arg, model_args, threads)
     if kind == "openai":
         from ._openai import OpenAIModel, Timeouts
 
@@ -57,7 +61,26 @@ def load_model(spec: str = "local", *, base_url: str | None = None, api_key: str
         if model_args:
             raise ModelError("the scripted model takes no model arguments (-M)")
         return ScriptedModel.from_file(arg)
-    raise ModelError(f"unknown model {spec!r}; use local, local:smollm2, local:PATH.gguf, openai:NAME or scripted:FILE")
+    raise ModelError(f"unknown model {spec!r}; use local, local:smollm2, local:PATH.gguf, local+lora:DIR, openai:NAME "
+                     "or scripted:FILE")
+
+
+def _with_adapter(folder: str, model_args: dict, threads: int | None) -> Model:
+    """`local+lora:DIR`: the base a `looplab train` output directory names, with its LoRA adapter GGUF."""
+    import json
+
+    from ._llama import LlamaModel
+
+    record = Path(folder).expanduser() / "training.json"
+    try:
+        trained = json.loads(record.read_text())
+    except (OSError, ValueError):
+        raise ModelError(f"{folder} holds no finished training (training.json); train with looplab train") from None
+    adapter = record.parent / "adapter.gguf"
+    if not trained.get("finished") or not adapter.is_file():
+        raise ModelError(f"the training in {folder} has not finished; re-run looplab train to complete it")
+    name = f"local+lora:{Path(trained['base']).stem}+{trained['adapter_gguf_sha256'][:12]}"
+    return LlamaModel(trained["base"], name, model_args=model_args, n_threads=threads, lora_path=adapter)
 
 
 def default_connections(model: Model) -> int:
@@ -143,3 +166,22 @@ def _probe_server(base: str | None) -> Backend:
     ok = reply.status < 400
     return Backend("openai:NAME", "", ok,
                    f"{base} answers" if ok else f"{base} answers HTTP {reply.status}")
+
+
+def gguf_file(spec: str = "local") -> Path:
+    """The GGUF file a local model spec names: ``local`` (the embedded model, assembled on first use),
+    ``local:smollm2`` or ``local:PATH.gguf``.
+
+    >>> gguf_file("openai:gpt")
+    Traceback (most recent call last):
+    looplab.models._base.ModelError: a base to train is a local GGUF model (local, local:smollm2 or local:PATH.gguf), not openai:gpt
+    """
+    from ._weights import embedded_model_path, smollm2_path
+
+    kind, _, arg = spec.partition(":")
+    if kind != "local":
+        raise ModelError(f"a base to train is a local GGUF model (local, local:smollm2 or local:PATH.gguf), not {spec}")
+    path = embedded_model_path() if not arg else smollm2_path() if arg == "smollm2" else Path(arg).expanduser()
+    if not path.is_file():
+        raise ModelError(f"no GGUF model file at {path}")
+    return path
