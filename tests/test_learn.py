@@ -66,11 +66,13 @@ def test_hidden_scores_select_only_on_a_recorded_train_split(run, capsys):
     assert "marks no train split" in capsys.readouterr().err and not out.exists()
 
 
-trl = pytest.importorskip("trl", reason="the learn extra: pip install -e '.[learn]'")
+@pytest.fixture(scope="module")
+def trl():
+    return pytest.importorskip("trl", reason="the learn extra: pip install -e '.[learn]'")
 
 
 @pytest.fixture(scope="module")
-def tiny():
+def tiny(trl):
     """A random two-layer Qwen2 and a character-level tokenizer with a chat template, both built here (no hub)."""
     from tokenizers import Regex, Tokenizer, models, pre_tokenizers
     from transformers import PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
@@ -88,7 +90,7 @@ def tiny():
 
 
 @pytest.mark.parametrize("form", ["sft", "revisions", "dpo", "kto"])
-def test_each_file_loads_with_datasets_and_through_its_trl_trainer(run, tiny, form, tmp_path):
+def test_each_file_loads_with_datasets_and_through_its_trl_trainer(run, trl, tiny, form, tmp_path):
     from datasets import load_dataset
 
     _, path = export(run, form)
@@ -112,7 +114,7 @@ def test_each_file_loads_with_datasets_and_through_its_trl_trainer(run, tiny, fo
 
 
 @pytest.fixture(scope="module")
-def tiny_gguf(tmp_path_factory):
+def tiny_gguf(trl, tmp_path_factory):
     from learn_fakes import tiny_qwen2
 
     return tiny_qwen2(tmp_path_factory.mktemp("tiny") / "tiny.gguf")
@@ -174,3 +176,12 @@ def test_train_writes_an_adapter_llama_cpp_runs_in_a_loop_and_agrees_with_transf
         assert report.outcomes[0].status == "done" and store.meta("model").startswith("local+lora:tiny+")
     mtime = (out / "adapter.gguf").stat().st_mtime
     assert main(command) == 0 and (out / "adapter.gguf").stat().st_mtime == mtime  # finished: nothing trained again
+
+
+def test_train_without_the_extra_says_what_to_install(tmp_path, monkeypatch, capsys):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "trl" else real(name, *a))
+    assert main(["train", "--data", str(tmp_path / "x.jsonl"), "--output", str(tmp_path / "out")]) == 2
+    assert "training needs trl: pip install -e '.[learn]'" in " ".join(capsys.readouterr().err.split())

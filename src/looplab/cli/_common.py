@@ -73,7 +73,8 @@ def _number(low: float, high: float = math.inf, *, low_open: bool = False):
 
 def _add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default="local",
-                   help="local (default) | local:smollm2 | local:PATH.gguf | openai:NAME | scripted:FILE.json")
+                   help="local (default) | local:smollm2 | local:PATH.gguf | local+lora:DIR (a looplab train output) | "
+                        "openai:NAME | scripted:FILE.json")
     p.add_argument("--base-url", help="OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1 (or OPENAI_BASE_URL)")
     p.add_argument("--connect-timeout", type=_number(0, low_open=True), default=10.0,
                    help="seconds to connect to the server (default 10)")
