@@ -227,3 +227,9 @@ def test_output_flags_work_after_the_command_name_and_quiet_keeps_progress_out(t
     assert "tasks (" not in capsys.readouterr().err
     with pytest.raises(TaskError):  # --debug after the command shows the error itself
         main(["solve", "--tasks", "nosuchfamily", "--run-dir", str(tmp_path / "d"), "--debug"])
+
+
+def test_graph_mine_without_its_data_says_where_the_essays_must_come_from(tmp_path, capsys):
+    assert main(["graph", "mine", "--data", str(tmp_path / "nowhere"), "--run-dir", str(tmp_path / "run")]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert str(tmp_path / "nowhere") in err and "does not ship MINE's essays" in err

@@ -167,7 +167,9 @@ def _mine(args) -> int:
     try:
         essays = load_mine(args.data)[:args.limit]
     except (OSError, ValueError, KeyError, TypeError) as e:
-        raise UsageError(f"{args.data} is not a MINE folder (essays.json and facts.json): {e}") from None
+        raise UsageError(f"{args.data.resolve()} is not a MINE folder (essays.json and facts.json: {e}); looplab does "
+                         "not ship MINE's essays, so give --data the folder that holds them (KGGen's MINE benchmark)"
+                         ) from None
     model = _load_model(args)
     judge = _load_model(args, args.judge_model) if args.judge_model else model
     with console.status("loading the embedder"):

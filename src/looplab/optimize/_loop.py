@@ -82,19 +82,23 @@ class OptimizeResult:
 
 
 def fenced_text(reply: str) -> str | None:
-    """The text between a reply's first fence line and its last fence (an instruction may itself show a fenced
-    block), or None when there are not two: a reply cut before its closing fence is not a proposal.
+    """The text between a reply's first fence line and the last line that is only a closing fence (an instruction
+    may itself mention a ```sql block), or None when there is no such pair: a reply cut before its closing fence is
+    not a proposal, even when a fence inside the text could pass for one.
 
     >>> fenced_text("Here:\\n```\\nReverse the input.\\n```"), fenced_text("```\\nReverse the inp")
     ('Reverse the input.', None)
-    >>> fenced_text("```text\\nReply in a ```sql block.\\n```")
-    'Reply in a ```sql block.'
+    >>> fenced_text("```text\\nReply in one ```sql block.\\n```"), fenced_text("```\\nReply in one ```sql block.")
+    ('Reply in one ```sql block.', None)
     """
-    start, end = reply.find("```"), reply.rfind("```")
-    if start < 0 or end <= start:
+    lines = reply.splitlines()
+    opening = next((i for i, line in enumerate(lines) if line.lstrip().startswith("```")), None)
+    if opening is None:
         return None
-    body_start = reply.find("\n", start, end)
-    return reply[(start + 3 if body_start < 0 else body_start + 1):end].strip()
+    closing = next((i for i in range(len(lines) - 1, opening, -1) if lines[i].strip() == "```"), None)
+    if closing is None:
+        return None
+    return "\n".join(lines[opening + 1:closing]).strip()
 
 
 def _brief(text: str) -> str:
