@@ -233,3 +233,22 @@ def test_graph_mine_without_its_data_says_where_the_essays_must_come_from(tmp_pa
     assert main(["graph", "mine", "--data", str(tmp_path / "nowhere"), "--run-dir", str(tmp_path / "run")]) == 2
     err = " ".join(capsys.readouterr().err.split())
     assert str(tmp_path / "nowhere") in err and "does not ship MINE's essays" in err
+
+
+def test_the_help_and_the_readme_name_every_command(capsys):
+    """Every command is in the README's command list, and `graph --help`'s line names every graph command."""
+    import re
+    from pathlib import Path
+
+    from looplab.cli import COMMANDS, _parser
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    assert {c for c in COMMANDS if not re.search(rf"^looplab {c}\b", readme, re.M)} == set()
+    graph = next(a for a in _parser()._subparsers._group_actions[0].choices["graph"]._actions
+                 if a.dest == "graph_command")
+    for name in graph.choices:
+        assert re.search(rf"^looplab graph {name}\b", readme, re.M), name
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    top = " ".join(capsys.readouterr().out.split())
+    assert all(name in top for name in graph.choices)  # graph's one-line help lists them all

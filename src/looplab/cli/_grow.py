@@ -38,7 +38,8 @@ def add_commands(sub) -> None:
     _add_run_dir(p)
     _add_model_args(p)
 
-    p = sub.add_parser("graph", help="inspect a grown graph: report, export, compose")
+    p = sub.add_parser("graph", help="inspect, score and export grown graphs: report, compose, extract, mine, "
+                                     "mine-judge, unmerge, export")
     graph_sub = p.add_subparsers(dest="graph_command", required=True)
     q = graph_sub.add_parser("report", help="write report.html: metrics, degree distribution, hubs, an interactive view")
     _add_run_dir(q)
