@@ -366,7 +366,10 @@ def cmd_analyze(args) -> int:
     table = Table(title=f"What feedback did: {family.name}, {args.run_dir}")
     for column in ("policy", "pass@1", "revisions", "friction", "copy-back", "wrong→right", "right→wrong",
                    "deceived: w→r/r→w", "visible pass, hidden fail", "by attempts 1..k", "worst category"):
-        table.add_column(column, justify="left" if column in ("policy", "worst category") else "right", no_wrap=True)
+        # headers wrap onto a second line rather than being cut; a policy's name is never broken
+        table.add_column(column, justify="left" if column in ("policy", "worst category") else "right",
+                         no_wrap=column == "policy", min_width=max(len(r["policy"]) for r in rows)
+                         if column == "policy" else None)
     share = lambda v: "-" if v is None else f"{100 * v:.0f}%"  # noqa: E731
     for r in rows:
         table.add_row(Text(r["policy"]), share(r["pass_at_1"]), str(r["revisions_after_failure"]), share(r["friction"]),

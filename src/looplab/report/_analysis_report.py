@@ -36,6 +36,32 @@ def _flat(value) -> str:
     return "" if value is None else str(value)
 
 
+# The page's columns, in words (the CSV keeps every column); family and deciding source go in the caption.
+PAGE_COLUMNS = {"policy": "policy", "tasks": "tasks", "pass_at_1": "pass@1", "revisions_after_failure":
+                "revisions after failure", "friction": "friction", "copy_back": "copy-back", "wrong_to_right":
+                "wrong → right", "right_to_wrong": "right → wrong", "flip_rate": "flip rate", "flip_rate_deceived":
+                "flip rate, deceived", "passed_visible_failed_hidden": "visible pass, hidden fail",
+                "pass_at_1_by_attempts": "pass@1 after 1, 2, ... attempts", "worst_category": "worst category",
+                "leaks_withheld": "leaks withheld"}
+SHARES = {"pass_at_1", "friction", "copy_back", "flip_rate", "flip_rate_deceived", "category_spread",
+          "category_pass_at_1", "pass_at_1_by_attempts"}
+
+
+def _shown(column: str, value) -> str:
+    """A cell of the page: shares as whole percentages (the CSV keeps the fractions).
+
+    >>> _shown("friction", 0.4), _shown("pass_at_1_by_attempts", [0.4, 0.5]), _shown("category_pass_at_1", {"joins": 0.25})
+    ('40%', '40 / 50%', 'joins 25%')
+    """
+    if column not in SHARES or value is None:
+        return _flat(value)
+    if isinstance(value, dict):
+        return "; ".join(f"{k} {100 * v:.0f}%" for k, v in value.items())
+    if isinstance(value, list):
+        return " / ".join(f"{100 * v:.0f}" for v in value) + "%"
+    return f"{100 * value:.0f}%"
+
+
 def write_analysis(run_dir: str | Path, rows: list[dict]) -> tuple[Path, Path]:
     run_dir = Path(run_dir)
     csv_path, html_path = run_dir / "analysis.csv", run_dir / "analysis.html"
@@ -43,12 +69,14 @@ def write_analysis(run_dir: str | Path, rows: list[dict]) -> tuple[Path, Path]:
         writer = csv.writer(f)
         writer.writerow(COLUMNS)
         writer.writerows([_flat(r.get(c)) for c in COLUMNS] for r in rows)
-    head = "".join(f"<th>{html.escape(c.replace('_', ' '))}</th>" for c in COLUMNS)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(_flat(r.get(c)))}</td>" for c in COLUMNS) + "</tr>"
+    head = "".join(f"<th>{html.escape(title)}</th>" for title in PAGE_COLUMNS.values())
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(_shown(c, r.get(c)))}</td>" for c in PAGE_COLUMNS) + "</tr>"
                    for r in rows)
+    caption = "; ".join(sorted({f"{r.get('family')} tasks, decided by {r.get('deciding_source')}" for r in rows}))
     notes = "".join(f"<li><b>{html.escape(k.replace('_', ' '))}</b>: {html.escape(v)}</li>" for k, v in EXPLAINED.items())
     html_path.write_text(f"""<!doctype html><html><head><meta charset="utf-8">{csp_meta()}<title>looplab analysis</title>
-<style>{STYLE} table{{font-size:12px}}</style></head><body><h1>What feedback did in this run</h1>
-<p>Read from the record alone; attempts are scored by the hidden test after the loops, for this page only.</p>
+<style>{STYLE} table{{font-size:12px}} th{{white-space:normal}} td:first-child{{white-space:nowrap}}</style></head><body><h1>What feedback did in this run</h1>
+<p>Read from the record alone; attempts are scored by the hidden test after the loops, for this page only.
+{html.escape(caption)}. Every column, with fractions, is in analysis.csv.</p>
 <div style="overflow-x:auto"><table><tr>{head}</tr>{body}</table></div><ul>{notes}</ul></body></html>""")
     return csv_path, html_path

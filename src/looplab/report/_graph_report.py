@@ -131,6 +131,25 @@ window.graphRenderer = renderer;  // for tests and benchmarks
 """
 
 
+def _share_words(value) -> str:
+    """A share as a sentence's start: "86%" (or "None" when unknown).
+
+    >>> _share_words(0.857), _share_words(None)
+    ('86%', 'None')
+    """
+    return "None" if value is None else f"{100 * value:.0f}%"
+
+
+def _count_words(value, one: str, many: str) -> str:
+    """ "1 reply was", "3 replies were", "no reply was".
+
+    >>> _count_words(1, "reply was", "replies were"), _count_words(0, "reply was", "replies were")
+    ('1 reply was', 'no reply was')
+    """
+    value = int(value or 0)
+    return f"no {one}" if value == 0 else f"1 {one}" if value == 1 else f"{value} {many}"
+
+
 def _number(value) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
@@ -215,11 +234,13 @@ def graph_report(run_dir: str | Path) -> Path:
     page = f"""<!doctype html><html><head><meta charset="utf-8">{csp_meta(vendor, VIEWER)}<title>looplab graph report</title>
 <style>{STYLE}</style></head><body>
 <h1>Knowledge graph grown by looplab</h1>
-<p>{question} {len(rows)} iterations recorded; {graph.number_of_nodes()} nodes, {graph.number_of_edges()} edges.
-Extractions read at the first try (none cut at the token limit): {_number(summary.get('first_try_parse_rate'))};
-replies cut at their token limit: {_number(summary.get('truncated_replies'))};
-{_number(summary.get('seconds_per_iteration'))} s per iteration.</p>
-<h2>The final graph beside the paper's (Table 1, after ~1000 iterations)</h2>
+<p>Grown from the question "{question}" over {len(rows)} iterations: {graph.number_of_nodes()} concepts and
+{graph.number_of_edges()} relations. {_share_words(summary.get('first_try_parse_rate'))} of the model's graphs
+could be read at the first try, {_count_words(summary.get('truncated_replies'), 'reply was', 'replies were')} cut at
+the token limit, and an iteration took {_number(summary.get('seconds_per_iteration'))} s.</p>
+<h2>The final graph beside the paper's</h2>
+<p>The paper is Buehler, "Agentic Deep Graph Reasoning Yields Self-Organizing Knowledge Networks" (2025); its
+Table 1 gives its graph after about 1,000 iterations.</p>
 <table><tr><th>metric</th><th>this run</th><th>paper</th></tr>{table}</table>
 <h2>Degree distribution</h2>{_degree_chart(view, final)}
 <h2>Every metric over iterations</h2><div class="charts">{charts}</div>
