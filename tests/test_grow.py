@@ -304,8 +304,8 @@ def test_report_is_one_offline_html_file(tmp_path, embedder):
     # nothing to fetch: no external script, style or image (the browser tests also watch the network)
     assert "<script src" not in page and "<link" not in page and "<img" not in page
     assert "Table 1" in page and "Power-law α" in page and "Degree distribution" in page
-    for column in ("modularity", "newly_connected_pairs", "parse_failures"):
-        assert f">{column}</text>" in page
+    for title in ("Louvain modularity", "newly connected pairs", "unreadable extractions", "nodes"):
+        assert f">{title}</text>" in page  # chart titles in words
     data = json.loads(page.split('id="graph-data">')[1].split("</script>")[0])
     assert len(data["nodes"]) == len(load_graphml(tmp_path / "run" / "graph.graphml"))
 

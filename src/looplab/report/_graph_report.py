@@ -131,6 +131,20 @@ window.graphRenderer = renderer;  // for tests and benchmarks
 """
 
 
+# Each metric's chart title in words (any other column: its name with spaces).
+CHART_TITLES = {"mean_degree": "mean degree", "self_loops": "self-loops", "avg_clustering": "mean clustering",
+                "assortativity": "degree assortativity", "avg_shortest_path": "mean shortest path",
+                "communities": "Louvain communities", "modularity": "Louvain modularity",
+                "powerlaw_alpha": "power-law α", "powerlaw_xmin": "power-law x_min",
+                "powerlaw_llr": "power law vs exponential: log-likelihood ratio", "powerlaw_p": "p of that ratio",
+                "max_betweenness": "largest betweenness", "max_kcore": "largest k-core",
+                "articulation_points": "articulation points", "bridge_nodes": "bridge nodes",
+                "new_hubs": "new hubs", "newly_connected_pairs": "newly connected pairs",
+                "merges": "names merged into a concept", "reused": "concepts reused", "parse_failures":
+                "unreadable extractions", "truncated": "replies cut at the token limit",
+                "topic_similarity": "new concepts' cosine with the topic"}
+
+
 def _share_words(value) -> str:
     """A share as a sentence's start: "86%" (or "None" when unknown).
 
@@ -208,7 +222,8 @@ def graph_report(run_dir: str | Path) -> Path:
     table = "".join(f"<tr><td>{LABELS[k]}</td><td>{_number(final.get(k))}</td><td>{_number(PAPER[k])}</td></tr>"
                     for k in PAPER)
     xs = [r["iteration"] for r in rows]
-    charts = "".join(line_chart(c, xs, [r[c] for r in rows]) for c in COLUMNS if c != "iteration")
+    charts = "".join(line_chart(CHART_TITLES.get(c, c.replace("_", " ")), xs, [r[c] for r in rows])
+                     for c in COLUMNS if c != "iteration")
     hubs = sorted(view, key=lambda n: (-degree[n], n))[:15]
     bridges = sorted((n for n in view if spread[n] > 1), key=lambda n: (-spread[n], -degree[n], n))[:15]
 
@@ -226,7 +241,9 @@ def graph_report(run_dir: str | Path) -> Path:
                   for n in view]
     sizes = Counter(community[n] for n in view).most_common(MAX_LEGEND)
     data = json.dumps({"nodes": nodes_json, "edges": [[ids[u], ids[v]] for u, v in view.edges],
-                       "communities": sizes, "lastIteration": max(first.values(), default=0)})
+                       "communities": sizes,
+                       # the slider runs over every iteration, also those that added no concept in view
+                       "lastIteration": int(max([*xs, *first.values()], default=0))})
     # Inside <script>, no model-written string may read as markup.
     data = data.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     question = html.escape(str(summary.get("question", "")))

@@ -35,14 +35,23 @@ def _fmt(value: float) -> str:
 
 
 def line_chart(title: str, xs: list[float], ys: list[float], *, width: int = 300, height: int = 170) -> str:
-    """A line chart of ys over xs (whole-numbered, such as iterations); NaN points are left out."""
+    """A line chart of ys over xs (whole-numbered, such as iterations); NaN points are left out. Counts (every
+    value a whole number) get an axis from 0 with whole ticks.
+
+    >>> chart = line_chart("merges", [1, 2, 3], [0, 0, 0])
+    >>> ">-1<" in chart, ">0.5<" in chart, ">0<" in chart
+    (False, False, True)
+    """
     points = [(x, y) for x, y in zip(xs, ys) if y is not None and not math.isnan(y)]
     left, bottom, top, right = 44, 24, 22, 10
     body = [f'<text x="{width / 2}" y="14" text-anchor="middle" class="title">{html.escape(title)}</text>']
     if points:
+        counts = all(float(y).is_integer() for _, y in points)
         x0, x1 = min(p[0] for p in points), max(p[0] for p in points)
         y0, y1 = min(p[1] for p in points), max(p[1] for p in points)
-        if y0 == y1:
+        if counts:
+            y0, y1 = min(0.0, y0), max(y1, 1.0)
+        elif y0 == y1:
             y0, y1 = y0 - 1, y1 + 1
         if x0 == x1:
             x1 = x0 + 1
@@ -53,7 +62,7 @@ def line_chart(title: str, xs: list[float], ys: list[float], *, width: int = 300
         def sy(y):
             return height - bottom - (y - y0) / (y1 - y0) * (height - bottom - top)
 
-        for t in _ticks(y0, y1):
+        for t in _ticks(y0, y1, whole=counts):
             body.append(f'<line x1="{left}" x2="{width - right}" y1="{sy(t):.1f}" y2="{sy(t):.1f}" class="grid"/>'
                         f'<text x="{left - 4}" y="{sy(t) + 3:.1f}" text-anchor="end">{_fmt(t)}</text>')
         for t in _ticks(x0, x1, whole=True):
