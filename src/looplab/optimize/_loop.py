@@ -321,7 +321,8 @@ class Optimizer:
                     break  # the parent solves the whole train split: nothing left to learn from
                 continue
             recorded = self.store.rows("optimize_proposals", {"round": round_})
-            seen = {_normal(r["text"]) for r in self.store.rows("optimize_proposals") if r["round"] != round_}
+            # the texts proposed before this round (on a replay, later rounds are on the record too)
+            seen = {_normal(r["text"]) for r in self.store.rows("optimize_proposals") if r["round"] < round_}
             text = self.propose(round_, parent, component, failing)
             current = self.text_of(parent.config, component)
             reason = self.check(component, current, text, seen)
