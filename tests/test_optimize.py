@@ -9,6 +9,7 @@ import pytest
 from solve_fakes import Counting
 
 from looplab.cli import main
+from looplab.models import ModelUnavailable
 from looplab.optimize import Optimizer, fenced_text, parse_sizes, split_tasks
 from looplab.runs import RunError, RunStore
 from looplab.solve import PolicyConfig
@@ -22,14 +23,16 @@ def sql():
     return load_tasks("sql", None)
 
 
-def student(family, problems):
-    """The gold query for a task when the system prompt carries ADVICE, else a query that is wrong."""
+def student(family, problems, solves=lambda gold: True):
+    """The gold query for a task when the system prompt carries ADVICE (and the task is one it `solves`), else a
+    query that is wrong."""
     gold = {family.describe(p.task): family.reference(p) for p in problems}
 
     def reply(messages):
-        if "ADVICE" not in messages[0]["content"]:
+        task = next(d for d in gold if d in messages[-1]["content"])
+        if "ADVICE" not in messages[0]["content"] or not solves(gold[task]):
             return "```sql\nSELECT 1\n```"
-        return "```sql\n" + next(g for d, g in gold.items() if d in messages[-1]["content"]) + "\n```"
+        return "```sql\n" + gold[task] + "\n```"
     return reply
 
 
@@ -90,6 +93,31 @@ def test_a_rerun_replays_the_search_and_sends_nothing_twice(tmp_path, sql):
     _, again, best_again, _, _ = optimize(tmp_path, sql, student_model=student_again, reflect_model=reflect_again)
     assert student_again.requests == [] and reflect_again.requests == []
     assert again.candidates == first.candidates and best_again == best
+
+
+def test_a_run_stopped_after_an_accepted_proposal_resumes_where_it_stopped(tmp_path, sql):
+    """Killed on the test split, after the search found advice that helps on some tasks and tried more rounds
+    from it: the re-run replays every round as it was (round 1's parent is the seed, not the candidate round 5
+    added) and sends only what was never done."""
+    family, problems = sql
+    splits = split_tasks(problems, (10, 5, 5), seed=1)
+    test_questions = {p.task.question for p in splits.test}
+    script = student(family, problems, solves=lambda gold: len(gold) % 2 == 0)
+    helped = [len(family.reference(p)) % 2 == 0 for p in splits.train + splits.val]
+    assert any(helped[:10]) and not all(helped[:10]) and any(helped[10:])  # the case this test is about
+
+    def dies_on_the_test_split(messages):
+        if any(q in messages[-1]["content"] for q in test_questions):
+            raise ModelUnavailable("the server went away")
+        return script(messages)
+    with pytest.raises(RunError, match="re-run"):
+        optimize(tmp_path, sql, student_model=Counting(dies_on_the_test_split))
+    student_again, reflect_again = Counting(script), Counting(lambda m: "unused")
+    _, again, best, _, _ = optimize(tmp_path, sql, student_model=student_again, reflect_model=reflect_again)
+    assert reflect_again.requests == [] and ADVICE in best.prompts.system and len(again.candidates) == 2
+    asked = {q for m, _ in student_again.requests for q in test_questions if q in m[-1]["content"]}
+    assert asked == test_questions and len(student_again.requests) == 10  # the seed's and the best's test tasks
+    assert again.test["seed"] == 0.0 and again.proposals["accepted"] == 1
 
 
 def test_the_budget_stops_exactly_and_a_budget_too_small_is_refused(tmp_path, sql):

@@ -152,24 +152,18 @@ class Optimizer:
         store.declare(SCHEMA)
         self.by_id = {p.task.id: p for p in splits.train + splits.val + splits.test}
         self.searched = {p.task.id for p in splits.train + splits.val}
+        self.val_ids = [p.task.id for p in splits.val]
         self.references = [_words(r) for p in splits.train if (r := family.reference(p))]
         self.reflector_meter = Meter()
-        self.reflections = 0
 
     # evaluation -------------------------------------------------------------------------------------------
     def metric_calls(self) -> int:
-        """Tasks of the train and validation splits run by any candidate so far (the search's budget)."""
-        return sum(len(set(self.store.outcomes(c.name)) & self.searched) for c in self._pool_and_tried())
+        """Tasks of the train and validation splits run by any candidate so far (the search's budget): every
+        policy on this record is a candidate, the seed and the proposals tried."""
+        return sum(len(set(self.store.outcomes(name)) & self.searched) for name, _ in self.store.policies())
 
-    def _pool_and_tried(self) -> list[Candidate]:
-        names = {}
-        for row in self.store.rows("optimize_candidates", order_by="id"):
-            names[row["policy"]] = Candidate(row["id"], row["parent"], self._config(json.loads(row["texts"])))
-        for row in self.store.rows("optimize_proposals", order_by="round"):
-            if row["status"] in ("accepted", "not better", "unfinished"):
-                config = self._child(self._candidate(row["parent"]).config, row["component"], row["text"])
-                names.setdefault(config.name, Candidate(-row["round"], row["parent"], config))
-        return list(names.values())
+    def _recorded(self, config: PolicyConfig) -> dict:
+        return self.store.outcomes(config.name) if config.name in dict(self.store.policies()) else {}
 
     def _config(self, texts: dict[str, str]) -> PolicyConfig:
         return replace(self.base, prompts=replace(self.base.prompts, **texts))
@@ -183,15 +177,21 @@ class Optimizer:
 
     def evaluate(self, config: PolicyConfig, problems: list[Problem], *, searched: bool = True) -> dict[str, bool]:
         """Hidden pass/fail of `config` on `problems`, running only the tasks it has not run; a search evaluation
-        runs none the budget cannot pay (it returns the tasks it could)."""
-        done = self.store.outcomes(config.name) if config.name in dict(self.store.policies()) else {}
+        runs none the budget cannot pay (it returns the tasks it could). A task that could not finish (the model
+        unavailable) stops the search, so that no verdict is recorded on a part-run; a re-run takes it up."""
+        done = self._recorded(config)
         todo = [p for p in problems if p.task.id not in done]
         if searched:
             todo = todo[:max(0, self.budget_calls - self.metric_calls())]
         if todo:
-            solve_tasks(todo, self.family, config, model=self.model, store=self.store, task_budget=self.task_budget,
-                        max_connections=self.max_connections)
+            report = solve_tasks(todo, self.family, config, model=self.model, store=self.store,
+                                 task_budget=self.task_budget, max_connections=self.max_connections)
             done = self.store.outcomes(config.name)
+            unfinished = [o for o in report.outcomes if o.task_id not in done]
+            if report.stopped or unfinished:
+                why = report.stopped or unfinished[0].error
+                raise RunError(f"{len(todo) - len(set(done) & {p.task.id for p in todo})} of {len(todo)} tasks did "
+                               f"not finish ({why}); re-run the same command to continue")
         return {p.task.id: done[p.task.id].passed_hidden for p in problems if p.task.id in done}
 
     # proposals --------------------------------------------------------------------------------------------
@@ -253,7 +253,6 @@ class Optimizer:
         recorder = TaskRecorder(self.store, "reflector", f"round-{round_}", self.reflector, self.reflector_meter)
         reply = recorder.generate([{"role": "user", "content": prompt}], temperature=REFLECT_TEMPERATURE,
                                   max_tokens=REFLECT_TOKENS, sample=round_)
-        self.reflections += 1
         return fenced_text(reply.text)
 
     # the search -------------------------------------------------------------------------------------------
@@ -272,29 +271,25 @@ class Optimizer:
     def _val_scores(self, pool: list[Candidate]) -> dict[int, dict[str, bool]]:
         return {c.id: self.evaluate(c.config, self.splits.val) for c in pool}
 
-    def _pareto(self, pool: list[Candidate], scores: dict[int, dict[str, bool]]) -> dict[int, int]:
-        return pareto_front(scores, [p.task.id for p in self.splits.val])
-
     def _minibatch(self, parent: Candidate, rng: random.Random) -> list[str]:
-        """Train tasks the parent fails, up to `minibatch`: known failures first, then new train tasks run in
-        the parent's name until enough fail or the train split is spent (so the loop never stalls on tasks
-        the parent already solves)."""
+        """Train tasks the parent fails, up to `minibatch`, in a seeded order: new train tasks are run in the
+        parent's name until enough fail or the train split is spent (so the loop never stalls on tasks the
+        parent already solves). The choice depends only on which tasks the parent has run, so a run killed
+        inside a round makes the same choice when it resumes."""
         train = [p.task.id for p in self.splits.train]
         rng.shuffle(train)
-        outcomes = self.store.outcomes(parent.config.name) if parent.name in dict(self.store.policies()) else {}
-        known = {t: outcomes[t].passed_hidden for t in train if t in outcomes}
-        failing = [t for t in train if t in known and not known[t]][:self.minibatch]
+        known = {t: o.passed_hidden for t, o in self._recorded(parent.config).items() if t in train}
         for start in range(0, len(train), self.minibatch):
-            if len(failing) >= self.minibatch:
+            if sum(not ok for ok in known.values()) >= self.minibatch:
                 break
             batch = [t for t in train[start:start + self.minibatch] if t not in known]
             if not batch:
                 continue
             ran = self.evaluate(parent.config, [self.by_id[t] for t in batch])
-            failing += [t for t, ok in ran.items() if not ok][:self.minibatch - len(failing)]
+            known.update(ran)
             if len(ran) < len(batch):
                 break  # the budget is spent
-        return failing
+        return [t for t in train if t in known and not known[t]][:self.minibatch]
 
     def run(self) -> OptimizeResult:
         seed = self._add_candidate(None, self.base, None, None)
@@ -309,19 +304,22 @@ class Optimizer:
                 break  # the reflector keeps writing what cannot be tried: stop rather than pay for more
             round_ += 1
             rng = random.Random(rng_root.random())
-            scores = self._val_scores(pool)
-            front = self._pareto(pool, scores)
-            parent_id = rng.choices(sorted(front), weights=[front[c] for c in sorted(front)])[0]
-            parent = next(c for c in pool if c.id == parent_id)
-            component = self.components[(round_ - 1) % len(self.components)]
-            failing = self._minibatch(parent, rng)
+            recorded = self.store.rows("optimize_proposals", {"round": round_})
+            if recorded:  # a replay: this round's choices as they were made (the pool has grown since)
+                parent = self._candidate(recorded[0]["parent"])
+                component, failing = recorded[0]["component"], json.loads(recorded[0]["minibatch"])
+            else:
+                scores = self._val_scores(pool)
+                front = pareto_front(scores, self.val_ids)
+                parent_id = rng.choices(sorted(front), weights=[front[c] for c in sorted(front)])[0]
+                parent = next(c for c in pool if c.id == parent_id)
+                component = self.components[(round_ - 1) % len(self.components)]
+                failing = self._minibatch(parent, rng)
             if not failing:
-                if len(self.store.outcomes(parent.name).keys() & {p.task.id for p in self.splits.train}) == \
+                if len(self._recorded(parent.config).keys() & {p.task.id for p in self.splits.train}) == \
                         len(self.splits.train):
                     break  # the parent solves the whole train split: nothing left to learn from
                 continue
-            recorded = self.store.rows("optimize_proposals", {"round": round_})
-            # the texts proposed before this round (on a replay, later rounds are on the record too)
             seen = {_normal(r["text"]) for r in self.store.rows("optimize_proposals") if r["round"] < round_}
             text = self.propose(round_, parent, component, failing)
             current = self.text_of(parent.config, component)
@@ -351,7 +349,7 @@ class Optimizer:
     def result(self, seed: Candidate, with_test: bool = True) -> OptimizeResult:
         pool = [self._candidate(r["id"]) for r in self.store.rows("optimize_candidates", order_by="id")]
         scores = self._val_scores(pool)
-        front = self._pareto(pool, scores)
+        front = pareto_front(scores, self.val_ids)
         val = {c.id: sum(scores[c.id].values()) / len(self.splits.val) for c in pool}
         best = max(pool, key=lambda c: (val[c.id], -c.id))
         counts: dict[str, int] = {}
