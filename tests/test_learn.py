@@ -185,3 +185,18 @@ def test_train_without_the_extra_says_what_to_install(tmp_path, monkeypatch, cap
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "trl" else real(name, *a))
     assert main(["train", "--data", str(tmp_path / "x.jsonl"), "--output", str(tmp_path / "out")]) == 2
     assert "training needs trl: pip install -e '.[learn]'" in " ".join(capsys.readouterr().err.split())
+
+
+def test_export_and_train_leave_what_looplab_did_not_write(run, tmp_path, capsys):
+    mine = tmp_path / "notes.jsonl"
+    mine.write_text("my own notes\n")
+    assert main(["export", "--run-dir", str(run), "--format", "sft", "--output", str(mine)]) == 2
+    assert "is not a looplab export" in capsys.readouterr().err and mine.read_text() == "my own notes\n"
+    out = tmp_path / "sft.jsonl"
+    assert main(["export", "--run-dir", str(run), "--format", "sft", "--output", str(out)]) == 0
+    assert main(["export", "--run-dir", str(run), "--format", "dpo", "--output", str(out)]) == 0  # its own: rewritten
+    folder = tmp_path / "adapter"
+    folder.mkdir()
+    (folder / "adapter.gguf").write_text("the user's adapter")
+    assert main(["train", "--data", str(out), "--output", str(folder)]) == 2
+    assert "did not write" in capsys.readouterr().err and (folder / "adapter.gguf").read_text() == "the user's adapter"

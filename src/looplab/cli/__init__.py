@@ -24,12 +24,19 @@ def _parser() -> _Parser:
     parser = _Parser(prog="looplab", description="Feedback loops around language models.")
     parser.add_argument("--version", action="version", version=f"looplab {importlib.metadata.version('looplab')}")
     _add_output_flags(parser, False)
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_CommandParser)
     for group in (_solve, _optimize, _learn, _records, _tools, _grow):
         group.add_commands(sub)
-    for command in _every_command(parser):  # the same flags after the command's name, as users write them
-        _add_output_flags(command, argparse.SUPPRESS)
     return parser
+
+
+class _CommandParser(_Parser):
+    """A command's parser (graph's commands inherit it): the output flags work after the command's name too, as
+    users write them; SUPPRESS keeps the top-level value when they are not repeated there."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        _add_output_flags(self, argparse.SUPPRESS)
 
 
 def _add_output_flags(parser: argparse.ArgumentParser, default) -> None:
@@ -38,13 +45,6 @@ def _add_output_flags(parser: argparse.ArgumentParser, default) -> None:
     loud.add_argument("-q", "--quiet", action="store_true", default=default, help="no progress, only the results")
     loud.add_argument("-v", "--verbose", action="store_true", default=default,
                       help="a progress line for every task as it finishes")
-
-
-def _every_command(parser: argparse.ArgumentParser):
-    for action in parser._subparsers._group_actions if parser._subparsers else ():
-        for command in action.choices.values():
-            yield command
-            yield from _every_command(command)
 
 
 def main(argv: list[str] | None = None) -> int:

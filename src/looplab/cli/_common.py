@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.text import Text
 
 from ..models import Budget, ModelError, OpenAIModel, Timeouts, load_model, parse_model_args
-from ..runs import RunError, RunStore, is_record_file
+from ..runs import TRAJECTORY_FORMAT, RunError, RunStore, is_record_file
 from ..sandbox import Limits, Sandbox, SandboxUnavailable
 from ..solve import POLICIES, PolicyConfig, PolicyNameError, PromptError
 from ..tasks import TaskError, load_tasks
@@ -177,6 +177,22 @@ def _budget(calls: int | None, tokens: int | None) -> Budget:
 def _refuse_record_file(path: Path) -> None:
     if is_record_file(path):
         raise UsageError(f"{path} would overwrite a file of a run's record; write the output to another name")
+
+
+def _refuse_foreign_export(path: Path) -> None:
+    """An export overwrites only an export: a file whose first line is not a row looplab writes (a trajectory, or
+    a training row with its provenance) is the user's."""
+    _refuse_record_file(path)
+    if not path.is_file() or path.stat().st_size == 0:
+        return
+    with open(path, "rb") as f:
+        first = f.readline(1 << 20)
+    try:
+        row = json.loads(first)
+    except ValueError:
+        row = None
+    if not (isinstance(row, dict) and (row.get("format") == TRAJECTORY_FORMAT or "provenance" in row)):
+        raise UsageError(f"{path} exists and is not a looplab export; write the output to another name")
 
 
 def policy_from_file(path: Path) -> PolicyConfig:

@@ -154,6 +154,8 @@ def _extract_file(args) -> int:
     text_out = json.dumps(result, indent=1, ensure_ascii=False)
     if args.output:
         _refuse_record_file(args.output)
+        if args.output.exists() and not _is_extract_output(args.output):
+            raise UsageError(f"{args.output} exists and is not a graph looplab extracted; give another --output")
         try:
             args.output.write_text(text_out + "\n")
         except OSError as e:
@@ -231,9 +233,19 @@ def cmd_graph(args) -> int:
     elif args.graph_command == "export":
         output = args.output or Path(args.run_dir) / f"graph_export.{args.format}"
         _refuse_record_file(output)
+        if args.output and args.output.exists():  # the default name in the run directory is looplab's own
+            raise UsageError(f"{args.output} exists; give --output a new name (looplab overwrites only its own files)")
         try:
             written = export_graph(load_graphml(source), output, args.format, raw_csv=args.raw_csv)
         except OSError as e:
             raise UsageError(f"cannot write {output}: {e.strerror}") from None
         console.print(f"Wrote {' and '.join(str(p) for p in written)}")
     return 0
+
+
+def _is_extract_output(path: Path) -> bool:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and {"mode", "model", "failures"} <= data.keys()

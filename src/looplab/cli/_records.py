@@ -6,7 +6,7 @@ from pathlib import Path
 
 from ..learn import FORMATS, SELECTIONS, export_training, train_split
 from ..runs import RunError, RunStore, export_trajectories, show_task
-from ._common import (UsageError, _add_run_dir, _add_sandbox_args, _load_tasks, _refuse_record_file, _sandbox, console,
+from ._common import (UsageError, _add_run_dir, _add_sandbox_args, _load_tasks, _refuse_foreign_export, _sandbox, console,
                       out)
 
 
@@ -65,7 +65,7 @@ def cmd_view(args) -> int:
 
 def cmd_export(args) -> int:
     out = args.output or Path(args.run_dir) / f"{args.format}.jsonl"
-    _refuse_record_file(out)
+    _refuse_foreign_export(out)
     family = problems = None
     if args.format != "trajectories" and args.select == "train-hidden":
         with RunStore(args.run_dir, read_only=True) as store:

@@ -61,8 +61,10 @@ def train(data: Path, base_gguf: Path, output: Path, settings: TrainSettings = T
     data, base_gguf, output = Path(data), Path(base_gguf), Path(output)
     if not data.is_file():
         raise RunError(f"no training data at {data}; write it with looplab export --format {settings.method}")
-    output.mkdir(parents=True, exist_ok=True)
     record_path = output / RECORD
+    if output.is_dir() and any(output.iterdir()) and not record_path.is_file():
+        raise RunError(f"{output} holds files looplab's training did not write; give --output a new or empty folder")
+    output.mkdir(parents=True, exist_ok=True)
     identity = {"data_sha256": sha256_file(data), "base": str(base_gguf), "base_sha256": sha256_file(base_gguf),
                 "settings": asdict(settings)}
     if record_path.is_file():
