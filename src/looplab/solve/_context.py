@@ -104,7 +104,7 @@ class SolveContext:
 
     async def propose(self, messages: list[Message], *, temperature: float = 0.0, sample: int = 0) -> Reply:
         completion = await self.recorder.agenerate(messages, temperature=temperature, max_tokens=self.max_tokens,
-                                                   sample=sample)
+                                                   sample=sample, json_schema=self.family.voice.json_schema)
         return Reply(completion.text, completion.call)
 
     async def ask(self, messages: list[Message], *, temperature: float = 0.0, sample: int = 0,

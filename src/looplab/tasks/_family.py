@@ -32,6 +32,8 @@ class Voice:
     checked: str            # how feedback is introduced: "I ran your function"
     block: str = ""         # how a reply must be shaped, appended to "Reply with the complete ..."
     thinker: str = "You are an expert problem solver. Answer briefly, in plain sentences."
+    json_schema: dict | None = field(default=None, compare=False)  # a candidate's shape, for backends that
+    # constrain decoding to it (a reply is then always parseable)
 
 
 class Family(Protocol):

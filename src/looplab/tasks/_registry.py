@@ -8,6 +8,7 @@ from ..sandbox import Sandbox
 from ._code import CodeFamily, load_humaneval, load_jsonl
 from ._family import Family, Problem, TaskError
 from ._math import MathFamily, load_math
+from ._plan import PlanFamily, load_plan
 from ._sql import SqlFamily, load_sql
 
 
@@ -20,6 +21,7 @@ FAMILIES: dict[str, Callable[[str, Sandbox], tuple[Family, list[Problem]]]] = {
     "humaneval": lambda argument, sandbox: (CodeFamily(sandbox), load_humaneval()),
     "sql": lambda argument, sandbox: (SqlFamily(), load_sql(_parts(argument))),
     "math": lambda argument, sandbox: (MathFamily(sandbox), load_math(_parts(argument))),
+    "plan": lambda argument, sandbox: (PlanFamily(), load_plan(_parts(argument))),
 }
 
 
