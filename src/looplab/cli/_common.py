@@ -34,7 +34,9 @@ EXIT_USAGE = 2        # a flag, file or directory that cannot be used as given
 EXIT_INTERNAL = 70    # a fault of looplab's own
 EXIT_INTERRUPTED = 130
 TASKS_HELP = "humaneval (default) | sql[:library,shop,clinic] | math[:GENERATOR,...] (default generators: " \
-             "gsm_symbolic, basic_arithmetic, fraction_simplification) | FILE.jsonl (code tasks, see the README)"
+             "gsm_symbolic, basic_arithmetic, fraction_simplification) | plan[:easy,medium,hard] (travel plans " \
+             "checked against constraints) | retrieve[:easy,medium,hard] (search queries reformulated from " \
+             "retrieval feedback) | FILE.jsonl (code tasks, see the README)"
 
 
 class _Parser(argparse.ArgumentParser):

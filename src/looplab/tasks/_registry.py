@@ -9,6 +9,7 @@ from ._code import CodeFamily, load_humaneval, load_jsonl
 from ._family import Family, Problem, TaskError
 from ._math import MathFamily, load_math
 from ._plan import PlanFamily, load_plan
+from ._retrieve import RetrieveFamily, load_retrieve
 from ._sql import SqlFamily, load_sql
 
 
@@ -22,13 +23,14 @@ FAMILIES: dict[str, Callable[[str, Sandbox], tuple[Family, list[Problem]]]] = {
     "sql": lambda argument, sandbox: (SqlFamily(), load_sql(_parts(argument))),
     "math": lambda argument, sandbox: (MathFamily(sandbox), load_math(_parts(argument))),
     "plan": lambda argument, sandbox: (PlanFamily(), load_plan(_parts(argument))),
+    "retrieve": lambda argument, sandbox: (RetrieveFamily(), load_retrieve(_parts(argument))),
 }
 
 
 def load_tasks(spec: str, sandbox: Sandbox, *, limit: int | None = None,
                ids: list[str] | None = None) -> tuple[Family, list[Problem]]:
-    """The family and problems `--tasks` names: `humaneval`, `sql[:DOMAIN,...]`, `math[:GENERATOR,...]`
-    or a JSONL file of code tasks; then the tasks in `ids` (in that order) or the first `limit`.
+    """The family and problems `--tasks` names: `humaneval`, `sql[:DOMAIN,...]`, `math[:GENERATOR,...]`,
+    `plan[:LEVEL,...]`, `retrieve[:LEVEL,...]` or a JSONL file of code tasks; then the tasks in `ids` (in that order) or the first `limit`.
 
     >>> family, problems = load_tasks("sql:shop", None, limit=2)
     >>> family.name, [p.task.id for p in problems]
