@@ -7,9 +7,10 @@ from dataclasses import replace
 
 import pytest
 
-from looplab.solve import PolicyConfig
+from looplab.runs import RunStore
+from looplab.solve import PolicyConfig, analyze
 from looplab.tasks import load_tasks
-from looplab.tasks._plan import COMMONSENSE, HARD, check_plan, summarize
+from looplab.tasks._plan import COMMONSENSE, HARD, check_plan, plan_measures
 from solve_fakes import Counting, solve
 
 
@@ -104,8 +105,9 @@ def test_a_reply_that_is_not_a_plan_gets_a_parse_message_and_the_measures_count_
     seen = family.sources()["constraints"].evaluate(p.task, '{"days": [{"day": "one"}]}')
     assert not seen.passed and '"day" must be a number' in seen.text
     scored = [family.score(p, family.reference(p)).details, family.score(p, "not json").details]
-    measures = summarize(scored)
+    measures = plan_measures(scored)
     assert measures["delivery"] == 0.5 and measures["final"] == 0.5 and measures["commonsense_macro"] == 0.5
+    assert measures["fails exists"] == 1
 
 
 def test_a_loop_runs_on_plans_and_asks_for_the_schema(tmp_path, plans):
@@ -116,3 +118,6 @@ def test_a_loop_runs_on_plans_and_asks_for_the_schema(tmp_path, plans):
                                            family=family)
     assert outcomes[problems[0].task.id].passed_hidden
     assert model.requests[0][1]["json_schema"]["required"] == ["days"]
+    with RunStore(tmp_path / "run") as store:  # analyze caches its hidden verdicts in the record
+        [row] = analyze(store, family, problems[:1])
+    assert row["family_measures"]["final"] == 1.0 and row["family_measures"]["delivery"] == 1.0

@@ -5,7 +5,7 @@ import pytest
 
 from looplab.solve import PolicyConfig
 from looplab.tasks import load_tasks
-from looplab.tasks._retrieve import MAX_QUERIES, MAX_QUERY_CHARS, catalogue, extract_queries, summarize
+from looplab.tasks._retrieve import MAX_QUERIES, MAX_QUERY_CHARS, catalogue, extract_queries, retrieve_measures
 from solve_fakes import Counting, solve
 
 
@@ -25,8 +25,8 @@ def test_the_catalogues_are_large_apart_and_every_intent_has_items_in_both(shop)
 
 def test_the_shoppers_words_are_the_floor_and_the_catalogues_words_reach_the_items(shop):
     family, problems = shop
-    raw = summarize([family.score(p, p.task.query).details for p in problems])
-    catalogue_words = summarize([family.score(p, family.reference(p)).details for p in problems])
+    raw = retrieve_measures([family.score(p, p.task.query).details for p in problems])
+    catalogue_words = retrieve_measures([family.score(p, family.reference(p)).details for p in problems])
     assert raw["ndcg"] < 0.2 < 0.6 < catalogue_words["ndcg"]
 
 

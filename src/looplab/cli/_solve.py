@@ -379,6 +379,17 @@ def cmd_analyze(args) -> int:
                       "/".join(f"{100 * p:.0f}" for p in r["pass_at_1_by_attempts"][:5]),
                       f"{r['worst_category']} {share(r['category_pass_at_1'][r['worst_category']])}")
     out.print(table)
+    measured = [r for r in rows if r.get("family_measures")]
+    if measured:
+        names = list(dict.fromkeys(k for r in measured for k in r["family_measures"]))
+        table = Table(title=f"{family.name}'s own measures of the final answers (hidden scores)")
+        table.add_column("measure")
+        for r in measured:
+            table.add_column(Text(r["policy"]), justify="right")
+        for name in names:  # one row a measure: a family may have many, a comparison few policies
+            table.add_row(name.replace("_", " "), *(f"{v:.3g}" if isinstance(v := r["family_measures"].get(name), float)
+                                                    else str("-" if v is None else v) for r in measured))
+        out.print(table)
     console.print(f"Wrote {csv_path} and {html_path}")
     return 0
 

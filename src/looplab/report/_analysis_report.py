@@ -11,7 +11,7 @@ from ._csp import csp_meta
 COLUMNS = ["policy", "family", "deciding_source", "tasks", "pass_at_1", "revisions_after_failure", "friction",
            "copy_back", "right_to_wrong", "wrong_to_right", "right_to_wrong_deceived", "wrong_to_right_deceived",
            "flip_rate", "flip_rate_deceived", "passed_visible_failed_hidden", "category_spread",
-           "worst_category", "category_pass_at_1", "pass_at_1_by_attempts", "leaks_withheld"]
+           "worst_category", "category_pass_at_1", "pass_at_1_by_attempts", "leaks_withheld", "family_measures"]
 EXPLAINED = {
     "friction": "of the revisions made after feedback named a failure, the share that still fails it",
     "copy_back": "of those revisions, the share the model handed back unchanged",
@@ -23,6 +23,7 @@ EXPLAINED = {
     "passed_visible_failed_hidden": "answers that pass every visible check and fail the hidden test",
     "category_spread": "standard deviation of pass@1 across task categories",
     "pass_at_1_by_attempts": "pass@1 had the policy stopped after 1, 2, ... attempts",
+    "family_measures": "the task family's own measures over the final answers' hidden scores (analysis.csv)",
 }
 
 

@@ -461,7 +461,7 @@ class RunStore:
         if family == "math" and ids:
             generators = list(dict.fromkeys(task_id.split("/")[0] for task_id in ids))
             return f"math:{','.join(generators)}", ids
-        return (family if family in ("humaneval", "sql", "math") else None), ids
+        return (None if family == "code" else family), ids  # "code": a JSONL file, whose path is not recorded
 
     def write_summary(self) -> dict:
         summary = {"run_dir": str(self.dir), "model": self.meta("model"), "family": self.meta("family"),

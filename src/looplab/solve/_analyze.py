@@ -109,5 +109,7 @@ def analyze(store: RunStore, family: Family, problems: list[Problem]) -> list[di
             "worst_category": min(rates, key=rates.get),
             "pass_at_1_by_attempts": [round(p, 4) for p in by_round],
             "leaks_withheld": leaked,
+            **({"family_measures": family.measures([o.hidden_result for o in outcomes.values()])}
+               if hasattr(family, "measures") else {}),
         })
     return rows

@@ -64,3 +64,7 @@ class Family(Protocol):
 
     def settings(self) -> dict:
         """What a resumed run must share with the recorded one (sandbox, database versions)."""
+
+    # A family may also define `measures(details: list[dict]) -> dict`: its own measures over the hidden
+    # details of scored answers (plan: delivery and constraint pass rates; retrieve: mean nDCG@10), which
+    # `looplab analyze` prints per policy.

@@ -4,7 +4,7 @@ writes a day-by-day plan as JSON. A checker in code holds one function per const
 message. Visible feedback: the checker's verdict on the constraints the request states (its budget, room type,
 house rule, cuisines, transport), which a user holding the same data could check. Hidden score: every
 constraint holds, stated and commonsense (TravelPlanner's final pass rate); the details keep each constraint's
-verdict, from which `summarize` gives the delivery rate and the micro and macro pass rates."""
+verdict, from which `plan_measures` gives the delivery rate and the micro and macro pass rates."""
 from __future__ import annotations
 
 import json
@@ -334,6 +334,9 @@ class PlanFamily:
     def reference(self, problem: Problem) -> str | None:
         return json.dumps(problem.hidden)
 
+    def measures(self, details: list[dict]) -> dict:
+        return plan_measures(details)
+
     def settings(self) -> dict:
         return {"plan_world": {"version": w.VERSION, "seed": w.SEED, "per_level": w.PER_LEVEL}}
 
@@ -392,12 +395,12 @@ def load_plan(levels: list[str] | None = None, count: int = w.PER_LEVEL) -> list
     return problems
 
 
-def summarize(details: list[dict]) -> dict:
+def plan_measures(details: list[dict]) -> dict:
     """TravelPlanner's measures over scored plans (one hidden `details` each): the delivery rate, commonsense
     and hard constraint pass rates (micro: of all constraints; macro: of plans meeting all of that kind), the
-    final pass rate, and how often each constraint fails.
+    final pass rate, and how many plans fail each constraint ("fails NAME").
 
-    >>> summarize([{"delivered": True, "commonsense": {"route": True}, "hard": {"budget": False}}])["final"]
+    >>> plan_measures([{"delivered": True, "commonsense": {"route": True}, "hard": {"budget": False}}])["final"]
     0.0
     """
     n = len(details)
@@ -415,5 +418,5 @@ def summarize(details: list[dict]) -> dict:
         for kind in ("commonsense", "hard"):
             for name, ok in d.get(kind, {}).items():
                 fails[name] = fails.get(name, 0) + (not ok)
-    out["fails"] = dict(sorted(fails.items(), key=lambda kv: -kv[1]))
+    out.update({f"fails {name}": n for name, n in sorted(fails.items(), key=lambda kv: -kv[1])})
     return out

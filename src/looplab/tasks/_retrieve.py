@@ -279,15 +279,18 @@ class RetrieveFamily:
         words = [tables[a.split(":")[0]][a.split(":")[1]][0][0] for a in intent.attributes]
         return " ".join(words + [d.CATEGORIES[intent.category][0][0]])
 
+    def measures(self, details: list[dict]) -> dict:
+        return retrieve_measures(details)
+
     def settings(self) -> dict:
         return {"retrieve_catalogue": {"version": VERSION, "seed": SEED, "items": ITEMS, "per_level": PER_LEVEL}}
 
 
-def summarize(details: list[dict]) -> dict:
+def retrieve_measures(details: list[dict]) -> dict:
     """Mean nDCG@10 of the answers, of their first query alone, and of the shoppers' own words, with recall@10
     and MRR, over scored answers (one hidden `details` each).
 
-    >>> summarize([{"ndcg": 0.5, "ndcg_first": 0.4, "ndcg_raw": 0.1, "recall": 0.3, "mrr": 1.0}])["ndcg"]
+    >>> retrieve_measures([{"ndcg": 0.5, "ndcg_first": 0.4, "ndcg_raw": 0.1, "recall": 0.3, "mrr": 1.0}])["ndcg"]
     0.5
     """
     if not details:
