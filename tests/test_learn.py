@@ -8,7 +8,7 @@ import pytest
 
 from looplab.cli import main
 from looplab.models import ScriptedModel
-from looplab.runs import RunStore
+from looplab.runs import RunError, RunStore
 from looplab.solve import PolicyConfig, run_policies
 from looplab.tasks import load_tasks
 
@@ -170,9 +170,12 @@ def test_train_writes_an_adapter_llama_cpp_runs_in_a_loop_and_agrees_with_transf
     assert _logits(tiny_gguf, tokens, tmp_path / "zero.gguf") == _logits(tiny_gguf, tokens)
 
     model = load_model(f"local+lora:{out}", threads=1)
-    family, problems = load_tasks("sql", None, ids=["shop/01"])
+    assert record["trained_on"] == {"sql": ["shop/01"]}
+    family, problems = load_tasks("sql", None, ids=["shop/01", "shop/02"])
+    with RunStore(tmp_path / "seen") as store, pytest.raises(RunError, match="trained on 1 of these tasks"):
+        solve_tasks(problems, family, PolicyConfig("single", max_tokens=16), model=model, store=store)
     with RunStore(tmp_path / "loop") as store:
-        report = solve_tasks(problems, family, PolicyConfig("single", max_tokens=16), model=model, store=store)
+        report = solve_tasks(problems[1:], family, PolicyConfig("single", max_tokens=16), model=model, store=store)
         assert report.outcomes[0].status == "done" and store.meta("model").startswith("local+lora:tiny+")
     mtime = (out / "adapter.gguf").stat().st_mtime
     assert main(command) == 0 and (out / "adapter.gguf").stat().st_mtime == mtime  # finished: nothing trained again

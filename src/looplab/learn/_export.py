@@ -37,7 +37,8 @@ def _prompt(attempt: AttemptRecord) -> list[dict]:
 
 def _provenance(store: RunStore, attempt: AttemptRecord, *more: AttemptRecord) -> dict:
     steps = [attempt, *more]
-    return {"run": str(store.dir), "policy": attempt.step.policy, "task_id": attempt.step.task_id,
+    return {"run": str(store.dir), "family": store.meta("family"), "policy": attempt.step.policy,
+            "task_id": attempt.step.task_id,
             "steps": [a.step.step for a in steps], "call_ids": [a.call.id for a in steps]}
 
 

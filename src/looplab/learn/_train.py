@@ -95,12 +95,25 @@ def train(data: Path, base_gguf: Path, output: Path, settings: TrainSettings = T
     adapted = write_lora_gguf(state, lora.lora_alpha, _architecture(base_gguf), output / ADAPTER_GGUF)
     losses = [{"step": h["step"], "loss": h["loss"]} for h in trainer.state.log_history if "loss" in h]
     examples = len(rows) * settings.epochs
-    record = {**identity, "finished": True, "examples": len(rows), "steps": trainer.state.global_step,
+    record = {**identity, "finished": True, "trained_on": _trained_on(data), "examples": len(rows),
+              "steps": trainer.state.global_step,
               "adapted_tensors": adapted, "loss": losses, "seconds": round(seconds, 1),
               "seconds_per_example": round(seconds / examples, 2) if examples else None,
               "adapter_gguf_sha256": sha256_file(output / ADAPTER_GGUF)}
     record_path.write_text(json.dumps(record, indent=2))
     return record
+
+
+def _trained_on(data: Path) -> dict[str, list[str]]:
+    """The tasks the data came from, by family (from each row's provenance): a loop refuses to score the
+    trained model on them."""
+    tasks: dict[str, set[str]] = {}
+    with open(data) as f:
+        for line in f:
+            origin = json.loads(line).get("provenance") or {}
+            if origin.get("task_id"):
+                tasks.setdefault(origin.get("family") or "", set()).add(origin["task_id"])
+    return {family: sorted(ids) for family, ids in tasks.items()}
 
 
 def _architecture(gguf_path: Path) -> str:

@@ -80,7 +80,9 @@ def _with_adapter(folder: str, model_args: dict, threads: int | None) -> Model:
     if not trained.get("finished") or not adapter.is_file():
         raise ModelError(f"the training in {folder} has not finished; re-run looplab train to complete it")
     name = f"local+lora:{Path(trained['base']).stem}+{trained['adapter_gguf_sha256'][:12]}"
-    return LlamaModel(trained["base"], name, model_args=model_args, n_threads=threads, lora_path=adapter)
+    model = LlamaModel(trained["base"], name, model_args=model_args, n_threads=threads, lora_path=adapter)
+    model.trained_on = trained.get("trained_on", {})  # the tasks its training saw, by family: never scored on
+    return model
 
 
 def default_connections(model: Model) -> int:

@@ -8,7 +8,7 @@ from typing import Callable
 
 from ..feedback import FeedbackSource, GeneratedTests, Judge, PropertyTests, SimulatedUser, as_source
 from ..models import Budget, BudgetExceeded, Meter, Model, ModelError, ModelUnavailable, default_connections
-from ..runs import RunStore, TaskRecorder
+from ..runs import RunError, RunStore, TaskRecorder
 from ..tasks import Family, Problem, TaskError
 from ._config import PolicyConfig
 from ._context import SolveContext
@@ -149,6 +149,10 @@ async def solve_tasks_async(problems: list[Problem], family: Family, config: Pol
         max_connections = default_connections(model)
     if max_connections < 1:
         raise ValueError(f"max_connections must be at least 1, not {max_connections}")
+    seen = set(getattr(model, "trained_on", {}).get(family.name, ())) & {p.task.id for p in problems}
+    if seen:  # only a trained model says what it was trained on
+        raise RunError(f"{model.name} was trained on {len(seen)} of these tasks ({', '.join(sorted(seen)[:3])}"
+                       f"{', ...' if len(seen) > 3 else ''}); score it on tasks its training never saw")
     policy = POLICIES[config.strategy].run
     chosen = feedback_sources(family, config, sources, judge_model)
     store.require({"loop": "solve", "model": model.name, "family": family.name, **family.settings()})
