@@ -203,3 +203,39 @@ def test_export_and_train_leave_what_looplab_did_not_write(run, tmp_path, capsys
     (folder / "adapter.gguf").write_text("the user's adapter")
     assert main(["train", "--data", str(out), "--output", str(folder)]) == 2
     assert "did not write" in capsys.readouterr().err and (folder / "adapter.gguf").read_text() == "the user's adapter"
+
+
+def test_a_cycle_samples_trains_scores_and_resumes_without_sending_again(tiny_gguf, tmp_path, monkeypatch):
+    """Round 1 samples from the base (a scripted stand-in that writes each train task's gold query), keeps the
+    verified answers, trains the tiny model on them and scores it on the test split; round 2 samples from the
+    trained model, which writes nothing that passes, and the cycle stops there. A re-run sends nothing."""
+    from solve_fakes import Counting
+
+    from looplab.learn import CycleSettings, TrainSettings, run_cycle
+
+    monkeypatch.setenv("LOOPLAB_CACHE", str(tmp_path / "cache"))
+    family, problems = load_tasks("sql", None, ids=["shop/01", "shop/02", "shop/03", "shop/04"])
+    gold = {family.describe(p.task): family.reference(p) for p in problems}
+
+    def base_reply(messages):
+        return "```sql\n" + next(g for q, g in gold.items() if q in messages[-1]["content"]) + "\n```"
+    settings = CycleSettings(rounds=2, samples=2, max_tokens=16,
+                             train=TrainSettings(lora_r=4, lr=0.05, max_length=256, save_steps=1))
+    train, test = problems[:2], problems[2:]
+    base = Counting(base_reply)
+    record = run_cycle(tmp_path / "cycle", family, train, test, model=base, base_gguf=tiny_gguf, settings=settings,
+                       threads=1)
+    first, second = record["rounds"]
+    assert record["base_test"] == {"single": 1.0} and first["examples"] == 2  # two tasks, the greedy-equal samples deduplicated
+    # the tiny random model writes no query that passes: the base's two test tasks are lost, paired and counted
+    assert first["test"]["single"] == {"base": 1.0, "trained": 0.0, "won": 0, "lost": 2, "p": 0.5}
+    assert second["examples"] == 0 and "nothing to train on" in second["stopped"]
+    asked = {q for m, _ in base.requests for q in gold if q in m[-1]["content"]}
+    assert asked == set(gold)  # the base saw the test tasks only to be scored on them
+    trained = json.loads((tmp_path / "cycle" / "round-1" / "train" / "training.json").read_text())
+    assert trained["trained_on"] == {"sql": sorted(p.task.id for p in train)}
+    again = Counting(base_reply)
+    assert run_cycle(tmp_path / "cycle", family, train, test, model=again, base_gguf=tiny_gguf,
+                     settings=settings, threads=1)["rounds"] == record["rounds"] and again.requests == []
+    with pytest.raises(RunError, match="another split"):
+        run_cycle(tmp_path / "cycle", family, test, train, model=again, base_gguf=tiny_gguf, settings=settings)

@@ -17,7 +17,7 @@ COMMANDS = {"solve": _solve.cmd_solve, "compare": _solve.cmd_compare, "analyze":
             "demo": _solve.cmd_demo, "show": _records.cmd_show, "view": _records.cmd_view,
             "export": _records.cmd_export, "exec": _tools.cmd_exec, "models": _tools.cmd_models,
             "grow": _grow.cmd_grow, "graph": _grow.cmd_graph, "optimize": _optimize.cmd_optimize,
-            "train": _learn.cmd_train}
+            "train": _learn.cmd_train, "cycle": _learn.cmd_cycle}
 
 
 def _parser() -> _Parser:

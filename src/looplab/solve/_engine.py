@@ -149,8 +149,11 @@ async def solve_tasks_async(problems: list[Problem], family: Family, config: Pol
         max_connections = default_connections(model)
     if max_connections < 1:
         raise ValueError(f"max_connections must be at least 1, not {max_connections}")
-    seen = set(getattr(model, "trained_on", {}).get(family.name, ())) & {p.task.id for p in problems}
-    if seen:  # only a trained model says what it was trained on
+    # A trained model (only it says what it was trained on) is not scored on its training tasks; sampling them
+    # again is what expert iteration does, in a run that marks them its train split.
+    train = set((store.meta("splits") or {}).get("train", []))
+    seen = set(getattr(model, "trained_on", {}).get(family.name, ())) & {p.task.id for p in problems} - train
+    if seen:
         raise RunError(f"{model.name} was trained on {len(seen)} of these tasks ({', '.join(sorted(seen)[:3])}"
                        f"{', ...' if len(seen) > 3 else ''}); score it on tasks its training never saw")
     policy = POLICIES[config.strategy].run
