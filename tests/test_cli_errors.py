@@ -257,3 +257,10 @@ def test_the_help_and_the_readme_name_every_command(capsys):
         main(["--help"])
     top = " ".join(capsys.readouterr().out.split())
     assert all(name in top for name in graph.choices)  # graph's one-line help lists them all
+
+
+def test_a_flag_is_never_taken_for_a_longer_one(tmp_path, capsys):
+    """`solve --policy single` is not --policy-config (which would read a file named "single")."""
+    with pytest.raises(SystemExit) as stopped:
+        main(["solve", "--policy", "single", "--run-dir", str(tmp_path / "run")])
+    assert stopped.value.code == 2 and "unrecognized arguments: --policy single" in capsys.readouterr().err

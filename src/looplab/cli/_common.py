@@ -40,7 +40,11 @@ TASKS_HELP = "humaneval (default) | sql[:library,shop,clinic] | math[:GENERATOR,
 
 
 class _Parser(argparse.ArgumentParser):
-    """Bad arguments get one line, not the whole usage."""
+    """Bad arguments get one line, not the whole usage. Flags are never abbreviated: `solve --policy single`
+    would otherwise read a file named "single" as --policy-config."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **{"allow_abbrev": False, **kwargs})
 
     def error(self, message: str):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
