@@ -281,6 +281,12 @@ def test_export_formats_other_tools_read(tmp_path, embedder, capsys):
     assert len(nodes) == len(graph) and {"community", "aliases", "type"} <= nodes[0].keys()
     relations = sum(len(d["relation"].split(" | ")) for _, _, d in graph.edges(data=True))
     assert len(edges) == relations and all(" | " not in e["relation"] for e in edges)  # one relation per row
+    # an --output that exists is the user's: refused, left as it was (a CSV export's two files likewise)
+    for fmt, taken in (("json", tmp_path / "g.json"), ("csv", tmp_path / "g_nodes.csv")):
+        before = taken.read_bytes()
+        assert main(["graph", "export", "--run-dir", str(tmp_path / "run"), "--format", fmt,
+                     "--output", str(tmp_path / f"g.{fmt}")]) == 2
+        assert f"{taken} exists" in " ".join(capsys.readouterr().err.split()) and taken.read_bytes() == before
 
 
 def test_csv_cells_a_spreadsheet_would_run_are_written_safe_unless_asked_raw(tmp_path):

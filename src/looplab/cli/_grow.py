@@ -233,8 +233,13 @@ def cmd_graph(args) -> int:
     elif args.graph_command == "export":
         output = args.output or Path(args.run_dir) / f"graph_export.{args.format}"
         _refuse_record_file(output)
-        if args.output and args.output.exists():  # the default name in the run directory is looplab's own
-            raise UsageError(f"{args.output} exists; give --output a new name (looplab overwrites only its own files)")
+        if args.output:  # the default names in the run directory are looplab's own
+            targets = ([args.output.with_name(f"{args.output.stem}_{part}.csv") for part in ("nodes", "edges")]
+                       if args.format == "csv" else [args.output])
+            taken = [t for t in targets if t.exists()]
+            if taken:
+                raise UsageError(f"{taken[0]} exists; give --output a new name (looplab overwrites only its own "
+                                 "files)")
         try:
             written = export_graph(load_graphml(source), output, args.format, raw_csv=args.raw_csv)
         except OSError as e:
