@@ -11,6 +11,7 @@ from solve_fakes import Counting
 from looplab.cli import main
 from looplab.models import ModelUnavailable
 from looplab.optimize import Optimizer, fenced_text, parse_sizes, split_tasks
+from looplab.optimize._loop import DEMO_CHARS, DEMO_HEADER
 from looplab.runs import RunError, RunStore
 from looplab.solve import PolicyConfig
 from looplab.tasks import load_tasks
@@ -120,6 +121,27 @@ def test_a_run_stopped_after_an_accepted_proposal_resumes_where_it_stopped(tmp_p
     assert again.test["seed"] == 0.0 and again.proposals["accepted"] == 1
 
 
+def test_demonstrations_of_solved_train_tasks_are_chosen_kept_by_acceptance_and_never_show_other_splits(
+        tmp_path, sql):
+    """A student that solves every task once the system prompt shows worked examples, and some without; a
+    reflector that never writes a usable proposal: the search gains by demonstrations alone."""
+    family, problems = sql
+    gold = {family.describe(p.task): family.reference(p) for p in problems}
+
+    def student_reply(messages):
+        task = next(d for d in gold if d in messages[-1]["content"])
+        if DEMO_HEADER in messages[0]["content"] or len(gold[task]) % 2 == 0:
+            return "```sql\n" + gold[task] + "\n```"
+        return "```sql\nSELECT 1\n```"
+    splits, result, best, _, _ = optimize(tmp_path, sql, budget=60, student_model=Counting(student_reply),
+                                          reflect_model=Counting(lambda m: "Think harder."))
+    assert DEMO_HEADER in best.prompts.system and result.proposals["accepted"] >= 1
+    demos = best.prompts.system.split(DEMO_HEADER)[1]
+    assert len(demos) <= DEMO_CHARS and demos.count("Task: ") >= 1
+    assert not any(family.describe(p.task) in demos for p in splits.val + splits.test)
+    assert result.test["best"] >= result.test["seed"]
+
+
 def test_the_budget_stops_exactly_and_a_budget_too_small_is_refused(tmp_path, sql):
     _, result, _, student_model, _ = optimize(tmp_path / "exact", sql, budget=13)
     assert result.metric_calls <= 13
@@ -146,7 +168,10 @@ def test_the_command_writes_a_best_policy_that_solve_reads(tmp_path, sql, capsys
                  "--run-dir", str(run)])
     printed = capsys.readouterr()
     assert code == 0 and "Test split (3 tasks" in printed.out and "solve --policy-config" in printed.err
-    assert "rejected: proposed before 20" in " ".join(printed.err.split())  # then it stopped paying the reflector
+    # every third round offers demonstrations, and there is no solved train task to show; after 20 refusals in a
+    # row the search stopped paying the reflector
+    said = " ".join(printed.err.split())
+    assert "rejected: no train task solved yet to show 7, rejected: proposed before 13" in said
     saved = json.loads((run / "best_policy.json").read_text())
     assert saved["policy"]["strategy"] == "single" and saved["split_sizes"] == {"train": 6, "val": 4, "test": 3}
     assert main(["solve", "--tasks", "sql", "--limit", "1", "--policy-config", str(run / "best_policy.json"),

@@ -32,6 +32,8 @@ def add_commands(sub) -> None:
                                            "model under test)")
     p.add_argument("--minibatch", type=_whole(1), default=3, help="train tasks the parent fails that a proposal is "
                                                                    "written from and first tried on (default 3)")
+    p.add_argument("--no-demonstrations", action="store_true",
+                   help="change the prompts' texts only: no round offers worked examples of solved train tasks")
     p.add_argument("--seed", type=_whole(0), default=0, help="for the splits and the search's choices (default 0)")
     p.add_argument("--rounds", type=_whole(0), default=3, help="the policy's rounds (default 3)")
     p.add_argument("--n", type=_whole(1), default=4, help="the policy's n (default 4)")
@@ -58,7 +60,8 @@ def cmd_optimize(args) -> int:
     with RunStore(args.run_dir) as store:
         optimizer = Optimizer(store, family, splits, base, model=model, reflector=reflector,
                               budget_calls=args.budget_calls, task_budget=Budget(tokens=args.budget_tokens),
-                              minibatch=args.minibatch, seed=args.seed, max_connections=args.max_connections)
+                              minibatch=args.minibatch, seed=args.seed, max_connections=args.max_connections,
+                              demonstrations=not args.no_demonstrations)
         with console.status(f"optimizing {base.name}'s prompts: {len(splits.train)} train, {len(splits.val)} "
                             f"validation, {len(splits.test)} test tasks, {args.budget_calls} metric calls"):
             result = optimizer.run()

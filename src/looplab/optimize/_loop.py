@@ -43,6 +43,11 @@ COPY_NGRAM = 6           # a proposal holding this many words in a row of a trai
 REFLECT_TOKENS = 400
 REFLECT_TEMPERATURE = 0.7  # a greedy reflector shown the same failures writes the same proposal every time
 REFUSED_IN_A_ROW = 20      # proposals refused one after another before the search stops: the reflector cannot help
+DEMO_CHARS = 1800          # the demonstrations' share of the system prompt: as many as fit (after Dynamic ICL)
+DEMONSTRATIONS = "demonstrations"  # the component a round may change instead of a text: worked examples
+# Demonstrations follow the instruction in the system prompt, after this line; the reflector reads and rewrites
+# the instruction alone, and the demonstrations are kept.
+DEMO_HEADER = "\n\nWorked examples of tasks like these, each with a correct answer:"
 
 # The current text and the examples each sit in a four-backtick fence (an instruction may show a ``` block), and
 # the request comes last: a small reflector copies
@@ -130,7 +135,7 @@ class Optimizer:
 
     def __init__(self, store: RunStore, family: Family, splits: Splits, base: PolicyConfig, *, model: Model,
                  reflector: Model, budget_calls: int, task_budget: Budget = Budget(), minibatch: int = 3,
-                 seed: int = 0, max_connections: int | None = None):
+                 seed: int = 0, max_connections: int | None = None, demonstrations: bool = True):
         if base.strategy not in POLICIES:
             raise RunError(f"unknown policy {base.strategy!r}; choose from {', '.join(POLICIES)}")
         least = len(splits.val) + 2 * minibatch
@@ -143,16 +148,20 @@ class Optimizer:
         self.budget_calls, self.task_budget, self.minibatch = budget_calls, task_budget, minibatch
         self.seed, self.max_connections = seed, max_connections
         self.components = [c for c in POLICIES[base.strategy].templates if c != "thinker"]
+        # the rounds turn through these; demonstrations (DSPy's bootstrapped few-shot) join the system prompt
+        self.changes = self.components + ([DEMONSTRATIONS] if demonstrations and "system" in self.components else [])
         # the splits by task id, where `export --select train-hidden` finds which hidden scores are the train split's
         store.require({"loop": "optimize", "holds": ["solve"], "splits": splits.ids(), "optimize": {
             "strategy": base.strategy, "base": base.settings(), "splits": splits.ids(), "budget_calls": budget_calls,
             "minibatch": minibatch, "seed": seed, "reflector": reflector.name,
             "reflect_prompt": hashlib.sha256(REFLECT.encode()).hexdigest()[:12],
             "budget_tokens": task_budget.tokens, "budget_task_calls": task_budget.calls}})
+        store.require({"optimize_demonstrations": demonstrations})  # apart: records made before it resume
         store.declare(SCHEMA)
         self.by_id = {p.task.id: p for p in splits.train + splits.val + splits.test}
         self.searched = {p.task.id for p in splits.train + splits.val}
         self.val_ids = [p.task.id for p in splits.val]
+        self.train_ids = {p.task.id for p in splits.train}
         self.references = [_words(r) for p in splits.train if (r := family.reference(p))]
         self.reflector_meter = Meter()
 
@@ -196,11 +205,38 @@ class Optimizer:
 
     # proposals --------------------------------------------------------------------------------------------
     def text_of(self, config: PolicyConfig, component: str) -> str:
-        """A component's text as the model reads it (an empty system prompt is the family's own)."""
+        """A component's text as the model reads it (an empty system prompt is the family's own), without the
+        system prompt's demonstrations."""
         text = getattr(config.prompts, component)
-        if not text and component == "system":
-            return self.family.voice.system
+        if component == "system":
+            return text.split(DEMO_HEADER)[0] or self.family.voice.system
         return text
+
+    def _with_demos(self, parent: PolicyConfig, instruction: str) -> str:
+        """A new system instruction with the parent's demonstrations kept after it."""
+        demos = parent.prompts.system.partition(DEMO_HEADER)
+        return instruction + (demos[1] + demos[2] if demos[1] else "")
+
+    def demonstrate(self, parent: PolicyConfig, rng: random.Random) -> str | None:
+        """The parent's instruction followed by worked examples: train tasks some candidate solved (their
+        hidden verdict is the optimizer's data), with that answer, in a seeded order, as many as DEMO_CHARS
+        holds; None when no train task has been solved yet."""
+        solved = {}
+        for name, _ in self.store.policies():
+            for task_id, outcome in self.store.outcomes(name).items():
+                if task_id in self.train_ids and outcome.passed_hidden and outcome.answer:
+                    solved.setdefault(task_id, outcome.answer)
+        order = sorted(solved)
+        rng.shuffle(order)
+        blocks, used = [], 0
+        for task_id in order:
+            block = (f"\n\nTask: {self.family.describe(self.by_id[task_id].task)}\n"
+                     f"Answer: {self.family.show(solved[task_id])}")
+            if used + len(block) > DEMO_CHARS:
+                continue
+            blocks.append(block)
+            used += len(block)
+        return self.text_of(parent, "system") + DEMO_HEADER + "".join(blocks) if blocks else None
 
     def _examples(self, config: PolicyConfig, failing: list[str]) -> str:
         outcomes = self.store.outcomes(config.name)
@@ -313,21 +349,33 @@ class Optimizer:
                 front = pareto_front(scores, self.val_ids)
                 parent_id = rng.choices(sorted(front), weights=[front[c] for c in sorted(front)])[0]
                 parent = next(c for c in pool if c.id == parent_id)
-                component = self.components[(round_ - 1) % len(self.components)]
+                component = self.changes[(round_ - 1) % len(self.changes)]
                 failing = self._minibatch(parent, rng)
             if not failing:
                 if len(self._recorded(parent.config).keys() & {p.task.id for p in self.splits.train}) == \
                         len(self.splits.train):
                     break  # the parent solves the whole train split: nothing left to learn from
                 continue
-            seen = {_normal(r["text"]) for r in self.store.rows("optimize_proposals") if r["round"] < round_}
-            text = self.propose(round_, parent, component, failing)
-            current = self.text_of(parent.config, component)
-            reason = self.check(component, current, text, seen)
+            seen = {_normal(r["text"].split(DEMO_HEADER)[0]) for r in self.store.rows("optimize_proposals")
+                    if r["round"] < round_ and r["component"] != DEMONSTRATIONS}
+            if component == DEMONSTRATIONS:  # chosen, not written: a replay reads the recorded choice
+                text = (recorded[0]["text"] or None) if recorded else self.demonstrate(parent.config, rng)
+                current = parent.config.prompts.system
+                shown = {_normal(r["text"]) for r in self.store.rows("optimize_proposals", {"component": DEMONSTRATIONS})
+                         if r["round"] < round_}
+                reason = ("no train task solved yet to show" if text is None else
+                          "the current demonstrations again" if _normal(text) == _normal(current) else
+                          "proposed before" if _normal(text) in shown else None)
+            else:
+                text = self.propose(round_, parent, component, failing)
+                current = self.text_of(parent.config, component)
+                reason = self.check(component, current, text, seen)
+                if reason is None and component == "system":
+                    text = self._with_demos(parent.config, text)
             status = "rejected"
             refused = refused + 1 if reason else 0
             if reason is None:
-                child = self._child(parent.config, component, text)
+                child = self._child(parent.config, "system" if component == DEMONSTRATIONS else component, text)
                 before = self.evaluate(parent.config, [self.by_id[t] for t in failing])
                 after = self.evaluate(child, [self.by_id[t] for t in failing])
                 if len(after) < len(failing):
