@@ -230,6 +230,8 @@ def test_a_cycle_samples_trains_scores_and_resumes_without_sending_again(tiny_gg
     # the tiny random model writes no query that passes: the base's two test tasks are lost, paired and counted
     assert first["test"]["single"] == {"base": 1.0, "trained": 0.0, "won": 0, "lost": 2, "p": 0.5}
     assert second["examples"] == 0 and "nothing to train on" in second["stopped"]
+    sampled = [m for m, _ in base.requests if any(family.describe(p.task) in m[-1]["content"] for p in train)]
+    assert len(sampled) == 4  # every one of the K samples of each train task, not the first that passes
     asked = {q for m, _ in base.requests for q in gold if q in m[-1]["content"]}
     assert asked == set(gold)  # the base saw the test tasks only to be scored on them
     trained = json.loads((tmp_path / "cycle" / "round-1" / "train" / "training.json").read_text())

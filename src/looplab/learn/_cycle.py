@@ -21,6 +21,7 @@ from ._export import export_training
 from ._train import TrainSettings, train
 
 RECORD = "cycle.json"
+SAMPLER = "codet"  # the policy that draws a round's samples (see run_cycle)
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ def run_cycle(run_dir: Path, family: Family, train_tasks: list[Problem], test_ta
     if set(splits["train"]) & set(splits["test"]):
         raise RunError("the train and test splits share tasks")
     identity = {"family": family.name, "splits": splits, "model": model.name, "base_gguf": str(base_gguf),
-                "settings": asdict(settings)}
+                "settings": asdict(settings), "sampler": SAMPLER}
     record = _prepare(run_dir, identity)
     on_stage(f"round 0: the base model on the {len(test_tasks)} test tasks")
     base = _score(run_dir / "round-0" / "test", family, test_tasks, model, settings, splits)
@@ -79,8 +80,11 @@ def run_cycle(run_dir: Path, family: Family, train_tasks: list[Problem], test_ta
     for r in range(1, settings.rounds + 1):
         stage = run_dir / f"round-{r}"
         on_stage(f"round {r}: {settings.samples} samples of each of the {len(train_tasks)} train tasks")
-        sample = PolicyConfig("best-of-n", n=settings.samples, temperature=settings.temperature,
-                              max_tokens=settings.max_tokens)
+        # codet draws all K (the first greedy) and never stops early, where best-of-n stops at the first answer
+        # its visible feedback passes (math's only checks an answer can be read): one sample, not K. Which
+        # answer it then chooses does not matter here: every attempt is exported and scored.
+        sample = PolicyConfig(SAMPLER, n=settings.samples, batch=settings.samples,
+                              temperature=settings.temperature, max_tokens=settings.max_tokens)
         with RunStore(stage / "sample") as store:
             store.require({"splits": splits})  # marks the train split, whose hidden scores select the data
             run_policies(train_tasks, family, [sample], model=model, store=store)
