@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 
 from .._text import fenced_blocks
@@ -178,14 +179,12 @@ def transport_conflict(world, request, days):
 
 
 def distinct_restaurants(world, request, days):
-    eaten = [d[m] for d in days for m in MEALS if d[m]]
-    repeated = sorted({r for r in eaten if eaten.count(r) > 1})
+    repeated = sorted(r for r, n in Counter(d[m] for d in days for m in MEALS if d[m]).items() if n > 1)
     return f"{repeated[0]} is visited more than once" if repeated else None
 
 
 def distinct_attractions(world, request, days):
-    sights = [s for d in days for s in d["attractions"]]
-    repeated = sorted({s for s in sights if sights.count(s) > 1})
+    repeated = sorted(s for s, n in Counter(s for d in days for s in d["attractions"]).items() if n > 1)
     return f"{repeated[0]} is visited more than once" if repeated else None
 
 
