@@ -701,3 +701,29 @@ def test_grow_prompts_are_data_sent_as_given_and_part_of_the_runs_identity(tmp_p
         store.set_meta("grow", {k: v for k, v in store.meta("grow").items() if k != "prompts"})
     grow(tmp_path / "old", embedder, 2)
     assert len(recorded_iterations(tmp_path / "old")) == 2
+
+
+def test_a_large_graph_updates_its_partition_spreads_its_samples_and_resumes_exactly(tmp_path, embedder, monkeypatch):
+    from looplab.grow import _loop, _metrics
+
+    # "large" from 20 nodes on, a window of 4 iterations: the large-graph path on a graph a test can grow
+    for module in (_loop, _metrics):
+        monkeypatch.setattr(module, "LARGE_LIMIT", 20)
+        monkeypatch.setattr(module, "WINDOW", 4)
+    grow(tmp_path / "whole", embedder, 14)
+    grow(tmp_path / "resumed", embedder, 9)
+    grow(tmp_path / "resumed", embedder, 14)
+    rows = {}
+    for name in ("whole", "resumed"):
+        with RunStore(tmp_path / name) as store:
+            rows[name] = [json.loads(r["metrics"]) for r in store.rows("grow_iterations", order_by="iteration")]
+    assert rows["resumed"] == rows["whole"]  # the partition, the samples and the last fit carried over
+    large = [r for r in rows["whole"] if r["nodes"] > 20]
+    assert len(large) >= 8 and large[0]["sampled_from"] == large[0]["iteration"]
+    assert [r["sampled_from"] for r in large[4:]] == [r["iteration"] - 3 for r in large[4:]]
+    assert {r["iteration"] - r["powerlaw_fitted_at"] for r in large} == {0, 1, 2, 3}
+    small = [r for r in rows["whole"] if r["nodes"] <= 20]
+    assert all(r["sampled_from"] == r["powerlaw_fitted_at"] == r["iteration"] for r in small)
+    # the saved partition is the updated one the next iteration starts from
+    saved = load_graphml(tmp_path / "whole" / "graph.graphml")
+    assert len({c for _, c in saved.nodes(data="community")}) == large[-1]["communities"]

@@ -16,8 +16,8 @@ import numpy as np
 from ..models import Embedder, Meter, Model
 from ..runs import RunError, RunStore, TaskRecorder, require_loop
 from ._prompts import GrowPrompts, only_the_question
-from ._graph import merge_local, save_graphml
-from ._metrics import COLUMNS, GrowthState, communities, measure, state_of
+from ._graph import load_graphml, merge_local, save_graphml
+from ._metrics import COLUMNS, LARGE_LIMIT, WINDOW, GrowthState, communities, measure, sample, simple_igraph, state_of
 from ._extract import MODES, extract
 from ._parse import LocalGraph
 from ._resolve import DEFAULT_THRESHOLD, EntityResolver, Resolution, normalize_name
@@ -108,13 +108,16 @@ class GrowRun:
         # Drift is measured against the topic (or, without one, the seed question).
         self.topic_vector = embedder.embed([config.topic or config.question])[0]
         self.community: dict = {}
+        self.state = GrowthState()
         self._rebuild()
 
     # ---- state ---------------------------------------------------------------------------------
     def _rebuild(self) -> None:
-        """Replay finished iterations: the same local graphs through the same resolutions."""
+        """Replay finished iterations: the same local graphs through the same resolutions; and the state the next
+        row is measured against (on a large graph the window's samples are drawn again on their own graphs)."""
         for row in self.store.rows("grow_vectors"):
             self.resolver.add(row["node"], np.frombuffer(row["vector"], dtype=np.float32))
+        finished, samples, last = self.finished(), [], None
         for row in self.store.rows("grow_iterations", {"status": "ok"}, order_by="iteration"):
             data = json.loads(row["local_graph"])
             local = LocalGraph({n["id"]: n["type"] for n in data["nodes"]},
@@ -125,7 +128,25 @@ class GrowRun:
                 if r.method == "embedding":
                     self.resolver.alias(r.name, r.node)
             merge_local(self.graph, local, resolutions, row["iteration"])
-        self.community = communities(self.graph, self.config.seed)
+            if row["iteration"] > finished - WINDOW + 1 and len(self.graph) > LARGE_LIMIT:
+                samples.append(sample(simple_igraph(self.graph)[0], row["iteration"], self.config.seed))
+        self.community = self._saved_partition() or communities(self.graph, self.config.seed)
+        rows = self.store.rows("grow_iterations", order_by="iteration DESC")
+        if rows:
+            last = json.loads(rows[0]["metrics"])
+        powerlaw = () if last is None or last.get("powerlaw_fitted_at") is None else (
+            last["powerlaw_fitted_at"], *(math.nan if last[k] is None else last[k]
+                                          for k in ("powerlaw_alpha", "powerlaw_xmin", "powerlaw_llr", "powerlaw_p")))
+        self.state = state_of(self.graph, self.community, samples, powerlaw)
+
+    def _saved_partition(self) -> dict:
+        """The communities graph.graphml was saved with, when it holds this graph (a large graph's partition is
+        updated from the previous one, so a resumed run continues from it); else nothing."""
+        path = self.store.dir / "graph.graphml"
+        if not path.exists():
+            return {}
+        saved = dict(load_graphml(path).nodes(data="community"))
+        return saved if set(saved) == set(self.graph) and None not in saved.values() else {}
 
     def _iterations(self) -> list[dict]:
         return self.store.rows("grow_iterations", order_by="iteration")
@@ -144,9 +165,10 @@ class GrowRun:
         if self.finished():
             # A process killed between an iteration's commit and its files left them behind the record.
             self._save(self.finished())
-        state = state_of(self.graph)
+        state = self.state
         while self.finished() < iterations:
             result, state = self._iterate(self.finished() + 1, state)
+            self.state = state
             results.append(result)
             if on_iteration:
                 on_iteration(result)
