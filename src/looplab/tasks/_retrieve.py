@@ -81,6 +81,7 @@ class Catalogue:
         import bm25s
 
         self.items = items
+        self._grades: dict[Intent, list[int]] = {}
         self._bm25s = bm25s
         self.index = bm25s.BM25()
         self.index.index(bm25s.tokenize([f"{i.title} {i.text}" for i in items], stopwords="en",
@@ -94,6 +95,12 @@ class Catalogue:
             return []
         found, scores = self.index.retrieve(tokens, k=min(k, len(self.items)), show_progress=False)
         return [int(i) for i, s in zip(found[0], scores[0]) if s > 0]
+
+    def grades(self, intent: Intent) -> list[int]:
+        """Each item's grade for `intent`, computed once: every score of a task reads them."""
+        if intent not in self._grades:
+            self._grades[intent] = [intent.grade(it) for it in self.items]
+        return self._grades[intent]
 
     def rank(self, queries: list[str]) -> list[int]:
         """One query's ranking, or several fused by reciprocal rank fusion."""
@@ -198,21 +205,22 @@ def extract_queries(reply: str) -> str:
     return "\n".join(queries[:MAX_QUERIES])
 
 
-def ndcg(ranking: list[int], items: list[Item], intent: Intent, k: int = K) -> float:
+def ndcg(ranking: list[int], catalog: Catalogue, intent: Intent, k: int = K) -> float:
     """nDCG@k with graded gains (2^grade - 1), against the best ranking the catalogue allows."""
-    gains = [2 ** intent.grade(items[i]) - 1 for i in ranking[:k]]
-    dcg = sum(g / math.log2(r + 2) for r, g in enumerate(gains))
-    ideal = sorted((2 ** intent.grade(it) - 1 for it in items), reverse=True)[:k]
+    grades = catalog.grades(intent)
+    dcg = sum((2 ** grades[i] - 1) / math.log2(r + 2) for r, i in enumerate(ranking[:k]))
+    ideal = sorted((2 ** g - 1 for g in grades), reverse=True)[:k]
     best = sum(g / math.log2(r + 2) for r, g in enumerate(ideal))
     return dcg / best if best else 0.0
 
 
 def measures(catalog: Catalogue, queries: list[str], intent: Intent) -> dict:
     ranking = catalog.rank(queries) if queries else []
-    relevant = [it.id for it in catalog.items if intent.grade(it) == 2]
+    grades = catalog.grades(intent)
+    relevant = [i for i, g in enumerate(grades) if g == 2]
     top = ranking[:K]
-    first = next((r for r, i in enumerate(ranking, 1) if intent.grade(catalog.items[i]) == 2), None)
-    return {"ndcg": round(ndcg(ranking, catalog.items, intent), 4),
+    first = next((r for r, i in enumerate(ranking, 1) if grades[i] == 2), None)
+    return {"ndcg": round(ndcg(ranking, catalog, intent), 4),
             "recall": round(sum(i in set(relevant) for i in top) / min(K, len(relevant)), 4),
             "mrr": round(1 / first, 4) if first else 0.0}
 
@@ -236,7 +244,7 @@ class ShopperClicks(FeedbackSource):
             mark = {2: "  [clicked: exactly what I want]", 1: "  [clicked: close, but not quite]", 0: ""}[grade]
             clicks += grade > 0
             lines.append(f"{rank}. {item.title}: {item.text}{mark}")
-        score = ndcg(ranking, shown.items, task.intent)
+        score = ndcg(ranking, shown, task.intent)
         return Feedback(score, score >= PASS_NDCG, f"The top {len(lines)} results (I clicked {clicks}):\n"
                         + "\n".join(lines), {"ndcg": round(score, 4), "clicks": clicks})
 
