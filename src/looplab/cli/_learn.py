@@ -72,11 +72,11 @@ def cmd_cycle(args) -> int:
     if unknown or not policies:
         raise UsageError(f"unknown policy {unknown[0] if unknown else args.policies!r}; choose from "
                          f"{', '.join(POLICIES)}")
-    family, problems = load_tasks(args.tasks, _sandbox(args))
     try:
         train_size, test_size = (int(n) for n in args.splits.split(":"))
     except ValueError:
         raise UsageError(f"give --splits as TRAIN:TEST task counts, e.g. 60:30, not {args.splits!r}") from None
+    family, problems = load_tasks(args.tasks, _sandbox(args))  # after the flags: a bad one fails at once
     if train_size < 1 or test_size < 1 or train_size + test_size > len(problems):
         raise UsageError(f"--splits {args.splits} asks for more tasks than the {len(problems)} there are, or none")
     splits = split_tasks(problems, (train_size, 0, test_size), args.seed)
