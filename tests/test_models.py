@@ -169,3 +169,17 @@ def test_a_reply_stops_before_its_first_repeated_sentence(chat_server):
                                                                    stop_on_repeat=True)
     assert (served.text, served.finish_reason) == (reply.text, "repeat")
     assert served.usage.completion_tokens == len(looping.split())
+
+
+def test_the_context_window_is_a_load_setting_of_the_local_model():
+    from looplab.models import load_model
+
+    long = [{"role": "user", "content": "silk " * 900}]
+    small = load_model("local:smollm2", model_args={"n_ctx": 512})
+    assert small.n_ctx == 512 and "n_ctx" in small.name and "n_ctx" not in small.model_args
+    with pytest.raises(ModelError, match="context window of 512 tokens"):
+        small.complete(long, max_tokens=8)
+    assert load_model("local:smollm2", model_args={"n_ctx": 2048}).complete(long, max_tokens=1).usage.prompt_tokens > 512
+    for bad in ("big", 100, True):
+        with pytest.raises(ModelError, match="n_ctx is the context window"):
+            load_model("local:smollm2", model_args={"n_ctx": bad})

@@ -43,7 +43,8 @@ class LlamaModel:
     def __init__(self, path: str | Path, name: str, *, n_ctx: int = 4096, n_threads: int | None = None,
                  model_args: dict | None = None, lora_path: str | Path | None = None):
         """`model_args`: sampling settings llama.cpp's chat completion has (SAMPLING_ARGS), applied to every
-        call; any other name is refused. `lora_path`: a LoRA adapter GGUF applied over the model."""
+        call, and `n_ctx`, the context window to load the model with; any other name is refused. `lora_path`:
+        a LoRA adapter GGUF applied over the model."""
         try:
             from llama_cpp import Llama
         except ImportError as e:
@@ -52,11 +53,16 @@ class LlamaModel:
         path = Path(path)
         if not path.is_file():
             raise ModelError(f"no GGUF model file at {path}")
-        self.model_args = dict(model_args or {})
+        given = dict(model_args or {})
+        self.model_args = {k: v for k, v in given.items() if k != "n_ctx"}
+        n_ctx = given.get("n_ctx", n_ctx)
+        if isinstance(n_ctx, bool) or not isinstance(n_ctx, int) or n_ctx < 512:
+            raise ModelError(f"n_ctx is the context window in tokens, a whole number of at least 512, not {n_ctx!r}")
         unknown = sorted(set(self.model_args) - set(SAMPLING_ARGS))
         if unknown:
-            raise ModelError(f"the embedded model has no setting {unknown[0]!r}; it takes {', '.join(SAMPLING_ARGS)}")
-        self.name = named_with_args(name, self.model_args)
+            raise ModelError(f"the embedded model has no setting {unknown[0]!r}; it takes n_ctx, "
+                             f"{', '.join(SAMPLING_ARGS)}")
+        self.name = named_with_args(name, given)  # a longer window lets prompts through a shorter one refuses
         self.path = path
         self.n_ctx = n_ctx
         threads = n_threads or default_threads()
