@@ -117,23 +117,24 @@ class GrowRun:
         row is measured against (on a large graph the window's samples are drawn again on their own graphs)."""
         for row in self.store.rows("grow_vectors"):
             self.resolver.add(row["node"], np.frombuffer(row["vector"], dtype=np.float32))
-        finished, samples, last = self.finished(), [], None
-        for row in self.store.rows("grow_iterations", {"status": "ok"}, order_by="iteration"):
-            data = json.loads(row["local_graph"])
-            local = LocalGraph({n["id"]: n["type"] for n in data["nodes"]},
-                               [(e["source"], e["target"], e["relation"]) for e in data["edges"]])
-            resolutions = [Resolution(r["name"], r["node"], r["method"], r["similarity"])
-                           for r in self.store.rows("grow_resolutions", {"iteration": row["iteration"]})]
-            for r in resolutions:
-                if r.method == "embedding":
-                    self.resolver.alias(r.name, r.node)
-            merge_local(self.graph, local, resolutions, row["iteration"])
+        rows, samples = self._iterations(), []
+        finished = rows[-1]["iteration"] if rows else 0
+        for row in rows:
+            if row["status"] == "ok":
+                data = json.loads(row["local_graph"])
+                local = LocalGraph({n["id"]: n["type"] for n in data["nodes"]},
+                                   [(e["source"], e["target"], e["relation"]) for e in data["edges"]])
+                resolutions = [Resolution(r["name"], r["node"], r["method"], r["similarity"])
+                               for r in self.store.rows("grow_resolutions", {"iteration": row["iteration"]})]
+                for r in resolutions:
+                    if r.method == "embedding":
+                        self.resolver.alias(r.name, r.node)
+                merge_local(self.graph, local, resolutions, row["iteration"])
+            # a skipped iteration was measured too, so it drew its share of the window
             if row["iteration"] > finished - WINDOW + 1 and len(self.graph) > LARGE_LIMIT:
                 samples.append(sample(simple_igraph(self.graph)[0], row["iteration"], self.config.seed))
         self.community = self._saved_partition() or communities(self.graph, self.config.seed)
-        rows = self.store.rows("grow_iterations", order_by="iteration DESC")
-        if rows:
-            last = json.loads(rows[0]["metrics"])
+        last = json.loads(rows[-1]["metrics"]) if rows else None
         powerlaw = () if last is None or last.get("powerlaw_fitted_at") is None else (
             last["powerlaw_fitted_at"], *(math.nan if last[k] is None else last[k]
                                           for k in ("powerlaw_alpha", "powerlaw_xmin", "powerlaw_llr", "powerlaw_p")))
