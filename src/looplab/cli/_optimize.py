@@ -1,13 +1,14 @@
 """optimize: improve a solve policy's prompts from feedback on a train split, proven on a test split."""
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 from rich.table import Table
 from rich.text import Text
 
 from ..models import Budget
-from ..optimize import Optimizer, parse_sizes, split_tasks, write_best
+from ..optimize import VARIANTS, Optimizer, parse_sizes, split_tasks, write_best
 from ..runs import RunStore
 from ..solve import POLICIES, PolicyConfig
 from ..tasks import load_tasks
@@ -34,6 +35,10 @@ def add_commands(sub) -> None:
                                                                    "written from and first tried on (default 3)")
     p.add_argument("--no-demonstrations", action="store_true",
                    help="change the prompts' texts only: no round offers worked examples of solved train tasks")
+    p.add_argument("--baselines", type=_baselines, default=[], metavar="NAMES",
+                   help="after the search, run these at the same metric-call budget, each in RUN/baseline-NAME, "
+                        "and pair each one's best with the seed on the test split: " +
+                        "; ".join(f"{k}: {v}" for k, v in VARIANTS.items() if k != "search") + " (or all)")
     p.add_argument("--seed", type=_whole(0), default=0, help="for the splits and the search's choices (default 0)")
     p.add_argument("--rounds", type=_whole(0), default=3, help="the policy's rounds (default 3)")
     p.add_argument("--n", type=_whole(1), default=4, help="the policy's n (default 4)")
@@ -42,6 +47,18 @@ def add_commands(sub) -> None:
     _add_run_dir(p)
     _add_model_args(p)
     _add_sandbox_args(p, 10.0)
+
+
+def _baselines(text: str) -> list[str]:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    known = [k for k in VARIANTS if k != "search"]
+    if names == ["all"]:
+        return known
+    unknown = [n for n in names if n not in known]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"unknown baseline {unknown[0] if unknown else text!r}; choose from "
+                                         f"{', '.join(known)} or all")
+    return names
 
 
 def cmd_optimize(args) -> int:
@@ -57,16 +74,19 @@ def cmd_optimize(args) -> int:
                         max_tokens=args.max_tokens)
     model = _load_model(args)
     reflector = _load_model(args, args.reflect_model) if args.reflect_model else model
-    with RunStore(args.run_dir) as store:
-        optimizer = Optimizer(store, family, splits, base, model=model, reflector=reflector,
-                              budget_calls=args.budget_calls, task_budget=Budget(tokens=args.budget_tokens),
-                              minibatch=args.minibatch, seed=args.seed, max_connections=args.max_connections,
-                              demonstrations=not args.no_demonstrations)
-        with console.status(f"optimizing {base.name}'s prompts: {len(splits.train)} train, {len(splits.val)} "
-                            f"validation, {len(splits.test)} test tasks, {args.budget_calls} metric calls"):
-            result = optimizer.run()
-        best = optimizer.best_config(result)
-        write_best(Path(args.run_dir) / "best_policy.json", best, result, splits)
+    def search(run_dir, variant):
+        with RunStore(run_dir) as store:
+            optimizer = Optimizer(store, family, splits, base, model=model, reflector=reflector,
+                                  budget_calls=args.budget_calls, task_budget=Budget(tokens=args.budget_tokens),
+                                  minibatch=args.minibatch, seed=args.seed, max_connections=args.max_connections,
+                                  demonstrations=not args.no_demonstrations, variant=variant)
+            with console.status(f"{variant}: {base.name}'s prompts, {len(splits.train)} train, {len(splits.val)} "
+                                f"validation, {len(splits.test)} test tasks, {args.budget_calls} metric calls"):
+                result = optimizer.run()
+            return result, optimizer.best_config(result)
+
+    result, best = search(args.run_dir, "search")
+    write_best(Path(args.run_dir) / "best_policy.json", best, result, splits)
     table = Table(title=f"candidates: validation split ({len(splits.val)} tasks), hidden pass rate")
     for column in ("id", "parent", "changed", "validation", "Pareto"):
         table.add_column(column, justify="right")
@@ -83,6 +103,28 @@ def cmd_optimize(args) -> int:
         out.print(Text(f"Test split ({t['tasks']} tasks, never seen by the search): seed {100 * t['seed']:.1f}%, best "
                        f"(candidate {result.best}) {100 * t['best']:.1f}%; best won {t['won']}, lost {t['lost']} "
                        f"(sign test p {t['p']:.2f})"))
+    if args.baselines:
+        baselines = {name: search(Path(args.run_dir) / f"baseline-{name}", name)[0] for name in args.baselines}
+        _print_baselines(result, baselines, len(splits.test))
     console.print(f"Wrote {Path(args.run_dir) / 'best_policy.json'}; use it with looplab solve --policy-config FILE")
     return 0
+
+
+def _print_baselines(result, baselines: dict, test_tasks: int) -> None:
+    """Every search's best on the test split, each paired with its seed, at the same metric-call budget."""
+    table = Table(title=f"test split ({test_tasks} tasks, never seen by any search): each search's best against "
+                        "the seed, at the same metric-call budget")
+    for column in ("search", "best (validation)", "test pass@1", "won/lost vs seed (p)", "metric calls",
+                   "reflector calls", "proposals refused"):
+        table.add_column(column, justify="right")
+    if result.test:
+        table.add_row("seed", "", f"{100 * result.test['seed']:.1f}%", "reference", "", "", "")
+    for name, r in {"search": result, **baselines}.items():
+        val = next(c["val"] for c in r.candidates if c["id"] == r.best)
+        refused = sum(v for k, v in r.proposals.items() if k.startswith("rejected"))
+        t = r.test
+        table.add_row(name, f"candidate {r.best} ({100 * val:.1f}%)", f"{100 * t['best']:.1f}%" if t else "-",
+                      f"{t['won']}/{t['lost']} ({t['p']:.2f})" if t else "-", str(r.metric_calls),
+                      str(r.reflector_calls), str(refused) if name != "gepa" else "(gepa checks none)")
+    out.print(table)
 

@@ -65,6 +65,18 @@ advice that avoids mistakes like these on any task of this kind.{fields} Reply w
 inside a ``` block."""
 
 
+# What a search may do, by name: the full search and the baselines `--baselines` runs beside it at the same
+# metric-call budget, each telling which part of the search a gain comes from.
+VARIANTS = {
+    "search": "texts rewritten and demonstrations chosen, accepted on a minibatch, parents from the Pareto front",
+    "instructions": "texts rewritten only, no demonstrations",
+    "demonstrations": "demonstrations only: the seed's texts with worked examples, no text rewritten",
+    "random": "texts rewritten from the seed's failures, each validated with no minibatch acceptance and no "
+              "parent but the seed",
+    "gepa": "gepa.optimize driven through an adapter over the same tasks, student and reflector",
+}
+
+
 @dataclass(frozen=True)
 class Candidate:
     id: int
@@ -135,9 +147,12 @@ class Optimizer:
 
     def __init__(self, store: RunStore, family: Family, splits: Splits, base: PolicyConfig, *, model: Model,
                  reflector: Model, budget_calls: int, task_budget: Budget = Budget(), minibatch: int = 3,
-                 seed: int = 0, max_connections: int | None = None, demonstrations: bool = True):
+                 seed: int = 0, max_connections: int | None = None, demonstrations: bool = True,
+                 variant: str = "search"):
         if base.strategy not in POLICIES:
             raise RunError(f"unknown policy {base.strategy!r}; choose from {', '.join(POLICIES)}")
+        if variant not in VARIANTS:
+            raise RunError(f"unknown search {variant!r}; choose from {', '.join(VARIANTS)}")
         least = len(splits.val) + 2 * minibatch
         if budget_calls < least:
             raise RunError(f"a budget of {budget_calls} metric calls cannot pay one validation pass ({len(splits.val)}"
@@ -149,14 +164,19 @@ class Optimizer:
         self.seed, self.max_connections = seed, max_connections
         self.components = [c for c in POLICIES[base.strategy].templates if c != "thinker"]
         # the rounds turn through these; demonstrations (DSPy's bootstrapped few-shot) join the system prompt
-        self.changes = self.components + ([DEMONSTRATIONS] if demonstrations and "system" in self.components else [])
+        demos = [DEMONSTRATIONS] if demonstrations and "system" in self.components and variant != "instructions" else []
+        if variant == "demonstrations" and not demos:
+            raise RunError(f"{base.strategy} has no system prompt to hold demonstrations" if demonstrations else
+                           "the demonstrations-only search cannot run with --no-demonstrations")
+        self.changes = demos if variant == "demonstrations" else self.components + demos
+        self.variant = variant
         # the splits by task id, where `export --select train-hidden` finds which hidden scores are the train split's
         store.require({"loop": "optimize", "holds": ["solve"], "splits": splits.ids(), "optimize": {
             "strategy": base.strategy, "base": base.settings(), "splits": splits.ids(), "budget_calls": budget_calls,
             "minibatch": minibatch, "seed": seed, "reflector": reflector.name,
             "reflect_prompt": hashlib.sha256(REFLECT.encode()).hexdigest()[:12],
             "budget_tokens": task_budget.tokens, "budget_task_calls": task_budget.calls}})
-        store.require({"optimize_demonstrations": demonstrations})  # apart: records made before it resume
+        store.require({"optimize_demonstrations": demonstrations, "optimize_variant": variant})
         store.declare(SCHEMA)
         self.by_id = {p.task.id: p for p in splits.train + splits.val + splits.test}
         self.searched = {p.task.id for p in splits.train + splits.val}
@@ -238,20 +258,29 @@ class Optimizer:
             used += len(block)
         return self.text_of(parent, "system") + DEMO_HEADER + "".join(blocks) if blocks else None
 
-    def _examples(self, config: PolicyConfig, failing: list[str]) -> str:
+    def examples(self, config: PolicyConfig, task_ids: list[str]) -> list[dict[str, str]]:
+        """Train tasks as the reflector reads them: the task, the candidate's answer and the feedback on it (the
+        last attempt's visible feedback and the hidden verdict's text, the train split being the optimizer's
+        data), each cut to EXAMPLE_CHARS."""
+        assert set(task_ids) <= self.train_ids, "only the train split's feedback text is the optimizer's to read"
         outcomes = self.store.outcomes(config.name)
         steps = {}
         for step in self.store.steps(config.name):
-            if step.task_id in failing and step.is_attempt:
+            if step.task_id in task_ids and step.is_attempt:
                 steps[step.task_id] = step  # the last attempt
-        blocks = []
-        for i, task_id in enumerate(failing, 1):
+        shown = []
+        for task_id in task_ids:
             problem = self.by_id[task_id]
             answer = outcomes[task_id].answer or "(no answer)"
             visible = " ".join(f.text for f in steps[task_id].feedback.values()) if task_id in steps else ""
-            hidden = self.family.score(problem, answer).text  # the train split's hidden verdict: its data
-            blocks.append(f"Example {i}\nTask: {_brief(self.family.describe(problem.task))}\nAnswer: "
-                          f"{_brief(answer)}\nFeedback: {_brief((visible + ' ' + hidden).strip())}")
+            hidden = self.family.score(problem, answer).text
+            shown.append({"task": _brief(self.family.describe(problem.task)), "answer": _brief(answer),
+                          "feedback": _brief((visible + " " + hidden).strip())})
+        return shown
+
+    def _examples(self, config: PolicyConfig, failing: list[str]) -> str:
+        blocks = [f"Example {i}\nTask: {e['task']}\nAnswer: {e['answer']}\nFeedback: {e['feedback']}"
+                  for i, e in enumerate(self.examples(config, failing), 1)]
         return "\n\n".join(blocks).replace("````", "```")  # nothing inside closes the examples' fence
 
     def check(self, component: str, current: str, text: str | None, seen: set[str]) -> str | None:
@@ -329,6 +358,10 @@ class Optimizer:
 
     def run(self) -> OptimizeResult:
         seed = self._add_candidate(None, self.base, None, None)
+        if self.variant == "gepa":
+            from ._gepa import gepa_search  # gepa is an optional dependency, needed by this baseline alone
+            gepa_search(self)
+            return self.result(seed)
         self.evaluate(self.base, self.splits.val)
         rng_root = random.Random(self.seed)
         round_ = refused = 0
@@ -345,10 +378,13 @@ class Optimizer:
                 parent = self._candidate(recorded[0]["parent"])
                 component, failing = recorded[0]["component"], json.loads(recorded[0]["minibatch"])
             else:
-                scores = self._val_scores(pool)
-                front = pareto_front(scores, self.val_ids)
-                parent_id = rng.choices(sorted(front), weights=[front[c] for c in sorted(front)])[0]
-                parent = next(c for c in pool if c.id == parent_id)
+                if self.variant == "random":
+                    parent = seed
+                else:
+                    scores = self._val_scores(pool)
+                    front = pareto_front(scores, self.val_ids)
+                    parent_id = rng.choices(sorted(front), weights=[front[c] for c in sorted(front)])[0]
+                    parent = next(c for c in pool if c.id == parent_id)
                 component = self.changes[(round_ - 1) % len(self.changes)]
                 failing = self._minibatch(parent, rng)
             if not failing:
@@ -374,7 +410,12 @@ class Optimizer:
                     text = self._with_demos(parent.config, text)
             status = "rejected"
             refused = refused + 1 if reason else 0
-            if reason is None:
+            if reason is None and self.variant == "random":  # no selection: every proposal that may be tried joins
+                child = self._child(parent.config, "system" if component == DEMONSTRATIONS else component, text)
+                status, reason = "accepted", "no minibatch acceptance in this search"
+                self._add_candidate(parent.id, child, component, round_)
+                self.evaluate(child, self.splits.val)
+            elif reason is None:
                 child = self._child(parent.config, "system" if component == DEMONSTRATIONS else component, text)
                 before = self.evaluate(parent.config, [self.by_id[t] for t in failing])
                 after = self.evaluate(child, [self.by_id[t] for t in failing])
