@@ -241,3 +241,31 @@ def test_a_cycle_samples_trains_scores_and_resumes_without_sending_again(tiny_gg
                      settings=settings, threads=1)["rounds"] == record["rounds"] and again.requests == []
     with pytest.raises(RunError, match="another split"):
         run_cycle(tmp_path / "cycle", family, test, train, model=again, base_gguf=tiny_gguf, settings=settings)
+
+
+def test_a_revisions_cycle_trains_on_fixes_that_feedback_led_to(tiny_gguf, tmp_path, monkeypatch):
+    """With --revisions the samples are refine's: the base's first query fails on the visible database, its
+    revision (asked with that feedback) is the gold query, and each such fix is one training conversation:
+    attempt, feedback, corrected attempt."""
+    from solve_fakes import Counting
+
+    from looplab.learn import CycleSettings, TrainSettings, run_cycle
+
+    monkeypatch.setenv("LOOPLAB_CACHE", str(tmp_path / "cache"))
+    family, problems = load_tasks("sql", None, ids=["shop/01", "shop/02", "shop/03"])
+    gold = {family.describe(p.task): family.reference(p) for p in problems}
+
+    def base_reply(messages):
+        if len(messages) <= 2:  # a first attempt: a query the visible database refuses
+            return "```sql\nSELECT * FROM no_such_table\n```"
+        return "```sql\n" + next(g for q, g in gold.items() if q in messages[1]["content"]) + "\n```"
+    settings = CycleSettings(rounds=1, samples=2, max_tokens=16, revisions=True,
+                             train=TrainSettings(lora_r=4, lr=0.05, max_length=384, save_steps=1))
+    record = run_cycle(tmp_path / "cycle", family, problems[:2], problems[2:], model=Counting(base_reply),
+                       base_gguf=tiny_gguf, settings=settings, threads=1)
+    [first] = record["rounds"]
+    assert record["sampler"] == "refine" and first["examples"] == 2 and "test" in first
+    rows = [json.loads(line) for line in (tmp_path / "cycle" / "round-1" / "revisions.jsonl").read_text().splitlines()]
+    assert all([m["role"] for m in r["messages"]][-3:] == ["assistant", "user", "assistant"] for r in rows)
+    assert all("no_such_table" in r["feedback"] and "no_such_table" in r["messages"][-3]["content"] for r in rows)
+    assert {r["provenance"]["task_id"] for r in rows} == {p.task.id for p in problems[:2]}

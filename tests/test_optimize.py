@@ -172,6 +172,8 @@ def test_the_command_writes_a_best_policy_that_solve_reads(tmp_path, sql, capsys
     # row the search stopped paying the reflector
     said = " ".join(printed.err.split())
     assert "rejected: no train task solved yet to show 7, rejected: proposed before 13" in said
+    # a line as each round ends, also when the output is not a terminal
+    assert "search: round 1 (system, from candidate 0): not better, 0 of 2 on the minibatch" in said and "of 20 metric calls" in said
     saved = json.loads((run / "best_policy.json").read_text())
     assert saved["policy"]["strategy"] == "single" and saved["split_sizes"] == {"train": 6, "val": 4, "test": 3}
     assert main(["solve", "--tasks", "sql", "--limit", "1", "--policy-config", str(run / "best_policy.json"),

@@ -41,7 +41,11 @@ def add_commands(sub) -> None:
                                                                          "difficulty or category (e.g. 60:30)")
     p.add_argument("--seed", type=_whole(0), default=0, help="for the split (default 0)")
     p.add_argument("--rounds", type=_whole(1), default=1, help="sample-train-score rounds (default 1)")
-    p.add_argument("--samples", type=_whole(1), default=4, help="answers sampled per train task a round (default 4)")
+    p.add_argument("--samples", type=_whole(1), default=4, help="answers sampled per train task a round, or with "
+                                                                "--revisions the revisions allowed (default 4)")
+    p.add_argument("--revisions", action="store_true",
+                   help="train on revisions instead of answers: refine on the train split, and each revision the "
+                        "split's scorer passes after a failed parent (attempt, feedback, fix) is an example")
     p.add_argument("--temperature", type=_number(0, 2), default=0.8, help="of the samples (default 0.8)")
     p.add_argument("--max-tokens", type=_whole(16), default=768, help="per reply (default 768)")
     p.add_argument("--policies", default="single", help="what each model is scored with on the test split, "
@@ -82,7 +86,7 @@ def cmd_cycle(args) -> int:
     splits = split_tasks(problems, (train_size, 0, test_size), args.seed)
     training = TrainSettings("sft", args.lora_r, args.epochs, args.lr, args.max_length, save_steps=args.save_steps)
     settings = CycleSettings(args.rounds, args.samples, args.temperature, args.max_tokens, policies,
-                             args.budget_tokens, training)
+                             args.budget_tokens, training, revisions=args.revisions)
     record = run_cycle(args.run_dir, family, splits.train, splits.test, model=load_model(args.base, threads=args.threads),
                        base_gguf=gguf_file(args.base), settings=settings, threads=args.threads,
                        on_stage=lambda text: console.print(text))

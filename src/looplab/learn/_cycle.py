@@ -21,7 +21,6 @@ from ._export import export_training
 from ._train import TrainSettings, train
 
 RECORD = "cycle.json"
-SAMPLER = "codet"  # the policy that draws a round's samples (see run_cycle)
 
 
 @dataclass(frozen=True)
@@ -33,6 +32,20 @@ class CycleSettings:
     policies: tuple[str, ...] = ("single",)   # what each model is scored with on the test split
     budget_tokens: int | None = None          # per task, for every policy on the test split
     train: TrainSettings = field(default_factory=TrainSettings)
+    revisions: bool = False  # train on revisions that feedback led to a fix (LeTI, ILF) instead of answers
+
+
+def sampler(settings: CycleSettings) -> PolicyConfig:
+    """The policy that draws a round's samples. For answers, codet: it draws all K (the first greedy) and never
+    stops early, where best-of-n stops at the first answer its visible feedback passes (math's only checks an
+    answer can be read): one sample, not K; which answer it then chooses does not matter, every attempt is
+    exported and scored. For revisions, refine with K rounds: each failed attempt's visible feedback goes back
+    to the model, and a revision the train split's scorer passes after a parent it failed is an example."""
+    if settings.revisions:
+        return PolicyConfig("refine", rounds=settings.samples, temperature=settings.temperature,
+                            max_tokens=settings.max_tokens)
+    return PolicyConfig("codet", n=settings.samples, batch=settings.samples, temperature=settings.temperature,
+                        max_tokens=settings.max_tokens)
 
 
 def _prepare(run_dir: Path, identity: dict) -> dict:
@@ -72,31 +85,30 @@ def run_cycle(run_dir: Path, family: Family, train_tasks: list[Problem], test_ta
     if set(splits["train"]) & set(splits["test"]):
         raise RunError("the train and test splits share tasks")
     identity = {"family": family.name, "splits": splits, "model": model.name, "base_gguf": str(base_gguf),
-                "settings": asdict(settings), "sampler": SAMPLER}
+                "settings": asdict(settings), "sampler": sampler(settings).strategy}
     record = _prepare(run_dir, identity)
     on_stage(f"round 0: the base model on the {len(test_tasks)} test tasks")
     base = _score(run_dir / "round-0" / "test", family, test_tasks, model, settings, splits)
     rounds = []
     for r in range(1, settings.rounds + 1):
         stage = run_dir / f"round-{r}"
-        on_stage(f"round {r}: {settings.samples} samples of each of the {len(train_tasks)} train tasks")
-        # codet draws all K (the first greedy) and never stops early, where best-of-n stops at the first answer
-        # its visible feedback passes (math's only checks an answer can be read): one sample, not K. Which
-        # answer it then chooses does not matter here: every attempt is exported and scored.
-        sample = PolicyConfig(SAMPLER, n=settings.samples, batch=settings.samples,
-                              temperature=settings.temperature, max_tokens=settings.max_tokens)
+        sample = sampler(settings)
+        on_stage(f"round {r}: {sample.name} on each of the {len(train_tasks)} train tasks")
         with RunStore(stage / "sample") as store:
             store.require({"splits": splits})  # marks the train split, whose hidden scores select the data
             run_policies(train_tasks, family, [sample], model=model, store=store)
             sampled_tokens = sum(o.tokens for o in store.outcomes(sample.name).values())
-        data = stage / "sft.jsonl"
-        examples = export_training(stage / "sample", data, "sft", "train-hidden", family, train_tasks)
+        form = "revisions" if settings.revisions else "sft"
+        data = stage / f"{form}.jsonl"
+        examples = export_training(stage / "sample", data, form, "train-hidden", family, train_tasks)
         row = {"round": r, "examples": examples, "sampling_tokens": sampled_tokens}
         if not examples:
-            row["stopped"] = "no sample passed the train split's scorer: nothing to train on"
+            row["stopped"] = ("no revision passed the train split's scorer after a parent it failed" if
+                              settings.revisions else "no sample passed the train split's scorer") + \
+                             ": nothing to train on"
             rounds.append(row)
             break
-        on_stage(f"round {r}: training on {examples} verified answers")
+        on_stage(f"round {r}: training on {examples} verified {'revisions' if settings.revisions else 'answers'}")
         trained = train(data, base_gguf, stage / "train", settings.train)
         row["training_minutes"] = round(trained["seconds"] / 60, 1)
         model = load_model(f"local+lora:{stage / 'train'}", threads=threads)

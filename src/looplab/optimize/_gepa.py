@@ -35,6 +35,9 @@ class LooplabAdapter:
         config = self.config(candidate)
         passed = optimizer.evaluate(config, [optimizer.by_id[t] for t in batch], searched=False)
         scores = [float(passed[t]) for t in batch]
+        optimizer.say(f"{'the seed' if config == optimizer.base else 'a candidate'} passed {sum(scores):.0f} of "
+                      f"{len(batch)} tasks; {optimizer.metric_calls()} metric calls, "
+                      f"{len(optimizer.store.calls('reflector'))} reflector calls")
         outputs = [optimizer.store.outcomes(config.name)[t].answer for t in batch]
         traces = [{"task": t, "texts": dict(candidate)} for t in batch] if capture_traces else None
         return EvaluationBatch(outputs=outputs, scores=scores, trajectories=traces)

@@ -19,6 +19,7 @@ import hashlib
 import json
 import random
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -148,7 +149,7 @@ class Optimizer:
     def __init__(self, store: RunStore, family: Family, splits: Splits, base: PolicyConfig, *, model: Model,
                  reflector: Model, budget_calls: int, task_budget: Budget = Budget(), minibatch: int = 3,
                  seed: int = 0, max_connections: int | None = None, demonstrations: bool = True,
-                 variant: str = "search"):
+                 variant: str = "search", say: Callable[[str], None] = lambda line: None):
         if base.strategy not in POLICIES:
             raise RunError(f"unknown policy {base.strategy!r}; choose from {', '.join(POLICIES)}")
         if variant not in VARIANTS:
@@ -169,7 +170,7 @@ class Optimizer:
             raise RunError(f"{base.strategy} has no system prompt to hold demonstrations" if demonstrations else
                            "the demonstrations-only search cannot run with --no-demonstrations")
         self.changes = demos if variant == "demonstrations" else self.components + demos
-        self.variant = variant
+        self.variant, self.say = variant, say  # say: a line of progress, as each round ends
         # the splits by task id, where `export --select train-hidden` finds which hidden scores are the train split's
         store.require({"loop": "optimize", "holds": ["solve"], "splits": splits.ids(), "optimize": {
             "strategy": base.strategy, "base": base.settings(), "splits": splits.ids(), "budget_calls": budget_calls,
@@ -362,6 +363,7 @@ class Optimizer:
             from ._gepa import gepa_search  # gepa is an optional dependency, needed by this baseline alone
             gepa_search(self)
             return self.result(seed)
+        self.say(f"the seed on the validation split ({len(self.splits.val)} tasks)")
         self.evaluate(self.base, self.splits.val)
         rng_root = random.Random(self.seed)
         round_ = refused = 0
@@ -431,6 +433,9 @@ class Optimizer:
                 self.store.insert("optimize_proposals", {"round": round_, "parent": parent.id, "component": component,
                                                           "text": text or "", "status": status, "reason": reason,
                                                           "minibatch": json.dumps(failing)})
+            self.say(f"round {round_} ({component}, from candidate {parent.id}): {status}, {reason}; "
+                     f"{self.metric_calls()} of {self.budget_calls} metric calls, "
+                     f"{len(self.store.calls('reflector'))} reflector calls")
             if status == "unfinished":
                 break
         return self.result(seed)
@@ -447,6 +452,7 @@ class Optimizer:
             counts[key] = counts.get(key, 0) + 1
         test = None
         if with_test and self.splits.test:
+            self.say(f"the test split: the seed and the best (candidate {best.id}) on {len(self.splits.test)} tasks")
             seed_test = self.evaluate(seed.config, self.splits.test, searched=False)
             best_test = self.evaluate(best.config, self.splits.test, searched=False)
             won = sum(best_test[t] and not seed_test[t] for t in seed_test)
