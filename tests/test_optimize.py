@@ -256,3 +256,43 @@ def test_the_command_runs_the_baselines_beside_the_search_and_tables_them(tmp_pa
               "--baselines", "bogus", "--run-dir", str(tmp_path / "x")])
     assert refused.value.code == 2
     assert "unknown baseline 'bogus'" in capsys.readouterr().err
+
+
+def test_a_merge_joins_two_lines_changes_and_is_kept_only_when_it_beats_both_on_the_tasks_they_differ_on(
+        tmp_path, sql):
+    """Two children of the seed, one with advice in the system prompt (which helps on some tasks), one with
+    advice in the task template (which helps on the others): the merge takes each one's change, is tried on
+    the validation tasks the two differ on, passes more of them than either, and joins the pool."""
+    import random
+
+    from looplab.optimize._loop import MERGE
+    family, problems = sql
+    gold = {family.describe(p.task): family.reference(p) for p in problems}
+
+    def reply(messages):
+        task = next(d for d in gold if d in messages[-1]["content"])
+        even = len(gold[task]) % 2 == 0
+        if ("SYSTEM-ADVICE" in messages[0]["content"] and even) or ("TASK-ADVICE" in messages[-1]["content"]
+                                                                    and not even):
+            return "```sql\n" + gold[task] + "\n```"
+        return "```sql\nSELECT 1\n```"
+    splits = split_tasks(problems, (10, 5, 5), seed=1)
+    with RunStore(tmp_path / "run") as store:
+        optimizer = Optimizer(store, family, splits, PolicyConfig("single"), model=Counting(reply),
+                              reflector=Counting(lambda m: "unused"), budget_calls=60, minibatch=2)
+        base = PolicyConfig("single")
+        seed = optimizer._add_candidate(None, base, None, None)
+        system = optimizer._child(base, "system", "SYSTEM-ADVICE: answer in a sql block.")
+        task = optimizer._child(base, "first", base.prompts.first + "\nTASK-ADVICE")
+        for config in (system, task):
+            optimizer._add_candidate(seed.id, config, "x", None)
+        pool = [optimizer._candidate(i) for i in range(3)]
+        scores = optimizer._val_scores(pool)
+        assert 0 < sum(scores[1].values()) < 5 and 0 < sum(scores[2].values()) < 5
+        pair = optimizer._merge_pair(pool, random.Random(0))
+        assert (pair["parent"], pair["with"]) == (1, 2) and pair["before"] < len(pair["tasks"])
+        assert "SYSTEM-ADVICE" in pair["texts"]["system"] and "TASK-ADVICE" in pair["texts"]["first"]
+        assert optimizer._merge(1, pair)[0] == "accepted"
+        merged = optimizer._candidate(3)
+        assert store.rows("optimize_candidates", {"id": 3})[0]["component"] == MERGE
+        assert all(optimizer.evaluate(merged.config, splits.val).values())

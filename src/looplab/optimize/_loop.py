@@ -46,6 +46,7 @@ REFLECT_TEMPERATURE = 0.7  # a greedy reflector shown the same failures writes t
 REFUSED_IN_A_ROW = 20      # proposals refused one after another before the search stops: the reflector cannot help
 DEMO_CHARS = 1800          # the demonstrations' share of the system prompt: as many as fit (after Dynamic ICL)
 DEMONSTRATIONS = "demonstrations"  # the component a round may change instead of a text: worked examples
+MERGE = "merge"  # a round that joins two candidates' changes (GEPA's merge), due after each accepted proposal
 # Demonstrations follow the instruction in the system prompt, after this line; the reflector reads and rewrites
 # the instruction alone, and the demonstrations are kept.
 DEMO_HEADER = "\n\nWorked examples of tasks like these, each with a correct answer:"
@@ -357,6 +358,54 @@ class Optimizer:
                 break  # the budget is spent
         return [t for t in train if t in known and not known[t]][:self.minibatch]
 
+    def _merge_pair(self, pool: list[Candidate], rng: random.Random) -> dict | None:
+        """Two candidates of the Pareto front with a common ancestor, neither descending from the other, and
+        the child that takes each component from whichever of them changed it from that ancestor (from the one
+        with the better validation score when both did); with the validation tasks the two differ on, where the
+        child is tried. None when no such pair gives a child not tried before."""
+        scores = self._val_scores(pool)
+        front = sorted(pareto_front(scores, self.val_ids))
+        parents = {c.id: c.parent for c in pool}
+        by_id = {c.id: c for c in pool}
+
+        def line(c: int | None) -> list[int]:
+            chain = []
+            while c is not None:
+                chain.append(c)
+                c = parents[c]
+            return chain
+        tried = [json.loads(r["text"])["texts"] for r in self.store.rows("optimize_proposals", {"component": MERGE})]
+        pairs = []
+        for i, a in enumerate(front):
+            for b in front[i + 1:]:
+                up_a, up_b = line(a), line(b)
+                common = next((c for c in up_a if c in up_b), None)
+                if common is None or a in up_b or b in up_a:
+                    continue
+                ta, tb, t0 = ({k: getattr(by_id[c].config.prompts, k) for k in self.components} for c in (a, b, common))
+                better_b = sum(scores[b].values()) > sum(scores[a].values())
+                texts = {k: tb[k] if ta[k] == t0[k] or (tb[k] != t0[k] and better_b) else ta[k] for k in self.components}
+                differ = [t for t in self.val_ids if scores[a].get(t, False) != scores[b].get(t, False)]
+                if differ and texts not in (ta, tb) and texts not in tried:
+                    pairs.append({"parent": a, "with": b, "texts": texts, "tasks": differ,
+                                  "before": max(sum(scores[c].get(t, False) for t in differ) for c in (a, b))})
+        return rng.choice(pairs) if pairs else None
+
+    def _merge(self, round_: int, pair: dict) -> tuple[str, str]:
+        """Try a merge on the validation tasks its two parents differ on: it joins the pool only when it passes
+        more of them than the better parent (then it runs the rest of the validation split)."""
+        child = self._config(pair["texts"])
+        after = self.evaluate(child, [self.by_id[t] for t in pair["tasks"]])
+        told = f"{sum(after.values())} of the {len(pair['tasks'])} validation tasks candidates {pair['parent']} and " \
+               f"{pair['with']} differ on, the better of them {pair['before']}"
+        if len(after) < len(pair["tasks"]):
+            return "unfinished", "the budget ran out on the merge's tasks"
+        if sum(after.values()) <= pair["before"]:
+            return "not better", told
+        self._add_candidate(pair["parent"], child, MERGE, round_)
+        self.evaluate(child, self.splits.val)
+        return "accepted", told
+
     def run(self) -> OptimizeResult:
         seed = self._add_candidate(None, self.base, None, None)
         if self.variant == "gepa":
@@ -366,7 +415,7 @@ class Optimizer:
         self.say(f"the seed on the validation split ({len(self.splits.val)} tasks)")
         self.evaluate(self.base, self.splits.val)
         rng_root = random.Random(self.seed)
-        round_ = refused = 0
+        round_ = refused = merges_due = 0
         while True:
             pool = [self._candidate(r["id"]) for r in self.store.rows("optimize_candidates", order_by="id")]
             if self.budget_calls - self.metric_calls() < 2 * self.minibatch + len(self.splits.val):
@@ -376,6 +425,24 @@ class Optimizer:
             round_ += 1
             rng = random.Random(rng_root.random())
             recorded = self.store.rows("optimize_proposals", {"round": round_})
+            pair = None
+            if recorded and recorded[0]["component"] == MERGE:
+                pair = json.loads(recorded[0]["text"])
+            elif not recorded and merges_due and self.variant == "search":
+                pair = self._merge_pair(pool, rng)
+                merges_due = merges_due if pair else 0  # nothing to merge: back to proposals
+            if pair:
+                merges_due -= 1
+                status, reason = self._merge(round_, pair)
+                if not recorded:
+                    self.store.insert("optimize_proposals", {
+                        "round": round_, "parent": pair["parent"], "component": MERGE, "text": json.dumps(pair),
+                        "status": status, "reason": reason, "minibatch": json.dumps(pair["tasks"])})
+                self.say(f"round {round_} (merge of candidates {pair['parent']} and {pair['with']}): {status}, "
+                         f"{reason}; {self.metric_calls()} of {self.budget_calls} metric calls")
+                if status == "unfinished":
+                    break
+                continue
             if recorded:  # a replay: this round's choices as they were made (the pool has grown since)
                 parent = self._candidate(recorded[0]["parent"])
                 component, failing = recorded[0]["component"], json.loads(recorded[0]["minibatch"])
@@ -395,7 +462,7 @@ class Optimizer:
                     break  # the parent solves the whole train split: nothing left to learn from
                 continue
             seen = {_normal(r["text"].split(DEMO_HEADER)[0]) for r in self.store.rows("optimize_proposals")
-                    if r["round"] < round_ and r["component"] != DEMONSTRATIONS}
+                    if r["round"] < round_ and r["component"] not in (DEMONSTRATIONS, MERGE)}
             if component == DEMONSTRATIONS:  # chosen, not written: a replay reads the recorded choice
                 text = (recorded[0]["text"] or None) if recorded else self.demonstrate(parent.config, rng)
                 current = parent.config.prompts.system
@@ -425,6 +492,7 @@ class Optimizer:
                     status, reason = "unfinished", "the budget ran out on the minibatch"
                 elif sum(after.values()) > sum(before.values()):
                     status, reason = "accepted", f"{sum(after.values())} of {len(failing)} on the minibatch, parent {sum(before.values())}"
+                    merges_due += 1
                     self._add_candidate(parent.id, child, component, round_)
                     self.evaluate(child, self.splits.val)
                 else:
@@ -449,6 +517,7 @@ class Optimizer:
         counts: dict[str, int] = {}
         for row in self.store.rows("optimize_proposals"):
             key = row["status"] if row["status"] != "rejected" else f"rejected: {row['reason'].split(':')[0]}"
+            key = f"merge {key}" if row["component"] == MERGE else key
             counts[key] = counts.get(key, 0) + 1
         test = None
         if with_test and self.splits.test:
