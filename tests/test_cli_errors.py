@@ -179,7 +179,7 @@ def test_ctrl_c_at_any_moment_exits_130_without_a_traceback(tmp, after):
     time.sleep(startup + after)
     process.send_signal(signal.SIGINT)
     err = process.communicate(timeout=60)[1]
-    assert process.returncode in (130, 0) and "Traceback" not in err, err  # 0: it had finished already
+    assert process.returncode in (130, 0) and "Traceback" not in err, (process.returncode, err)  # 0: it had finished already
 
 
 def test_view_writes_a_new_folder_and_replaces_only_its_own_site(tmp):

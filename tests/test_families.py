@@ -24,8 +24,8 @@ from looplab.tasks._sql_data import DOMAINS
 from looplab.tasks._sql_questions import QUESTIONS
 
 def _readme_example() -> list[dict]:
-    """The README's two-task example of the JSONL format, read from the README itself."""
-    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    """docs/families.md's two-task example of the JSONL format, read from the page itself."""
+    readme = (Path(__file__).parent.parent / "docs" / "families.md").read_text()
     block = readme.split("two-task file, one task of each form:")[1].split("```json\n")[1].split("```")[0]
     return [json.loads(line) for line in block.strip().splitlines()]
 

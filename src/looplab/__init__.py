@@ -19,6 +19,8 @@ _PUBLIC = {
     **dict.fromkeys(["load_tasks", "Problem", "Family"], "tasks"),
     **dict.fromkeys(["RunStore", "trajectories", "export_trajectories"], "runs"),
     **dict.fromkeys(["Sandbox", "Limits"], "sandbox"),
+    **dict.fromkeys(["Optimizer", "split_tasks", "write_best"], "optimize"),
+    **dict.fromkeys(["export_training", "train", "TrainSettings", "run_cycle", "CycleSettings"], "learn"),
 }
 __all__ = sorted(_PUBLIC)
 

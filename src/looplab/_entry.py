@@ -2,6 +2,7 @@
 imported, ends with exit status 130 and no traceback, within moments."""
 import atexit
 import os
+import signal
 import sys
 
 
@@ -22,4 +23,7 @@ def main() -> None:
         sys.stderr.flush()
         atexit._run_exitfuncs()
         os._exit(code)
+    # The command is done and its record closed: a Ctrl-C in the moments the interpreter takes to shut down
+    # would only turn the exit status into "killed by SIGINT" (-2) after a run that finished.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     sys.exit(code)

@@ -36,7 +36,7 @@ EXIT_INTERRUPTED = 130
 TASKS_HELP = "humaneval (default) | sql[:library,shop,clinic] | math[:GENERATOR,...] (default generators: " \
              "gsm_symbolic, basic_arithmetic, fraction_simplification) | plan[:easy,medium,hard] (travel plans " \
              "checked against constraints) | retrieve[:easy,medium,hard] (search queries reformulated from " \
-             "retrieval feedback) | FILE.jsonl (code tasks, see the README)"
+             "retrieval feedback) | FILE.jsonl (code tasks, see docs/families.md)"
 
 
 class _Parser(argparse.ArgumentParser):

@@ -42,7 +42,7 @@ JUDGE = ("You check whether a fact follows from a set of relations. Answer YES i
          "the relations alone, otherwise NO. Answer with one word.")
 ANSWERS = ["YES", "NO"]
 # P(YES) at or above which the embedded model's judgement counts as YES: chosen by `judge_agreement` on the
-# tuning half of the hand-labelled pairs (see the README for its agreement on the test half).
+# tuning half of the hand-labelled pairs (see docs/grow.md for its agreement on the test half).
 DEFAULT_JUDGE_THRESHOLD = 0.832
 
 

@@ -1,5 +1,5 @@
 """The trajectory export: one JSON line per policy and task of a solve run, in a format of its own (documented
-here and in the README), not the record's column names, for tools outside looplab (pandas, DuckDB, training)."""
+here and in docs/record.md), not the record's column names, for tools outside looplab (pandas, DuckDB, training)."""
 from __future__ import annotations
 
 import json

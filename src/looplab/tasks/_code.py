@@ -1,5 +1,5 @@
 """Code tasks: a Python function to write from its signature and docstring. HumanEval, and any
-JSONL file of tasks in the same spirit (see the README for the format)."""
+JSONL file of tasks in the same spirit (docs/families.md gives the format)."""
 from __future__ import annotations
 
 import ast
