@@ -80,7 +80,7 @@ def cmd_optimize(args) -> int:
                                   budget_calls=args.budget_calls, task_budget=Budget(tokens=args.budget_tokens),
                                   minibatch=args.minibatch, seed=args.seed, max_connections=args.max_connections,
                                   demonstrations=not args.no_demonstrations, variant=variant,
-                                  say=lambda line: args.quiet or console.print(Text(f"{variant}: {line}")))
+                                  say=lambda line: args.quiet or console.print(Text(f"{variant}: {line}"), soft_wrap=True))
             with console.status(f"{variant}: {base.name}'s prompts, {len(splits.train)} train, {len(splits.val)} "
                                 f"validation, {len(splits.test)} test tasks, {args.budget_calls} metric calls"):
                 result = optimizer.run()

@@ -69,6 +69,17 @@ const renderer = new Sigma(graph, document.getElementById('view'), {
   defaultEdgeColor: '#c9c9c9', labelDensity: 0.3, labelGridCellSize: 120,
   labelRenderedSizeThreshold: data.nodes.length <= 300 ? 0 : 7,
   labelFont: 'system-ui, sans-serif', zIndex: true,
+  defaultDrawNodeLabel(context, node, settings) {
+    // sigma draws a label right of its node; one that would run past the canvas's right edge goes on the
+    // node's left instead, so no label is cut at the edge
+    if (!node.label) return;
+    context.font = `${settings.labelWeight} ${settings.labelSize}px ${settings.labelFont}`;
+    context.fillStyle = '#000';
+    const width = context.measureText(node.label).width, room = context.canvas.width / (window.devicePixelRatio || 1);
+    const right = node.x + node.size + 3;
+    context.fillText(node.label, right + width > room ? Math.max(0, node.x - node.size - 3 - width) : right,
+                     node.y + settings.labelSize / 3);
+  },
   hideEdgesOnMove: data.edges.length > 5000,  // a big graph drags smoothly without its edges (half the drawing)
   nodeReducer(node, attrs) {
     const out = {...attrs};
@@ -131,6 +142,9 @@ window.graphRenderer = renderer;  // for tests and benchmarks
 """
 
 
+# Columns that say how a row was measured (the sampled sources' span, the iteration of the last power-law fit),
+# not how the network grew: in metrics.csv, not charted.
+NOT_CHARTED = {"iteration", "sampled_from", "powerlaw_fitted_at"}
 # Each metric's chart title in words (any other column: its name with spaces).
 CHART_TITLES = {"mean_degree": "mean degree", "self_loops": "self-loops", "avg_clustering": "mean clustering",
                 "assortativity": "degree assortativity", "avg_shortest_path": "mean shortest path",
@@ -223,7 +237,7 @@ def graph_report(run_dir: str | Path) -> Path:
                     for k in PAPER)
     xs = [r["iteration"] for r in rows]
     charts = "".join(line_chart(CHART_TITLES.get(c, c.replace("_", " ")), xs, [r[c] for r in rows])
-                     for c in COLUMNS if c != "iteration")
+                     for c in COLUMNS if c not in NOT_CHARTED)
     hubs = sorted(view, key=lambda n: (-degree[n], n))[:15]
     bridges = sorted((n for n in view if spread[n] > 1), key=lambda n: (-spread[n], -degree[n], n))[:15]
 
