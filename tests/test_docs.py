@@ -35,3 +35,29 @@ def test_every_link_between_the_pages_lands_on_a_file_that_exists():
 def test_the_layout_lists_every_benchmark():
     listed = set(re.findall(r"(\w+\.py)", README.split("bench/", 1)[1].split("\n")[0]))
     assert listed == {p.name for p in (ROOT / "bench").glob("*.py")}
+
+
+def _commands():
+    """Every (name, parser) of the command line, graph's subcommands included."""
+    from looplab.cli import _parser
+
+    for name, parser in _parser()._subparsers._group_actions[0].choices.items():
+        subs = [a for a in parser._actions if a.dest == "graph_command"]
+        if subs:
+            yield from ((f"{name} {sub}", p) for sub, p in subs[0].choices.items())
+        else:
+            yield name, parser
+
+
+def test_every_flag_of_every_command_says_what_it_does():
+    bare = [f"{name} {a.option_strings[-1]}" for name, parser in _commands() for a in parser._actions
+            if a.option_strings and a.dest != "help" and not a.help]
+    assert bare == []
+
+
+def test_a_command_that_only_reads_a_record_does_not_say_its_run_dir_resumes():
+    readers = {"show", "export", "analyze", "view", "graph report", "graph export"}
+    for name, parser in _commands():
+        [run_dir] = [a for a in parser._actions if "--run-dir" in a.option_strings] or [None]
+        if run_dir is not None:
+            assert ("resumes" in run_dir.help) == (name not in readers), name

@@ -119,10 +119,12 @@ def _sandbox(args) -> Sandbox:
     return Sandbox(_limits(args), unsafe_no_sandbox=args.unsafe_no_sandbox, pool=args.max_sandboxes)
 
 
-def _add_run_dir(p: argparse.ArgumentParser, default: str | None = None) -> None:
+def _add_run_dir(p: argparse.ArgumentParser, default: str | None = None, *, reads: bool = False) -> None:
+    """`reads`: a command that reads a record (and may write its pages or files there) rather than running a loop."""
     p.add_argument("--run-dir", required=default is None, default=default,
-                   help="the run directory: where the record goes (the same DIR again resumes)"
-                        + (f" (default {default})" if default else ""))
+                   help="the run directory whose record is read" if reads else
+                   "the run directory: where the record goes (the same DIR again resumes)"
+                   + (f" (default {default})" if default else ""))
 
 
 def _add_task_args(p: argparse.ArgumentParser) -> None:

@@ -42,7 +42,7 @@ def add_commands(sub) -> None:
                                      "mine-judge, unmerge, export")
     graph_sub = p.add_subparsers(dest="graph_command", required=True)
     q = graph_sub.add_parser("report", help="write report.html: metrics, degree distribution, hubs, an interactive view")
-    _add_run_dir(q)
+    _add_run_dir(q, reads=True)
     q = graph_sub.add_parser("compose", help="compositional reasoning along the longest path, or from one concept to another")
     _add_run_dir(q)
     q.add_argument("--from", dest="source", help="first concept (with --to)")
@@ -62,7 +62,8 @@ def add_commands(sub) -> None:
     q.add_argument("--data", type=Path, default=Path("../shared/data/mine"),
                    help="a folder with essays.json and facts.json (default ../shared/data/mine)")
     q.add_argument("--limit", type=_whole(1), help="the first N essays")
-    q.add_argument("--mode", choices=EXTRACT_MODES, default="single")
+    q.add_argument("--mode", choices=EXTRACT_MODES, default="single",
+                   help="how each essay's graph is extracted, as grow does (default single)")
     q.add_argument("--judge-model", help="the judge, in --model's form (default: the model that extracts); it "
                                          "must give probabilities (llama.cpp models do; servers need logprobs)")
     q.add_argument("--judge-threshold", type=_number(0, 1), default=DEFAULT_JUDGE_THRESHOLD,
@@ -82,8 +83,10 @@ def add_commands(sub) -> None:
     q.add_argument("--embedder", default="minilm", help="the run's embedder (default minilm)")
     _add_run_dir(q)
     q = graph_sub.add_parser("export", help="write the graph as GraphML, GEXF, node-link JSON, or nodes and edges CSV")
-    _add_run_dir(q)
-    q.add_argument("--format", choices=["graphml", "gexf", "json", "csv"], default="graphml")
+    _add_run_dir(q, reads=True)
+    q.add_argument("--format", choices=["graphml", "gexf", "json", "csv"], default="graphml",
+                   help="graphml (default; networkx, Cytoscape), gexf (Gephi, with colour by community and size by "
+                        "degree), json (node-link) or csv (nodes and edges)")
     q.add_argument("--output", type=Path, help="file to write (default: graph_export.<format> in the run directory; "
                                                "csv writes NAME_nodes.csv and NAME_edges.csv)")
     q.add_argument("--raw-csv", action="store_true",

@@ -21,7 +21,7 @@ def add_commands(sub) -> None:
 
     p = sub.add_parser("export", help="a solve run as JSON lines: its trajectories (steps, feedback, calls, outcome), "
                                       "or training data in TRL's field names (sft, dpo, kto, revisions)")
-    _add_run_dir(p)
+    _add_run_dir(p, reads=True)
     p.add_argument("--format", choices=("trajectories",) + FORMATS, default="trajectories",
                    help="trajectories (default): one line per policy and task; sft: passing attempts as messages; "
                         "dpo: prompt, chosen, rejected; kto: prompt, completion, label; revisions: a failed "
@@ -35,7 +35,7 @@ def add_commands(sub) -> None:
     _add_sandbox_args(p, 10.0)
 
     p = sub.add_parser("show", help="print one task's attempts as a tree, with feedback and diffs, from a run record")
-    _add_run_dir(p)
+    _add_run_dir(p, reads=True)
     p.add_argument("task_id", help="e.g. HumanEval/10, shop/07 or gsm_symbolic/4")
     p.add_argument("--policy", help="only this policy (default: every policy that ran the task)")
     p.add_argument("--full", action="store_true", help="print whole candidates and feedback, not their first lines")

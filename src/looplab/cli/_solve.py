@@ -21,6 +21,9 @@ from ._common import (UsageError, _add_model_args, _add_run_dir, _add_sandbox_ar
 
 COMPARE_ROUNDS = 8     # compare: rounds high enough that the token budget, not the count, ends a policy
 COMPARE_SAMPLES = 64   # compare: best-of-n's samples, likewise
+KNOBS = (f"A name shows its policy's knobs (k: rounds, n: samples). compare runs {COMPARE_ROUNDS} rounds unless "
+         f"--rounds says otherwise, and best-of-n (the reference) draws up to {COMPARE_SAMPLES} samples whatever "
+         "--n says, so that the token budget, not a count, ends each policy.")
 
 
 def add_commands(sub) -> None:
@@ -59,11 +62,11 @@ def add_commands(sub) -> None:
     p = sub.add_parser("analyze", help="what feedback did in a run: friction, copy-back, flips, categories, rounds, "
                                        "visible-hidden gap (analysis.csv and analysis.html)")
     _add_task_args(p)
-    _add_run_dir(p)
+    _add_run_dir(p, reads=True)
     _add_sandbox_args(p, 10.0)
 
     p = sub.add_parser("demo", help="single vs refine on the first HumanEval tasks with the embedded model")
-    p.add_argument("--limit", type=_whole(1), default=10)
+    p.add_argument("--limit", type=_whole(1), default=10, help="the first N HumanEval tasks (default 10)")
     _add_run_dir(p, default="runs/demo")
     _add_model_args(p)
     _add_sandbox_args(p, 10.0)
@@ -329,8 +332,8 @@ def _print_comparison(args, family, problems, summary, result, budget: int) -> N
         console.print(Text(f"{name} has {missing} of {len(problems)} tasks unfinished; re-run to complete the "
                            "comparison", style="yellow"))
     csv_path, html_path = write_comparison(args.run_dir, result.rows, result.curves, result.reference,
-                                           model=summary["model"], budget=budget)
-    table = Table(title=f"{len(problems)} {family.name} tasks, budget {budget} tokens per task")
+                                           model=summary["model"], budget=budget, knobs=KNOBS)
+    table = Table(title=f"{len(problems)} {family.name} tasks, budget {budget} tokens per task", caption=KNOBS)
     for column in ("policy", "pass@1 (hidden)", "best-of-N, same tokens", "won/lost vs it (p)", "mean tokens",
                    "mean calls", "task s, summed"):
         table.add_column(column, justify="left" if column == "policy" else "right")

@@ -28,7 +28,7 @@ th:first-child,td:first-child{text-align:left}.chart text{font-size:11px;fill:#5
 
 
 def write_comparison(run_dir: str | Path, rows: list[dict], curves: list, reference: str | None, *,
-                     model: str, budget: int) -> tuple[Path, Path]:
+                     model: str, budget: int, knobs: str) -> tuple[Path, Path]:
     """rows: one dict per policy with (some of) COLUMNS; curves: Curve objects; reference: best-of-n's policy name."""
     run_dir = Path(run_dir)
     csv_path, html_path = run_dir / "comparison.csv", run_dir / "comparison.html"
@@ -58,7 +58,7 @@ def write_comparison(run_dir: str | Path, rows: list[dict], curves: list, refere
 tokens (prompt and completion) per task. Each curve is read off the policy's recorded trajectory: at a per-task cap
 c, a task's answer is the best attempt made within c tokens (visible score first), scored by the hidden tests after
 the run. The x axis is the mean tokens those capped runs spend per task. The dashed line is best-of-N, the
-reference: a policy helps only where its curve lies above it.</p>
+reference: a policy helps only where its curve lies above it. {html.escape(knobs)}</p>
 {chart}
 <div style="overflow-x:auto"><table style="font-size:13px"><tr>{''.join(f'<th>{HEADERS[c]}</th>' for c in COLUMNS)}</tr>{table}</table></div>
 <p><b>best-of-N, same tokens</b>: best-of-N's pass@1 when it spends no more tokens per task on average than
