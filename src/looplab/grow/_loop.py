@@ -133,7 +133,9 @@ class GrowRun:
             # a skipped iteration was measured too, so it drew its share of the window
             if row["iteration"] > finished - WINDOW + 1 and len(self.graph) > LARGE_LIMIT:
                 samples.append(sample(simple_igraph(self.graph)[0], row["iteration"], self.config.seed))
-        self.community = self._saved_partition() or communities(self.graph, self.config.seed)
+        # above LARGE_LIMIT the partition was updated from iteration to iteration: read back, not recomputed
+        self.community = ((len(self.graph) > LARGE_LIMIT and self._saved_partition())
+                          or communities(self.graph, self.config.seed))
         last = json.loads(rows[-1]["metrics"]) if rows else None
         powerlaw = () if last is None or last.get("powerlaw_fitted_at") is None else (
             last["powerlaw_fitted_at"], *(math.nan if last[k] is None else last[k]
@@ -166,10 +168,8 @@ class GrowRun:
         if self.finished():
             # A process killed between an iteration's commit and its files left them behind the record.
             self._save(self.finished())
-        state = self.state
         while self.finished() < iterations:
-            result, state = self._iterate(self.finished() + 1, state)
-            self.state = state
+            result, self.state = self._iterate(self.finished() + 1, self.state)
             results.append(result)
             if on_iteration:
                 on_iteration(result)

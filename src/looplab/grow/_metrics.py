@@ -25,6 +25,7 @@ import random
 import warnings
 import time
 from collections import deque
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import igraph as ig
@@ -86,26 +87,30 @@ def simple_igraph(graph: nx.DiGraph) -> tuple[ig.Graph, list]:
     return g, names
 
 
+@contextmanager
+def _seeded_igraph(seed: int):
+    """igraph's random choices drawn from `seed` (it keeps one generator for the process), restored after."""
+    ig.set_random_number_generator(random.Random(seed))
+    try:
+        yield
+    finally:
+        ig.set_random_number_generator(random)
+
+
 def louvain(g: ig.Graph, seed: int) -> list[int]:
     if g.ecount() == 0:
         return list(range(g.vcount()))
-    ig.set_random_number_generator(random.Random(seed))
-    try:
+    with _seeded_igraph(seed):
         return g.community_multilevel().membership
-    finally:
-        ig.set_random_number_generator(random)
 
 
 def updated_partition(g: ig.Graph, names: list, previous: dict, seed: int) -> list[int]:
     """The previous iteration's communities improved for this graph (its new nodes start alone)."""
     ids: dict = {}
     initial = [ids.setdefault(("old", previous[n]) if n in previous else ("new", n), len(ids)) for n in names]
-    ig.set_random_number_generator(random.Random(seed))
-    try:
+    with _seeded_igraph(seed):
         return g.community_leiden(objective_function="modularity", initial_membership=initial,
                                   n_iterations=1).membership
-    finally:
-        ig.set_random_number_generator(random)
 
 
 def communities(graph: nx.DiGraph, seed: int = 0) -> dict:
@@ -120,12 +125,18 @@ def sample(g: ig.Graph, iteration: int, seed: int, lcc: ig.Graph | None = None) 
     rng = random.Random(seed * 1_000_003 + iteration)
     sources = rng.sample(range(n), min(n, BETWEENNESS_SOURCES // WINDOW))
     betweenness = np.array(g.betweenness(directed=False, sources=sources))
-    lcc = lcc or g.connected_components().giant()
-    dist = np.array(lcc.distances(source=rng.sample(range(lcc.vcount()), min(lcc.vcount(), PATH_SOURCES // WINDOW))), dtype=float)
-    dist[~np.isfinite(dist)] = 0
+    if lcc is None:
+        lcc = g.connected_components().giant()
+    dist, farthest = _distances(lcc, rng.sample(range(lcc.vcount()), min(lcc.vcount(), PATH_SOURCES // WINDOW)))
+    return Sample(iteration, betweenness, float(dist.sum()), int((dist > 0).sum()), farthest)
+
+
+def _distances(lcc: ig.Graph, sources: list[int]) -> tuple[np.ndarray, int]:
+    """Distances from `sources` in a connected graph, and the largest distance they and a double sweep (from
+    the farthest node they reach) find."""
+    dist = np.array(lcc.distances(source=sources), dtype=float)
     far = int(np.unravel_index(np.argmax(dist), dist.shape)[1])
-    sweep = max(lcc.distances(source=[far])[0])  # double sweep from the farthest node found
-    return Sample(iteration, betweenness, float(dist.sum()), int((dist > 0).sum()), int(max(dist.max(), sweep)))
+    return dist, int(max(dist.max(), max(lcc.distances(source=[far])[0])))
 
 
 def _windowed(samples: deque, n: int) -> tuple[float, int, float]:
@@ -145,12 +156,8 @@ def _path_metrics(lcc: ig.Graph, seed: int) -> tuple[float, int]:
         return math.nan, 0
     if n <= EXACT_LIMIT:
         return lcc.average_path_length(directed=False), lcc.diameter(directed=False)
-    sources = random.Random(seed).sample(range(n), PATH_SOURCES)
-    dist = np.array(lcc.distances(source=sources), dtype=float)
-    mean = dist[dist > 0].mean()
-    far = int(np.unravel_index(np.argmax(dist), dist.shape)[1])
-    sweep = max(lcc.distances(source=[far])[0])  # double sweep from the farthest node found
-    return float(mean), int(max(dist.max(), sweep))
+    dist, farthest = _distances(lcc, random.Random(seed).sample(range(n), PATH_SOURCES))
+    return float(dist[dist > 0].mean()), farthest
 
 
 def _max_betweenness(g: ig.Graph, seed: int) -> float:
