@@ -32,6 +32,10 @@ CREATE TABLE IF NOT EXISTS feedback (
     id INTEGER PRIMARY KEY, policy TEXT NOT NULL, task_id TEXT NOT NULL, step INTEGER NOT NULL,
     source TEXT NOT NULL, score REAL NOT NULL, passed INTEGER NOT NULL, text TEXT NOT NULL,
     details TEXT NOT NULL, created REAL NOT NULL, call_ids TEXT NOT NULL DEFAULT '[]');
+-- a task's steps and feedback are read, and cleared when an interrupted task starts again, by policy and task:
+-- without these every task start scanned the whole table
+CREATE INDEX IF NOT EXISTS steps_by_task ON steps (policy, task_id);
+CREATE INDEX IF NOT EXISTS feedback_by_task ON feedback (policy, task_id);
 CREATE TABLE IF NOT EXISTS outcomes (
     policy TEXT NOT NULL, task_id TEXT NOT NULL, status TEXT NOT NULL, answer TEXT,
     passed_visible INTEGER NOT NULL, visible_score REAL NOT NULL, passed_hidden INTEGER NOT NULL,
@@ -339,6 +343,10 @@ class RunStore:
 
     def start_task(self, policy: str, task_id: str) -> None:
         """Forget the steps and feedback of an interrupted attempt; its model calls are replayed."""
+        if self.db.execute("SELECT 1 FROM steps WHERE policy = ? AND task_id = ? LIMIT 1",
+                           (policy, task_id)).fetchone() is None and self.db.execute(
+                "SELECT 1 FROM feedback WHERE policy = ? AND task_id = ? LIMIT 1", (policy, task_id)).fetchone() is None:
+            return  # a task never started: nothing to forget, and no write transaction to pay for
         with self.transaction():
             self.db.execute("DELETE FROM steps WHERE policy = ? AND task_id = ?", (policy, task_id))
             self.db.execute("DELETE FROM feedback WHERE policy = ? AND task_id = ?", (policy, task_id))

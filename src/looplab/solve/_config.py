@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from functools import cache, cached_property
 
 from ._prompts import Prompts
 from ._spec import KNOB_LETTERS, POLICIES
@@ -74,7 +75,7 @@ class PolicyConfig:
         names = spec.templates if spec else tuple(self.prompts.__dataclass_fields__)
         return {name: getattr(self.prompts, name) for name in names}
 
-    @property
+    @cached_property  # read for every recorded row: computed once per configuration (it is frozen)
     def name(self) -> str:
         """The policy's name in the record: strategy, the knobs its spec names it by, extra sources, and a
         digest of the templates it reads when they are not the defaults (so two prompt variants never share
@@ -85,9 +86,14 @@ class PolicyConfig:
             knobs += f",batch={self.batch}" if knobs else f"batch={self.batch}"
         name = f"{self.strategy}({knobs})" if knobs else self.strategy
         name += "".join(f"+{source}" for source in self.extra_sources)
-        if self.templates != PolicyConfig(self.strategy).templates:
+        if self.templates != _default_templates(self.strategy):
             name += f"@{self.prompts.identity(self.templates)}"
         return name
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+@cache
+def _default_templates(strategy: str) -> dict[str, str]:
+    return PolicyConfig(strategy).templates
