@@ -269,3 +269,28 @@ def test_a_revisions_cycle_trains_on_fixes_that_feedback_led_to(tiny_gguf, tmp_p
     assert all([m["role"] for m in r["messages"]][-3:] == ["assistant", "user", "assistant"] for r in rows)
     assert all("no_such_table" in r["feedback"] and "no_such_table" in r["messages"][-3]["content"] for r in rows)
     assert {r["provenance"]["task_id"] for r in rows} == {p.task.id for p in problems[:2]}
+
+
+@pytest.mark.slow
+def test_a_real_training_step_on_the_embedded_model_runs_back_in_llama_cpp(run, trl, tmp_path):
+    """The embedded 0.5B itself: its weights read from the GGUF, one LoRA step (rank 16, the seven projections),
+    the adapter written as a GGUF that llama.cpp loads beside the quantized base; the trained model's next-token
+    logits in transformers (float32) and in llama.cpp (Q4_K_M weights) agree on the greedy token."""
+    import numpy as np
+    import torch
+    from peft import PeftModel
+
+    from looplab.learn import TrainSettings, load_base, train
+    from looplab.models import gguf_file
+
+    _, data = export(run, "sft")
+    base_gguf = gguf_file("local")
+    record = train(data, base_gguf, tmp_path / "trained", TrainSettings(max_length=256, save_steps=10))
+    assert record["finished"] and record["steps"] >= 1 and np.isfinite(record["loss"][-1]["loss"])
+    assert record["adapted_tensors"] == 24 * 7  # the seven projections of each of the 24 blocks
+    base, tokenizer = load_base(base_gguf)
+    tokens = tokenizer("SELECT COUNT(*) FROM orders WHERE")["input_ids"]
+    with torch.no_grad():
+        tuned = PeftModel.from_pretrained(base, tmp_path / "trained" / "adapter")(torch.tensor([tokens])).logits[0, -1]
+    served = np.array(_logits(base_gguf, tokens, tmp_path / "trained" / "adapter.gguf"))
+    assert served.argmax() == int(tuned.argmax())
