@@ -296,3 +296,38 @@ def test_a_merge_joins_two_lines_changes_and_is_kept_only_when_it_beats_both_on_
         merged = optimizer._candidate(3)
         assert store.rows("optimize_candidates", {"id": 3})[0]["component"] == MERGE
         assert all(optimizer.evaluate(merged.config, splits.val).values())
+
+
+def test_tuned_knobs_move_a_step_at_a_time_and_are_kept_by_the_same_acceptance(tmp_path, sql):
+    """refine that needs two revisions to reach the right query (the database refuses the first query, the
+    second returns nothing), from a seed that allows one, and a reflector that never writes a usable text: only opening
+    `rounds` finds the fix."""
+    from looplab.optimize._loop import KNOBS
+    family, problems = sql
+    gold = {family.describe(p.task): family.reference(p) for p in problems}
+
+    def reply(messages):
+        said = " ".join(m["content"] for m in messages)
+        task = next(d for d in gold if d in said)
+        if "WHERE 1 = 0" in said:
+            return "```sql\n" + gold[task] + "\n```"
+        if "FROM first_try" in said:
+            return "```sql\nSELECT 1 WHERE 1 = 0\n```"
+        return "```sql\nSELECT * FROM first_try\n```"
+    splits = split_tasks(problems, (10, 5, 5), seed=1)
+    base = PolicyConfig("refine", rounds=1)
+    with RunStore(tmp_path / "run") as store:
+        optimizer = Optimizer(store, family, splits, base, model=Counting(reply),
+                              reflector=Counting(lambda m: "Think harder."), budget_calls=80, minibatch=2,
+                              tune=("rounds",))
+        result = optimizer.run()
+        best = optimizer.best_config(result)
+        knob_rounds = store.rows("optimize_proposals", {"component": KNOBS})
+    assert best.rounds == 2 and result.candidates[result.best]["val"] == 1.0
+    assert result.candidates[result.best]["texts"][KNOBS] == {"rounds": 2}
+    assert any(r["status"] == "accepted" and json.loads(r["text"]) == {"rounds": 2} for r in knob_rounds)
+    assert result.test["best"] == 1.0 and result.test["seed"] == 0.0
+    for knobs, why in ((("temperature",), "not part of its name"), (("n",), "refine does not read n")):
+        with RunStore(tmp_path / "other") as store, pytest.raises(RunError, match=why):
+            Optimizer(store, family, splits, base, model=Counting(reply), reflector=Counting(reply),
+                      budget_calls=80, tune=knobs)

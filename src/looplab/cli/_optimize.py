@@ -39,6 +39,9 @@ def add_commands(sub) -> None:
                    help="after the search, run these at the same metric-call budget, each in RUN/baseline-NAME, "
                         "and pair each one's best with the seed on the test split: " +
                         "; ".join(f"{k}: {v}" for k, v in VARIANTS.items() if k != "search") + " (or all)")
+    p.add_argument("--tune", type=lambda text: tuple(k.strip() for k in text.split(",") if k.strip()), default=(),
+                   metavar="KNOBS", help="numeric knobs a round may move a step, as the texts are rewritten: rounds "
+                                         "(0 to 8) and n (1 to 16), those the policy reads (e.g. --tune rounds)")
     p.add_argument("--seed", type=_whole(0), default=0, help="for the splits and the search's choices (default 0)")
     p.add_argument("--rounds", type=_whole(0), default=3, help="the policy's rounds (default 3)")
     p.add_argument("--n", type=_whole(1), default=4, help="the policy's n (default 4)")
@@ -80,7 +83,8 @@ def cmd_optimize(args) -> int:
                                   budget_calls=args.budget_calls, task_budget=Budget(tokens=args.budget_tokens),
                                   minibatch=args.minibatch, seed=args.seed, max_connections=args.max_connections,
                                   demonstrations=not args.no_demonstrations, variant=variant,
-                                  say=lambda line: args.quiet or console.print(Text(f"{variant}: {line}"), soft_wrap=True))
+                                  say=lambda line: args.quiet or console.print(Text(f"{variant}: {line}"), soft_wrap=True),
+                                  tune=args.tune)
             with console.status(f"{variant}: {base.name}'s prompts, {len(splits.train)} train, {len(splits.val)} "
                                 f"validation, {len(splits.test)} test tasks, {args.budget_calls} metric calls"):
                 result = optimizer.run()

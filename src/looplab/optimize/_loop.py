@@ -47,6 +47,10 @@ REFUSED_IN_A_ROW = 20      # proposals refused one after another before the sear
 DEMO_CHARS = 1800          # the demonstrations' share of the system prompt: as many as fit (after Dynamic ICL)
 DEMONSTRATIONS = "demonstrations"  # the component a round may change instead of a text: worked examples
 MERGE = "merge"  # a round that joins two candidates' changes (GEPA's merge), due after each accepted proposal
+KNOBS = "knobs"  # the component a round may change instead of a text: the numeric knobs `--tune` opens
+# The knobs a search may move, each with its range: a knob round moves one of them a step (rounds by one, n by
+# halving or doubling), chosen rather than written (after OptoPrime, which treats numbers as parameters).
+TUNABLE = {"rounds": (0, 8), "n": (1, 16)}
 # Demonstrations follow the instruction in the system prompt, after this line; the reflector reads and rewrites
 # the instruction alone, and the demonstrations are kept.
 DEMO_HEADER = "\n\nWorked examples of tasks like these, each with a correct answer:"
@@ -150,7 +154,8 @@ class Optimizer:
     def __init__(self, store: RunStore, family: Family, splits: Splits, base: PolicyConfig, *, model: Model,
                  reflector: Model, budget_calls: int, task_budget: Budget = Budget(), minibatch: int = 3,
                  seed: int = 0, max_connections: int | None = None, demonstrations: bool = True,
-                 variant: str = "search", say: Callable[[str], None] = lambda line: None):
+                 variant: str = "search", say: Callable[[str], None] = lambda line: None,
+                 tune: tuple[str, ...] = ()):
         if base.strategy not in POLICIES:
             raise RunError(f"unknown policy {base.strategy!r}; choose from {', '.join(POLICIES)}")
         if variant not in VARIANTS:
@@ -165,12 +170,23 @@ class Optimizer:
         self.budget_calls, self.task_budget, self.minibatch = budget_calls, task_budget, minibatch
         self.seed, self.max_connections = seed, max_connections
         self.components = [c for c in POLICIES[base.strategy].templates if c != "thinker"]
+        reads = POLICIES[base.strategy].knobs
+        for knob in tune:
+            if knob not in TUNABLE:
+                raise RunError(f"--tune opens {', '.join(TUNABLE)}, not {knob!r}" + (
+                    " (a policy's temperature is not part of its name in the record, so two temperatures cannot "
+                    "be told apart there)" if knob == "temperature" else ""))
+            if knob not in reads:
+                raise RunError(f"{base.strategy} does not read {knob}; it reads "
+                               + (", ".join(reads) if reads else "no numeric knob"))
+        self.tune = tuple(tune)
         # the rounds turn through these; demonstrations (DSPy's bootstrapped few-shot) join the system prompt
         demos = [DEMONSTRATIONS] if demonstrations and "system" in self.components and variant != "instructions" else []
         if variant == "demonstrations" and not demos:
             raise RunError(f"{base.strategy} has no system prompt to hold demonstrations" if demonstrations else
                            "the demonstrations-only search cannot run with --no-demonstrations")
-        self.changes = demos if variant == "demonstrations" else self.components + demos
+        knobs = [KNOBS] if self.tune and variant in ("search", "random") else []
+        self.changes = demos if variant == "demonstrations" else self.components + demos + knobs
         self.variant, self.say = variant, say  # say: a line of progress, as each round ends
         # the splits by task id, where `export --select train-hidden` finds which hidden scores are the train split's
         store.require({"loop": "optimize", "holds": ["solve"], "splits": splits.ids(), "optimize": {
@@ -178,7 +194,8 @@ class Optimizer:
             "minibatch": minibatch, "seed": seed, "reflector": reflector.name,
             "reflect_prompt": hashlib.sha256(REFLECT.encode()).hexdigest()[:12],
             "budget_tokens": task_budget.tokens, "budget_task_calls": task_budget.calls}})
-        store.require({"optimize_demonstrations": demonstrations, "optimize_variant": variant})
+        store.require({"optimize_demonstrations": demonstrations, "optimize_variant": variant,
+                       "optimize_tune": list(self.tune)})
         store.declare(SCHEMA)
         self.by_id = {p.task.id: p for p in splits.train + splits.val + splits.test}
         self.searched = {p.task.id for p in splits.train + splits.val}
@@ -196,8 +213,23 @@ class Optimizer:
     def _recorded(self, config: PolicyConfig) -> dict:
         return self.store.outcomes(config.name) if config.name in dict(self.store.policies()) else {}
 
-    def _config(self, texts: dict[str, str]) -> PolicyConfig:
-        return replace(self.base, prompts=replace(self.base.prompts, **texts))
+    def parts(self, config: PolicyConfig) -> dict:
+        """What a candidate is, as the record keeps it: its components' texts and the knobs the search opened."""
+        return {**{c: getattr(config.prompts, c) for c in self.components},
+                **({KNOBS: {k: getattr(config, k) for k in self.tune}} if self.tune else {})}
+
+    def _config(self, parts: dict) -> PolicyConfig:
+        texts = {k: v for k, v in parts.items() if k != KNOBS}
+        return replace(self.base, prompts=replace(self.base.prompts, **texts), **parts.get(KNOBS, {}))
+
+    def step_knobs(self, config: PolicyConfig, rng: random.Random) -> PolicyConfig:
+        """`config` with one opened knob moved a step within its range (rounds by one, n by half or double)."""
+        knob = rng.choice(self.tune)
+        value = getattr(config, knob)
+        low, high = TUNABLE[knob]
+        steps = (value - 1, value + 1) if knob == "rounds" else (value // 2, value * 2)
+        inside = [v for v in steps if low <= v <= high and v != value] or [min(max(value, low), high)]
+        return replace(config, **{knob: rng.choice(inside)})
 
     def _child(self, parent: PolicyConfig, component: str, text: str) -> PolicyConfig:
         return replace(parent, prompts=replace(parent.prompts, **{component: text}))
@@ -329,7 +361,7 @@ class Optimizer:
             if row["policy"] == config.name:
                 return Candidate(row["id"], row["parent"], config)
         id_ = len(self.store.rows("optimize_candidates"))
-        texts = {c: getattr(config.prompts, c) for c in self.components}
+        texts = self.parts(config)
         self.store.insert("optimize_candidates", {"id": id_, "parent": parent, "policy": config.name,
                                                    "component": component, "texts": json.dumps(texts),
                                                    "proposal": proposal})
@@ -382,9 +414,9 @@ class Optimizer:
                 common = next((c for c in up_a if c in up_b), None)
                 if common is None or a in up_b or b in up_a:
                     continue
-                ta, tb, t0 = ({k: getattr(by_id[c].config.prompts, k) for k in self.components} for c in (a, b, common))
+                ta, tb, t0 = (self.parts(by_id[c].config) for c in (a, b, common))
                 better_b = sum(scores[b].values()) > sum(scores[a].values())
-                texts = {k: tb[k] if ta[k] == t0[k] or (tb[k] != t0[k] and better_b) else ta[k] for k in self.components}
+                texts = {k: tb[k] if ta[k] == t0[k] or (tb[k] != t0[k] and better_b) else ta[k] for k in ta}
                 differ = [t for t in self.val_ids if scores[a].get(t, False) != scores[b].get(t, False)]
                 if differ and texts not in (ta, tb) and texts not in tried:
                     pairs.append({"parent": a, "with": b, "texts": texts, "tasks": differ,
@@ -462,8 +494,13 @@ class Optimizer:
                     break  # the parent solves the whole train split: nothing left to learn from
                 continue
             seen = {_normal(r["text"].split(DEMO_HEADER)[0]) for r in self.store.rows("optimize_proposals")
-                    if r["round"] < round_ and r["component"] not in (DEMONSTRATIONS, MERGE)}
-            if component == DEMONSTRATIONS:  # chosen, not written: a replay reads the recorded choice
+                    if r["round"] < round_ and r["component"] not in (DEMONSTRATIONS, MERGE, KNOBS)}
+            if component == KNOBS:  # chosen, not written: a replay reads the recorded choice
+                moved = (self._config({**self.parts(parent.config), KNOBS: json.loads(recorded[0]["text"])})
+                         if recorded else self.step_knobs(parent.config, rng))
+                text = json.dumps({k: getattr(moved, k) for k in self.tune}, sort_keys=True)
+                reason = "tried before" if moved.name in dict(self.store.policies()) else None
+            elif component == DEMONSTRATIONS:  # chosen, not written: a replay reads the recorded choice
                 text = (recorded[0]["text"] or None) if recorded else self.demonstrate(parent.config, rng)
                 current = parent.config.prompts.system
                 shown = {_normal(r["text"]) for r in self.store.rows("optimize_proposals", {"component": DEMONSTRATIONS})
@@ -479,13 +516,15 @@ class Optimizer:
                     text = self._with_demos(parent.config, text)
             status = "rejected"
             refused = refused + 1 if reason else 0
-            if reason is None and self.variant == "random":  # no selection: every proposal that may be tried joins
+            if reason is None and component == KNOBS:
+                child = moved
+            elif reason is None:
                 child = self._child(parent.config, "system" if component == DEMONSTRATIONS else component, text)
+            if reason is None and self.variant == "random":  # no selection: every proposal that may be tried joins
                 status, reason = "accepted", "no minibatch acceptance in this search"
                 self._add_candidate(parent.id, child, component, round_)
                 self.evaluate(child, self.splits.val)
             elif reason is None:
-                child = self._child(parent.config, "system" if component == DEMONSTRATIONS else component, text)
                 before = self.evaluate(parent.config, [self.by_id[t] for t in failing])
                 after = self.evaluate(child, [self.by_id[t] for t in failing])
                 if len(after) < len(failing):
@@ -530,7 +569,7 @@ class Optimizer:
                     "best": sum(best_test.values()) / len(best_test), "won": won, "lost": lost,
                     "p": sign_test(won, lost)}
         rows = [{"id": c.id, "parent": c.parent, "policy": c.name, "val": round(val[c.id], 4),
-                 "pareto": c.id in front, "texts": {k: getattr(c.config.prompts, k) for k in self.components}}
+                 "pareto": c.id in front, "texts": self.parts(c.config)}
                 for c in pool]
         return OptimizeResult(rows, counts, best.id, self.metric_calls(),
                               len(self.store.calls("reflector")), test)
@@ -567,7 +606,9 @@ def recorded_search(store: RunStore) -> dict:
         outcomes = store.outcomes(r["policy"]) if r["policy"] in recorded else {}
         scores[r["id"]] = {t: outcomes[t].passed_hidden for t in val_ids if t in outcomes}
     front = pareto_front(scores, val_ids) if rows else {}
-    texts = {r["id"]: json.loads(r["texts"]) for r in rows}
+    # a candidate's knobs, where the search opened them, read as a text of their own
+    texts = {r["id"]: {k: v if isinstance(v, str) else json.dumps(v, sort_keys=True)
+                       for k, v in json.loads(r["texts"]).items()} for r in rows}
     candidates = []
     for r in rows:
         parent = texts.get(r["parent"], {})
