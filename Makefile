@@ -43,4 +43,5 @@ bench: setup
 	$(PY) bench/grow_scale.py
 	$(PY) bench/throughput.py
 	$(PY) bench/graph_view.py
+	$(PY) bench/peers.py
 	$(PY) bench/scoring_cost.py

@@ -58,9 +58,11 @@ def serve(sock: socket.socket, latency: float) -> None:
                     user = body["messages"][-1]["content"]
                     text = PROGRAM_REPLY.format(entry=user.split("def ", 1)[1].split("(", 1)[0]) if "def " in user \
                         else REPLY
-                    payload = {"choices": [{"message": {"role": "assistant", "content": text},
+                    # every field of a chat completion, so any OpenAI client reads it (bench/peers.py's too)
+                    payload = {"id": "stand-in", "object": "chat.completion", "created": 0, "model": "stand-in",
+                               "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
                                             "finish_reason": "stop"}],
-                               "usage": {"prompt_tokens": 100, "completion_tokens": 10}}
+                               "usage": {"prompt_tokens": 100, "completion_tokens": 10, "total_tokens": 110}}
                 data = json.dumps(payload).encode()
                 writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
                              + str(len(data)).encode() + b"\r\n\r\n" + data)
