@@ -228,7 +228,8 @@ def test_a_cycle_samples_trains_scores_and_resumes_without_sending_again(tiny_gg
     first, second = record["rounds"]
     assert record["base_test"] == {"single": 1.0} and first["examples"] == 2  # two tasks, the greedy-equal samples deduplicated
     # the tiny random model writes no query that passes: the base's two test tasks are lost, paired and counted
-    assert first["test"]["single"] == {"base": 1.0, "trained": 0.0, "won": 0, "lost": 2, "p": 0.5}
+    assert first["test"]["single"] == {"base": 1.0, "trained": 0.0, "won": 0, "lost": 2, "p": 0.5,
+                                       "copy_back_base": None, "copy_back_trained": None}  # single revises nothing
     assert second["examples"] == 0 and "nothing to train on" in second["stopped"]
     sampled = [m for m, _ in base.requests if any(family.describe(p.task) in m[-1]["content"] for p in train)]
     assert len(sampled) == 4  # every one of the K samples of each train task, not the first that passes
@@ -259,12 +260,14 @@ def test_a_revisions_cycle_trains_on_fixes_that_feedback_led_to(tiny_gguf, tmp_p
         if len(messages) <= 2:  # a first attempt: a query the visible database refuses
             return "```sql\nSELECT * FROM no_such_table\n```"
         return "```sql\n" + next(g for q, g in gold.items() if q in messages[1]["content"]) + "\n```"
-    settings = CycleSettings(rounds=1, samples=2, max_tokens=16, revisions=True,
+    settings = CycleSettings(rounds=1, samples=2, max_tokens=16, revisions=True, policies=("refine",),
                              train=TrainSettings(lora_r=4, lr=0.05, max_length=384, save_steps=1))
     record = run_cycle(tmp_path / "cycle", family, problems[:2], problems[2:], model=Counting(base_reply),
                        base_gguf=tiny_gguf, settings=settings, threads=1)
     [first] = record["rounds"]
-    assert record["sampler"] == "refine" and first["examples"] == 2 and "test" in first
+    assert record["sampler"] == "refine" and first["examples"] == 2
+    # the base, scored with refine on the test task, revised its failed query and did not hand it back
+    assert first["test"]["refine(k=3)"]["copy_back_base"] == 0.0
     rows = [json.loads(line) for line in (tmp_path / "cycle" / "round-1" / "revisions.jsonl").read_text().splitlines()]
     assert all([m["role"] for m in r["messages"]][-3:] == ["assistant", "user", "assistant"] for r in rows)
     assert all("no_such_table" in r["feedback"] and "no_such_table" in r["messages"][-3]["content"] for r in rows)

@@ -92,16 +92,22 @@ def cmd_cycle(args) -> int:
                        on_stage=lambda text: console.print(text))
     table = Table(title=f"cycle on {family.name}: the test split ({test_size} tasks), hidden pass rate")
     for column in ("round", "examples", "sampling tokens", "training min", "policy", "base", "trained", "won/lost",
-                   "p"):
+                   "p", "copy-back base → trained"):
         table.add_column(column, justify="left" if column == "policy" else "right")
     for row in record["rounds"]:
         for name, t in row.get("test", {}).items():
             table.add_row(str(row["round"]), str(row["examples"]), f"{row['sampling_tokens']:,}",
                           str(row["training_minutes"]), name, f"{100 * t['base']:.1f}%", f"{100 * t['trained']:.1f}%",
-                          f"{t['won']}/{t['lost']}", f"{t['p']:.3f}")
+                          f"{t['won']}/{t['lost']}", f"{t['p']:.3f}", _copy_back(t))
         if row.get("stopped"):
             table.add_row(str(row["round"]), str(row["examples"]), f"{row['sampling_tokens']:,}", "-", row["stopped"],
-                          "", "", "", "")
+                          "", "", "", "", "")
     out.print(table)
     console.print(f"Record: {args.run_dir}/cycle.json")
     return 0
+
+
+def _copy_back(test: dict) -> str:
+    """The share of revisions that handed the same answer back, before and after training ("-": none made)."""
+    share = lambda v: "-" if v is None else f"{100 * v:.0f}%"  # noqa: E731
+    return f"{share(test.get('copy_back_base'))} → {share(test.get('copy_back_trained'))}"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..models import Budget, Model, load_model
 from ..runs import RunError, RunStore
-from ..solve import PolicyConfig, run_policies, sign_test
+from ..solve import PolicyConfig, analyze, run_policies, sign_test
 from ..tasks import Family, Problem
 from ._export import export_training
 from ._train import TrainSettings, train
@@ -64,14 +64,18 @@ def _prepare(run_dir: Path, identity: dict) -> dict:
 
 
 def _score(run_dir: Path, family: Family, test: list[Problem], model: Model, settings: CycleSettings,
-           splits: dict) -> dict[str, dict[str, bool]]:
-    """Each policy's hidden verdict per test task, from the stage's own record (resumed when it is there)."""
+           splits: dict) -> tuple[dict[str, dict[str, bool]], dict[str, float | None]]:
+    """Each policy's hidden verdict per test task, from the stage's own record (resumed when it is there), and
+    its copy-back rate (the share of revisions after a failure that handed the same answer back: whether the
+    model uses feedback; None for a policy that made none)."""
     configs = [PolicyConfig(p, max_tokens=settings.max_tokens) for p in settings.policies]
     with RunStore(run_dir) as store:
         store.require({"splits": splits})
         run_policies(test, family, configs, model=model, store=store,
                      task_budget=Budget(tokens=settings.budget_tokens))
-        return {c.name: {t: o.passed_hidden for t, o in store.outcomes(c.name).items()} for c in configs}
+        copy_back = {row["policy"]: row["copy_back"] for row in analyze(store, family, test)}
+        return ({c.name: {t: o.passed_hidden for t, o in store.outcomes(c.name).items()} for c in configs},
+                {c.name: copy_back.get(c.name) for c in configs})
 
 
 def run_cycle(run_dir: Path, family: Family, train_tasks: list[Problem], test_tasks: list[Problem], *,
@@ -88,7 +92,7 @@ def run_cycle(run_dir: Path, family: Family, train_tasks: list[Problem], test_ta
                 "settings": asdict(settings), "sampler": sampler(settings).strategy}
     record = _prepare(run_dir, identity)
     on_stage(f"round 0: the base model on the {len(test_tasks)} test tasks")
-    base = _score(run_dir / "round-0" / "test", family, test_tasks, model, settings, splits)
+    base, base_copy_back = _score(run_dir / "round-0" / "test", family, test_tasks, model, settings, splits)
     rounds = []
     for r in range(1, settings.rounds + 1):
         stage = run_dir / f"round-{r}"
@@ -113,14 +117,15 @@ def run_cycle(run_dir: Path, family: Family, train_tasks: list[Problem], test_ta
         row["training_minutes"] = round(trained["seconds"] / 60, 1)
         model = load_model(f"local+lora:{stage / 'train'}", threads=threads)
         on_stage(f"round {r}: the trained model on the test tasks")
-        scored = _score(stage / "test", family, test_tasks, model, settings, splits)
+        scored, copy_back = _score(stage / "test", family, test_tasks, model, settings, splits)
         row["test"] = {}
         for name, verdicts in scored.items():
             before = base[name]
             won = sum(verdicts[t] and not before.get(t, False) for t in verdicts)
             lost = sum(before.get(t, False) and not verdicts[t] for t in verdicts)
             row["test"][name] = {"base": sum(before.values()) / len(before), "trained": sum(verdicts.values()) /
-                                 len(verdicts), "won": won, "lost": lost, "p": round(sign_test(won, lost), 4)}
+                                 len(verdicts), "won": won, "lost": lost, "p": round(sign_test(won, lost), 4),
+                                 "copy_back_base": base_copy_back[name], "copy_back_trained": copy_back[name]}
         rounds.append(row)
     record.update(identity, base_test={n: sum(v.values()) / len(v) for n, v in base.items()}, rounds=rounds)
     (run_dir / RECORD).write_text(json.dumps(record, indent=2))
