@@ -156,16 +156,22 @@ def test_fences_and_sizes():
         parse_sizes("30:30", 90)
 
 
-def test_the_command_writes_a_best_policy_that_solve_reads(tmp_path, sql, capsys):
-    family, problems = sql
+def optimize_command(tmp_path, *more) -> tuple[int, list]:
+    """`looplab optimize` on 13 SQL tasks with a student that always writes `SELECT 1` and a reflector that
+    always proposes ADVICE; the exit status and the replies' files."""
     student_replies = tmp_path / "student.json"
     student_replies.write_text(json.dumps(["```sql\nSELECT 1\n```"]))
     reflect_replies = tmp_path / "reflect.json"
     reflect_replies.write_text(json.dumps([f"```\n{ADVICE}\n```"]))
-    run = tmp_path / "run"
     code = main(["optimize", "--tasks", "sql", "--splits", "6:4:3", "--budget-calls", "20", "--minibatch", "2",
                  "--model", f"scripted:{student_replies}", "--reflect-model", f"scripted:{reflect_replies}",
-                 "--run-dir", str(run)])
+                 *more, "--run-dir", str(tmp_path / "run")])
+    return code, student_replies
+
+
+def test_the_command_writes_a_best_policy_that_solve_reads(tmp_path, sql, capsys):
+    code, student_replies = optimize_command(tmp_path)
+    run = tmp_path / "run"
     printed = capsys.readouterr()
     assert code == 0 and "Test split (3 tasks" in printed.out and "solve --policy-config" in printed.err
     # every third round offers demonstrations, and there is no solved train task to show; after 20 refusals in a
@@ -238,14 +244,8 @@ def test_the_gepa_baseline_runs_gepa_through_the_record_and_resumes_sending_noth
 
 
 def test_the_command_runs_the_baselines_beside_the_search_and_tables_them(tmp_path, capsys):
-    student_replies = tmp_path / "student.json"
-    student_replies.write_text(json.dumps(["```sql\nSELECT 1\n```"]))
-    reflect_replies = tmp_path / "reflect.json"
-    reflect_replies.write_text(json.dumps([f"```\n{ADVICE}\n```"]))
+    code, _ = optimize_command(tmp_path, "--baselines", "instructions,random")
     run = tmp_path / "run"
-    code = main(["optimize", "--tasks", "sql", "--splits", "6:4:3", "--budget-calls", "20", "--minibatch", "2",
-                 "--model", f"scripted:{student_replies}", "--reflect-model", f"scripted:{reflect_replies}",
-                 "--baselines", "instructions,random", "--run-dir", str(run)])
     printed = capsys.readouterr()
     assert code == 0 and (run / "baseline-instructions" / "run.sqlite").is_file()
     table = " ".join(printed.out.split())
