@@ -10,7 +10,7 @@ inspect_ai is not one of looplab's dependencies: give an interpreter that has it
 e.g. a venv with `pip install inspect_ai openai`), or the one running this script when it has it; without
 either, only looplab's side is measured.
 
-    python bench/peers.py [--questions 1000] [--levels 16,64,256] [--inspect-python PATH] [--tiny]
+    python bench/peers.py [--questions 300] [--levels 16,64,256] [--inspect-python PATH] [--tiny]
 """
 import argparse
 import json
@@ -41,13 +41,13 @@ def questions():
 '''
 
 
-def timed(command: list[str], env: dict) -> tuple[float, float]:
+def timed(command: list[str], env: dict, cwd: Path) -> tuple[float, float]:
     """Wall seconds and CPU seconds (user and system, the command and its children) of one command."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    done = subprocess.run(command, env=env, capture_output=True, text=True)
+    done = subprocess.run(command, env=env, capture_output=True, text=True, cwd=cwd)
     wall = time.perf_counter() - start
-    if done.returncode not in (0, 1):  # looplab: 1 when a task ended unscored; neither is expected here
+    if done.returncode != 0 or "Traceback" in done.stderr:
         raise RuntimeError(f"{command[0]} failed ({done.returncode}): {done.stderr[-1500:]}")
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -59,7 +59,7 @@ def has_inspect(python: str) -> bool:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--questions", type=int, default=1000)
+    parser.add_argument("--questions", type=int, default=300, help="math questions (the family holds 300)")
     parser.add_argument("--levels", default="16,64,256")
     parser.add_argument("--inspect-python", default=sys.executable)
     parser.add_argument("--tiny", action="store_true", help="a quick run that only checks the script works")
@@ -74,7 +74,7 @@ def main() -> None:
     rows = [{"input": family.describe(p.task), "target": family.reference(p)} for p in problems]
     (tmp / "questions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     (tmp / "inspect_task.py").write_text(INSPECT_TASK.format(path=str(tmp / "questions.jsonl")))
-    env = {**os.environ, "OPENAI_API_KEY": "stand-in", "OPENAI_BASE_URL": url, "LOOPLAB_THREADS": "1"}
+    env = {**os.environ, "STANDIN_API_KEY": "stand-in", "STANDIN_BASE_URL": url, "LOOPLAB_THREADS": "1"}
 
     print(f"{len(problems)} math questions, stand-in server {LATENCY * 1000:.0f} ms a request; each figure is a "
           "whole command, start-up included")
@@ -88,14 +88,16 @@ def main() -> None:
         looplab = [str(LOOPLAB), "solve", "--tasks", "math", "--limit", str(len(problems)), "--strategy", "single",
                    "--model", "openai:stand-in", "--base-url", url, "--max-connections", str(level), "-q",
                    "--run-dir", str(run_dir)]
-        inspect_cmd = [args.inspect_python, "-m", "inspect_ai", "eval", str(tmp / "inspect_task.py"),
-                       "--model", "openai/stand-in", "--model-base-url", url, "--max-connections", str(level),
+        inspect_cmd = [args.inspect_python, "-m", "inspect_ai", "eval", "inspect_task.py",  # a relative path
+                       # openai-api: the chat-completions protocol of any OpenAI-compatible server (inspect's
+                       # "openai" provider speaks OpenAI's Responses API)
+                       "--model", "openai-api/standin/stand-in", "--max-connections", str(level),
                        "--log-dir", str(tmp / f"inspect-{level}"), "--display", "none", "--no-log-samples"]
         results = {}
         for tool, command in (("looplab", looplab), ("inspect_ai", inspect_cmd)):
             if tool == "inspect_ai" and not inspect:
                 continue
-            wall, cpu = timed(command, env)
+            wall, cpu = timed(command, env, tmp)
             results[tool] = (wall, cpu)
             rate = len(problems) / wall
             print(f"{level:>6} {tool:>10} {wall:>8.1f} {rate:>8.1f} {rate / ideal:>8.2f}x "
