@@ -1,5 +1,6 @@
 """Policy control flow, honest scoring, budgets and resume, with the scripted model."""
 import json
+from pathlib import Path
 
 import pytest
 from solve_fakes import OVERFIT, PROMPT, RIGHT, WRONG, Counting, problems, solve
@@ -210,13 +211,18 @@ def test_export_writes_one_json_line_per_policy_and_task(tmp_path):
     assert all(s["call"] in calls and s["feedback"]["examples"]["calls"] == [] for s in refine["steps"])
 
 
-def test_the_demo_command_runs(tmp_path):
-    import json
-
-    from looplab.cli import main
+def test_the_demo_command_runs_and_its_next_step_can_be_typed_as_it_is(tmp_path):
+    import subprocess
+    import sys
 
     replies = tmp_path / "replies.json"
     replies.write_text(json.dumps(["```python\ndef has_close_elements(numbers, threshold):\n    return False\n```"]))
-    assert main(["demo", "--limit", "1", "--model", f"scripted:{replies}", "--run-dir", str(tmp_path / "demo")]) == 0
+    command = Path(sys.executable).with_name("looplab")  # the venv's, which need not be on PATH (make demo)
+    done = subprocess.run([str(command), "demo", "--limit", "1", "--model", f"scripted:{replies}", "--run-dir",
+                           str(tmp_path / "demo")], capture_output=True, text=True, timeout=300, cwd=tmp_path,
+                          env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "LOOPLAB_CACHE": str(tmp_path)})
+    assert done.returncode == 0, done.stderr
     summary = json.loads((tmp_path / "demo" / "summary.json").read_text())
     assert set(summary["policies"]) == {"single", "refine(k=3)"}
+    told = " ".join(done.stderr.split())
+    assert f"{command} show --run-dir" in told

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -407,5 +409,17 @@ def cmd_demo(args) -> int:
     if getattr(args, "incomplete", ""):
         return _finish(args)
     console.print(f"Demo took {time.monotonic() - start:.0f} s. See any task's attempts and feedback with: "
-                  f"looplab show --run-dir {args.run_dir} HumanEval/0")
+                  f"{_this_command()} show --run-dir {args.run_dir} HumanEval/0")
     return 0
+
+
+def _this_command() -> str:
+    """How to type this command again from here: `looplab` when that is what PATH finds, else its path
+    (`make demo` runs `.venv/bin/looplab`, which is not on PATH)."""
+    if sys.argv[0].endswith("__main__.py"):
+        return "python -m looplab"
+    found = shutil.which("looplab")
+    if found and os.path.realpath(found) == os.path.realpath(sys.argv[0]):
+        return "looplab"
+    relative = os.path.relpath(sys.argv[0])
+    return sys.argv[0] if relative.startswith("..") else relative
