@@ -248,6 +248,9 @@ def test_the_command_runs_the_baselines_beside_the_search_and_tables_them(tmp_pa
     run = tmp_path / "run"
     printed = capsys.readouterr()
     assert code == 0 and (run / "baseline-instructions" / "run.sqlite").is_file()
+    kept = json.loads((run / "baselines.json").read_text())
+    assert [r["search"] for r in kept] == ["search", "instructions", "random"]
+    assert all(r["seed"] == kept[0]["seed"] and r["metric_calls"] <= 20 for r in kept)
     table = " ".join(printed.out.split())
     assert "never seen by any search" in table and "reference" in table
     assert all(name in table for name in ("seed", "search", "instructions", "random"))

@@ -184,7 +184,7 @@ def test_an_optimize_run_shows_its_candidates_diffs_proposals_and_test_table(tmp
     from test_optimize import ADVICE, student
 
     from looplab.models import ScriptedModel
-    from looplab.optimize import Optimizer, split_tasks, write_best
+    from looplab.optimize import Optimizer, baselines_table, split_tasks, write_best
     from looplab.runs import RunStore
     from looplab.solve import PolicyConfig
     from looplab.tasks import load_tasks
@@ -200,6 +200,8 @@ def test_an_optimize_run_shows_its_candidates_diffs_proposals_and_test_table(tmp
                               reflector=reflector, budget_calls=30, minibatch=2)
         result = optimizer.run()
         write_best(tmp_path / "run" / "best_policy.json", optimizer.best_config(result), result, splits)
+    # the table --baselines keeps, here with the search itself standing in for a baseline
+    (tmp_path / "run" / "baselines.json").write_text(json.dumps(baselines_table(result, {"random": result})))
     assert main(["view", "--run-dir", str(tmp_path / "run"), "--output", str(tmp_path / "site")]) == 0
 
     async def scenario(page):
@@ -216,3 +218,4 @@ def test_an_optimize_run_shows_its_candidates_diffs_proposals_and_test_table(tmp
     assert better.startswith("1\t0\tsystem\t100.0%\tyes") and "+ADVICE" in better
     assert any("not better" in r and "window.hacked=1" in r for r in rows)  # a proposal's text, as text
     assert any(r.startswith("0.0%\t100.0%\t3\t0") for r in rows)  # the test split: seed, best, won, lost
+    assert any(r.startswith("random\t1\t100.0%\t0.0%\t100.0%\t3\t0") for r in rows)  # the baselines' table

@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 from rich.table import Table
 from rich.text import Text
 
 from ..models import Budget
-from ..optimize import VARIANTS, Optimizer, parse_sizes, split_tasks, write_best
+from ..optimize import VARIANTS, Optimizer, baselines_table, parse_sizes, split_tasks, write_best
 from ..runs import RunStore
 from ..solve import POLICIES, PolicyConfig
 from ..tasks import load_tasks
@@ -110,26 +111,26 @@ def cmd_optimize(args) -> int:
                        f"(sign test p {t['p']:.2f})"))
     if args.baselines:
         baselines = {name: search(Path(args.run_dir) / f"baseline-{name}", name)[0] for name in args.baselines}
-        _print_baselines(result, baselines, len(splits.test))
+        rows = baselines_table(result, baselines)
+        (Path(args.run_dir) / "baselines.json").write_text(json.dumps(rows, indent=2))
+        _print_baselines(rows, len(splits.test))
     console.print(f"Wrote {Path(args.run_dir) / 'best_policy.json'}; use it with looplab solve --policy-config FILE")
     return 0
 
 
-def _print_baselines(result, baselines: dict, test_tasks: int) -> None:
+def _print_baselines(rows: list[dict], test_tasks: int) -> None:
     """Every search's best on the test split, each paired with its seed, at the same metric-call budget."""
     table = Table(title=f"test split ({test_tasks} tasks, never seen by any search): each search's best against "
                         "the seed, at the same metric-call budget")
     for column in ("search", "best (validation)", "test pass@1", "won/lost vs seed (p)", "metric calls",
                    "reflector calls", "proposals refused"):
         table.add_column(column, justify="right")
-    if result.test:
-        table.add_row("seed", "", f"{100 * result.test['seed']:.1f}%", "reference", "", "", "")
-    for name, r in {"search": result, **baselines}.items():
-        val = next(c["val"] for c in r.candidates if c["id"] == r.best)
-        refused = sum(v for k, v in r.proposals.items() if k.startswith("rejected"))
-        t = r.test
-        table.add_row(name, f"candidate {r.best} ({100 * val:.1f}%)", f"{100 * t['best']:.1f}%" if t else "-",
-                      f"{t['won']}/{t['lost']} ({t['p']:.2f})" if t else "-", str(r.metric_calls),
-                      str(r.reflector_calls), str(refused) if name != "gepa" else "(gepa checks none)")
+    if rows[0]["seed"] is not None:
+        table.add_row("seed", "", f"{100 * rows[0]['seed']:.1f}%", "reference", "", "", "")
+    for r in rows:
+        tested = r["test"] is not None
+        table.add_row(r["search"], f"candidate {r['best']} ({100 * r['validation']:.1f}%)",
+                      f"{100 * r['test']:.1f}%" if tested else "-",
+                      f"{r['won']}/{r['lost']} ({r['p']:.2f})" if tested else "-", str(r["metric_calls"]),
+                      str(r["reflector_calls"]), str(r["refused"]) if r["search"] != "gepa" else "(gepa checks none)")
     out.print(table)
-

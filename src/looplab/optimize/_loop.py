@@ -628,6 +628,20 @@ def _dominates(a: dict[str, bool], b: dict[str, bool]) -> bool:
     return all(a.get(t, False) >= v for t, v in b.items()) and any(a.get(t, False) > b.get(t, False) for t in a)
 
 
+def baselines_table(result: OptimizeResult, baselines: dict[str, OptimizeResult]) -> list[dict]:
+    """Each search's best at the same metric-call budget, on the test split against its seed: what
+    `--baselines` prints and RUN/baselines.json keeps (for `looplab view`)."""
+    rows = []
+    for name, r in {"search": result, **baselines}.items():
+        t = r.test or {}
+        rows.append({"search": name, "best": r.best, "validation": next(c["val"] for c in r.candidates
+                                                                        if c["id"] == r.best),
+                     "seed": t.get("seed"), "test": t.get("best"), "won": t.get("won"), "lost": t.get("lost"),
+                     "p": t.get("p"), "metric_calls": r.metric_calls, "reflector_calls": r.reflector_calls,
+                     "refused": sum(v for k, v in r.proposals.items() if k.startswith("rejected"))})
+    return rows
+
+
 def write_best(path, config: PolicyConfig, result: OptimizeResult, splits: Splits) -> None:
     """best_policy.json: the best configuration, which `solve --policy-config FILE` and `PolicyConfig.from_dict`
     read, with where it came from."""

@@ -111,7 +111,12 @@ def _optimize_run(store: RunStore, index: int, data: Path) -> dict:
         test = json.loads((store.dir / "best_policy.json").read_text()).get("test")
     except (OSError, ValueError, AttributeError):
         test = None  # the search has not finished
-    return {**_solve_run(store, index, data), "optimize": {**recorded_search(store), "test": test}}
+    try:
+        baselines = json.loads((store.dir / "baselines.json").read_text())
+    except (OSError, ValueError):
+        baselines = None  # run without --baselines, or they have not finished
+    return {**_solve_run(store, index, data),
+            "optimize": {**recorded_search(store), "test": test, "baselines": baselines}}
 
 
 register_loop_part("solve", "page", _solve_run)
@@ -282,6 +287,10 @@ function optimizeSections(o) {
   if (o.test) parts.push(el('h3', {}, `Test split (${o.test.tasks} tasks, never seen by the search)`),
     table(['seed', 'best', 'best won', 'best lost', 'sign test p'],
           [[pct(o.test.seed), pct(o.test.best), o.test.won, o.test.lost, o.test.p.toFixed(3)]]));
+  if (Array.isArray(o.baselines)) parts.push(el('h3', {}, 'Baselines at the same metric-call budget (test split, each against its seed)'),
+    table(['search', 'best candidate', 'validation', 'seed', 'best', 'won', 'lost', 'sign test p', 'metric calls', 'reflector calls'],
+          o.baselines.map(b => [b.search, b.best, pct(b.validation), pct(b.seed), pct(b.test), b.won, b.lost,
+                                b.p == null ? '-' : b.p.toFixed(3), b.metric_calls, b.reflector_calls])));
   return parts;
 }
 function choices(task) {
