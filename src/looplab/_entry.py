@@ -24,6 +24,9 @@ def main() -> None:
         atexit._run_exitfuncs()
         os._exit(code)
     # The command is done and its record closed: a Ctrl-C in the moments the interpreter takes to shut down
-    # would only turn the exit status into "killed by SIGINT" (-2) after a run that finished.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # ends it at once with the command's own status, rather than as "killed by SIGINT" (-2) after a run that
+    # finished.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    signal.signal(signal.SIGINT, lambda *_: os._exit(code))
     sys.exit(code)

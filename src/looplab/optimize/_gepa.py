@@ -39,7 +39,7 @@ class LooplabAdapter:
                       f"{len(batch)} tasks; {optimizer.metric_calls()} metric calls, "
                       f"{len(optimizer.store.calls('reflector'))} reflector calls")
         outputs = [optimizer.store.outcomes(config.name)[t].answer for t in batch]
-        traces = [{"task": t, "texts": dict(candidate)} for t in batch] if capture_traces else None
+        traces = [{"task": t} for t in batch] if capture_traces else None
         return EvaluationBatch(outputs=outputs, scores=scores, trajectories=traces)
 
     def make_reflective_dataset(self, candidate, eval_batch, components_to_update):
