@@ -13,7 +13,7 @@ import sys
 import threading
 import time
 import weakref
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -91,13 +91,9 @@ def _stop(proc: subprocess.Popen) -> None:
         proc.cgroup.remove()
 
 
-def _stop_all(spares: list[Future]) -> None:
+def _stop_all(spares: list[subprocess.Popen]) -> None:
     while spares:
-        try:
-            proc = spares.pop().result()
-        except Exception:  # a sandbox that failed to start holds nothing to stop
-            continue
-        _stop(proc)
+        _stop(spares.pop())
 
 
 def _read_status(proc: subprocess.Popen) -> list[str]:
@@ -126,7 +122,7 @@ class Sandbox:
     says which. `unsafe_no_sandbox=True` keeps the limits but drops the isolation.
 
     It is a pool: `run` may be called from many threads, runs at most `pool` programs at once (the rest
-    wait), and keeps `pool` + 1 sandboxes started ahead of need. A sandbox serves one program only:
+    wait), and keeps up to `pool` sandboxes started ahead of need. A sandbox serves one program only:
     nothing one program leaves behind reaches the next.
     """
 
@@ -146,7 +142,7 @@ class Sandbox:
         self.containment = f"cgroup v{self._cgroups.version}" if self._cgroups else "per-process rlimits"
         self._slots = threading.BoundedSemaphore(pool)
         self._lock = threading.Lock()
-        self._spares: list[Future] = []  # sandboxes started ahead of need (or starting), waiting for a program
+        self._spares: list[subprocess.Popen] = []  # started ahead of need, waiting for a program
         # bubblewrap's --die-with-parent follows the thread that started it, so every sandbox is started
         # by this one long-lived thread, never by a worker thread that may end before its sandbox is used.
         self._starter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sandbox-start")
@@ -236,18 +232,14 @@ class Sandbox:
 
         Every program gets a sandbox of its own. Starting one (namespaces, mounts, Python) costs
         more than most programs here take to run, so a replacement is started as each program
-        ends, and the next call takes the oldest one waiting, which has had a run's time to get ready.
+        ends, and the next call finds it ready.
         """
         if "/" in filename or not filename:
             raise ValueError(f"filename must be a plain file name, not {filename!r}")
         with self._slots:
             with self._lock:
-                # one more than can run at once: a program that follows another at once takes the sandbox
-                # started a run earlier, which has had the time to get ready
-                while len(self._spares) < self.pool + 1:
-                    self._spares.append(self._starter.submit(self._start))
-                spare = self._spares.pop(0)
-            return self._run(spare.result(), code, filename, stdin)
+                proc = self._spares.pop() if self._spares else None
+            return self._run(proc or self._starter.submit(self._start).result(), code, filename, stdin)
 
     def _run(self, proc: subprocess.Popen, code: str, filename: str, stdin: str) -> ExecResult:
         source = code.encode()
@@ -260,9 +252,9 @@ class Sandbox:
         peak = round(proc.cgroup.peak_bytes() / 2 ** 20, 1) if proc.cgroup is not None else None
         if proc.cgroup is not None:
             proc.cgroup.remove()
-        with self._lock:  # its replacement starts as the program ends, not while the next one runs
-            if len(self._spares) < self.pool + 1:
-                self._spares.append(self._starter.submit(self._start))
+        spare = self._starter.submit(self._start).result()
+        with self._lock:
+            self._spares.append(spare)
         return replace(self._result(status, out, err, reason, duration, out_of_memory), peak_memory_mb=peak)
 
     def _collect(self, proc: subprocess.Popen, stdin: bytes, start: float) -> tuple[bytes, bytes, str]:
