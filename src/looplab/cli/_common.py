@@ -127,6 +127,16 @@ def _add_run_dir(p: argparse.ArgumentParser, default: str | None = None, *, read
                    + (f" (default {default})" if default else ""))
 
 
+def _names(text: str) -> list[str]:
+    """A comma-separated list as typed: names stripped, empty ones dropped."""
+    return [name.strip() for name in text.split(",") if name.strip()]
+
+
+def _percent(share: float | None) -> str:
+    """A share as a whole percentage; "-" where there was nothing to count."""
+    return "-" if share is None else f"{100 * share:.0f}%"
+
+
 def _add_task_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tasks", help=TASKS_HELP + "; commands that read a record default to its tasks")
     which = p.add_mutually_exclusive_group()
@@ -136,7 +146,7 @@ def _add_task_args(p: argparse.ArgumentParser) -> None:
 
 def _load_tasks(args, sandbox: Sandbox, recorded: RunStore | None = None):
     """The tasks the flags name; reading a record (`recorded`), the record's own unless the flags narrow them."""
-    ids = [i.strip() for i in args.ids.split(",") if i.strip()] if getattr(args, "ids", None) else None
+    ids = _names(args.ids) if getattr(args, "ids", None) else None
     if getattr(args, "ids", None) is not None and not ids:
         raise UsageError("--ids names no task")
     spec = args.tasks

@@ -10,7 +10,8 @@ from ..models import gguf_file, load_model
 from ..optimize import split_tasks
 from ..solve import POLICIES
 from ..tasks import load_tasks
-from ._common import TASKS_HELP, UsageError, _add_run_dir, _add_sandbox_args, _number, _sandbox, _whole, console, out
+from ._common import (TASKS_HELP, UsageError, _add_run_dir, _add_sandbox_args, _names, _number, _percent, _sandbox,
+                      _whole, console, out)
 
 
 def _add_training_args(p) -> None:
@@ -71,7 +72,7 @@ def cmd_train(args) -> int:
 
 def cmd_cycle(args) -> int:
     require_learn_extra()
-    policies = tuple(p.strip() for p in args.policies.split(",") if p.strip())
+    policies = tuple(_names(args.policies))
     unknown = [p for p in policies if p not in POLICIES]
     if unknown or not policies:
         raise UsageError(f"unknown policy {unknown[0] if unknown else args.policies!r}; choose from "
@@ -109,5 +110,4 @@ def cmd_cycle(args) -> int:
 
 def _copy_back(test: dict) -> str:
     """The share of revisions that handed the same answer back, before and after training ("-": none made)."""
-    share = lambda v: "-" if v is None else f"{100 * v:.0f}%"  # noqa: E731
-    return f"{share(test.get('copy_back_base'))} → {share(test.get('copy_back_trained'))}"
+    return f"{_percent(test.get('copy_back_base'))} → {_percent(test.get('copy_back_trained'))}"

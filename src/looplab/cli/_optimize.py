@@ -13,7 +13,7 @@ from ..optimize import VARIANTS, Optimizer, baselines_table, parse_sizes, split_
 from ..runs import RunStore
 from ..solve import POLICIES, PolicyConfig
 from ..tasks import load_tasks
-from ._common import (TASKS_HELP, UsageError, _add_model_args, _add_run_dir, _add_sandbox_args, _load_model, _number,
+from ._common import (TASKS_HELP, UsageError, _add_model_args, _add_run_dir, _add_sandbox_args, _load_model, _names, _number,
                       _sandbox, _whole, console, out)
 
 
@@ -40,7 +40,7 @@ def add_commands(sub) -> None:
                    help="after the search, run these at the same metric-call budget, each in RUN/baseline-NAME, "
                         "and pair each one's best with the seed on the test split: " +
                         "; ".join(f"{k}: {v}" for k, v in VARIANTS.items() if k != "search") + " (or all)")
-    p.add_argument("--tune", type=lambda text: tuple(k.strip() for k in text.split(",") if k.strip()), default=(),
+    p.add_argument("--tune", type=lambda text: tuple(_names(text)), default=(),
                    metavar="KNOBS", help="numeric knobs a round may move a step, as the texts are rewritten: rounds "
                                          "(0 to 8) and n (1 to 16), those the policy reads (e.g. --tune rounds)")
     p.add_argument("--seed", type=_whole(0), default=0, help="for the splits and the search's choices (default 0)")
@@ -54,7 +54,7 @@ def add_commands(sub) -> None:
 
 
 def _baselines(text: str) -> list[str]:
-    names = [n.strip() for n in text.split(",") if n.strip()]
+    names = _names(text)
     known = [k for k in VARIANTS if k != "search"]
     if names == ["all"]:
         return known

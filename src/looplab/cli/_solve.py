@@ -18,8 +18,8 @@ from ..solve import (EXTRA_SOURCES, POLICIES, PolicyConfig, Share, analyze, comp
                      run_on_ray, run_policies)
 from ..tasks import load_tasks
 from ._common import (UsageError, _add_model_args, _add_run_dir, _add_sandbox_args, _add_task_args,
-                      _budget, _finish, _limits, policy_from_file, _load_model, _load_tasks, _model_args, _number, _sandbox, _whole,
-                      console, out)
+                      _budget, _finish, _limits, policy_from_file, _load_model, _load_tasks, _model_args, _number, _percent, _sandbox,
+                      _whole, console, out)
 
 COMPARE_ROUNDS = 8     # compare: rounds high enough that the token budget, not the count, ends a policy
 COMPARE_SAMPLES = 64   # compare: best-of-n's samples, likewise
@@ -375,14 +375,13 @@ def cmd_analyze(args) -> int:
         table.add_column(column, justify="left" if column in ("policy", "worst category") else "right",
                          no_wrap=column == "policy", min_width=max(len(r["policy"]) for r in rows)
                          if column == "policy" else None)
-    share = lambda v: "-" if v is None else f"{100 * v:.0f}%"  # noqa: E731
     for r in rows:
-        table.add_row(Text(r["policy"]), share(r["pass_at_1"]), str(r["revisions_after_failure"]), share(r["friction"]),
-                      share(r["copy_back"]), str(r["wrong_to_right"]), str(r["right_to_wrong"]),
+        table.add_row(Text(r["policy"]), _percent(r["pass_at_1"]), str(r["revisions_after_failure"]), _percent(r["friction"]),
+                      _percent(r["copy_back"]), str(r["wrong_to_right"]), str(r["right_to_wrong"]),
                       f"{r['wrong_to_right_deceived']}/{r['right_to_wrong_deceived']}",
                       str(r["passed_visible_failed_hidden"]),
                       "/".join(f"{100 * p:.0f}" for p in r["pass_at_1_by_attempts"][:5]),
-                      f"{r['worst_category']} {share(r['category_pass_at_1'][r['worst_category']])}")
+                      f"{r['worst_category']} {_percent(r['category_pass_at_1'][r['worst_category']])}")
     out.print(table)
     measured = [r for r in rows if r.get("family_measures")]
     if measured:
