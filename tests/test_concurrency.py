@@ -5,8 +5,10 @@ import collections
 import csv
 import dataclasses
 import hashlib
+import os
 import random
 import re
+import time
 
 from looplab.cli import main
 from looplab.models import Budget, ScriptedModel
@@ -115,3 +117,36 @@ def test_compare_over_http_gives_the_same_table_at_one_and_at_thirty_two_connect
         tables[n] = [{k: v for k, v in row.items() if k != "wall_seconds"}
                      for row in csv.DictReader(open(run_dir / "comparison.csv"))]
     assert len(tables["1"]) == 4 and tables["1"] == tables["32"]
+
+
+def test_a_record_let_go_of_while_a_forked_child_holds_its_lock_opens_again(tmp_path):
+    """A sandbox started by another thread is a fork that holds a copy of every descriptor until its exec, the
+    record's lock included: reopening a record just closed waits that moment out instead of refusing."""
+    store = RunStore(tmp_path / "run")
+    child = os.fork()
+    if child == 0:  # a child between fork and exec, drawn out
+        time.sleep(0.3)
+        os._exit(0)
+    store.close()
+    try:
+        with RunStore(tmp_path / "run") as again:
+            assert again.meta("loop") is None
+    finally:
+        os.waitpid(child, 0)
+
+
+def test_writes_in_flight_together_share_a_commit_and_none_waits_uncommitted(tmp_path):
+    async def run(store):
+        with store.group_commits(asyncio.get_running_loop()):
+            async def task(i):
+                store.set_meta(f"task{i}", i)
+                await asyncio.sleep(0.01)  # the loop waits here: every write of the turn is committed by now
+                with RunStore(tmp_path, read_only=True) as reader:
+                    return reader.meta(f"task{i}")
+            return await asyncio.gather(*(task(i) for i in range(50)))
+
+    commits = []
+    with RunStore(tmp_path) as store:
+        store.db.set_trace_callback(lambda sql: commits.append(sql) if sql == "COMMIT" else None)
+        assert asyncio.run(run(store)) == list(range(50))
+    assert len(commits) == 1  # fifty writes in one turn of the loop, one commit

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import fcntl
 import json
@@ -84,8 +85,8 @@ class RunStore:
     """A run directory: `run.sqlite` (WAL) with every call, step, feedback and outcome. The only place
     in looplab that speaks SQL: loops declare their own tables here and read through its methods.
 
-    Each write commits at once (or within `transaction()`), so a killed process loses at most the
-    call in flight. One writing process at a time: a lock file keeps a second one out. A store
+    Each write commits at once (or within `transaction()`, or with its turn of the event loop in
+    `group_commits`), so a killed process loses at most the calls in flight. One writing process at a time: a lock file keeps a second one out. A store
     opened with `read_only=True` takes no lock and can read a run that another process is writing.
 
     >>> import tempfile
@@ -99,6 +100,7 @@ class RunStore:
         self.dir = Path(run_dir)
         self.read_only = read_only
         self._lock = None
+        self._group_loop: asyncio.AbstractEventLoop | None = None  # set within group_commits
         if self.dir.exists() and not self.dir.is_dir():
             raise RunError(f"{self.dir} is a file, not a run directory; give a directory")
         path = self.dir / "run.sqlite"
@@ -115,9 +117,7 @@ class RunStore:
             self._lock = open(self.dir / "run.lock", "w")
         except OSError as e:
             raise RunError(f"cannot make the run directory {self.dir}: {e.strerror}") from None
-        try:
-            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        if not _take_lock(self._lock):
             self._lock.close()
             raise RunError(f"another looplab process is using {self.dir}; wait for it or pick another --run-dir") from None
         self.db = self._connect(f"file:{path}")
@@ -156,7 +156,7 @@ class RunStore:
 
     # settings ---------------------------------------------------------------------------------
     def set_meta(self, key: str, value: Any) -> None:
-        self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value)))
+        self._write("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value)))
 
     def meta(self, key: str, default: Any = None) -> Any:
         row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
@@ -190,7 +190,7 @@ class RunStore:
         Only the settings given count: a record that holds more (an older one kept every knob) resumes."""
         row = self.db.execute("SELECT config FROM policies WHERE name = ?", (name,)).fetchone()
         if row is None:
-            self.db.execute("INSERT INTO policies VALUES (?, ?, ?)", (name, json.dumps(config, sort_keys=True),
+            self._write("INSERT INTO policies VALUES (?, ?, ?)", (name, json.dumps(config, sort_keys=True),
                                                                       time.time()))
             return
         changed = _differences(json.loads(row["config"]), json.loads(json.dumps(config)))
@@ -209,13 +209,13 @@ class RunStore:
 
     def insert(self, table: str, row: dict[str, Any]) -> None:
         _check(table, *row)
-        self.db.execute(f"INSERT INTO {table} ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+        self._write(f"INSERT INTO {table} ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
                         tuple(row.values()))
 
     def update(self, table: str, values: dict[str, Any], where: dict[str, Any]) -> int:
         """Set `values` on the rows of a table matching `where` (column = value); returns how many changed."""
         _check(table, *values, *where)
-        cursor = self.db.execute(f"UPDATE {table} SET {', '.join(f'{c} = ?' for c in values)} WHERE "
+        cursor = self._write(f"UPDATE {table} SET {', '.join(f'{c} = ?' for c in values)} WHERE "
                                  f"{' AND '.join(f'{c} = ?' for c in where)}", (*values.values(), *where.values()))
         return cursor.rowcount
 
@@ -224,7 +224,7 @@ class RunStore:
         _check(table, *where)
         if not where:
             raise ValueError("delete takes at least one column = value; a loop never empties its table")
-        return self.db.execute(f"DELETE FROM {table} WHERE {' AND '.join(f'{c} = ?' for c in where)}",
+        return self._write(f"DELETE FROM {table} WHERE {' AND '.join(f'{c} = ?' for c in where)}",
                                tuple(where.values())).rowcount
 
     def rows(self, table: str, where: dict[str, Any] | None = None, order_by: str = "rowid") -> list[dict]:
@@ -246,14 +246,56 @@ class RunStore:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
-        """Writes inside commit together or not at all."""
-        self.db.execute("BEGIN")
+        """Writes inside commit together or not at all (inside `group_commits`, with the group they fall in)."""
+        self._begin()
+        self.db.execute("SAVEPOINT looplab")  # outside a transaction it starts one, and RELEASE commits it
         try:
             yield
         except BaseException:
-            self.db.execute("ROLLBACK")
+            self.db.execute("ROLLBACK TO looplab")
+            self.db.execute("RELEASE looplab")
             raise
-        self.db.execute("COMMIT")
+        self.db.execute("RELEASE looplab")
+
+    @contextlib.contextmanager
+    def group_commits(self, loop: asyncio.AbstractEventLoop) -> Iterator[None]:
+        """Within: the writes made while `loop` (the thread that writes) runs its ready callbacks are committed
+        together, before it next waits for anything. Hundreds of tasks in flight then pay one commit for each
+        turn of the loop instead of one for each write. A write is never left uncommitted while the process
+        waits, so a kill -9 still loses at most the calls in flight; reads on this store see every write at once.
+
+        >>> import asyncio, tempfile
+        >>> async def main(store):
+        ...     with store.group_commits(asyncio.get_running_loop()):
+        ...         store.set_meta("model", "scripted")
+        ...         pending = store.db.in_transaction
+        ...         await asyncio.sleep(0)
+        ...         return pending, store.db.in_transaction
+        >>> with RunStore(tempfile.mkdtemp()) as store:
+        ...     asyncio.run(main(store))
+        (True, False)
+        """
+        self._group_loop = loop
+        try:
+            yield
+        finally:
+            self._group_loop = None
+            self._commit_group()
+
+    def _begin(self) -> None:
+        """Open a group's transaction on its first write, and have the loop commit it once its turn is over."""
+        if self._group_loop is None or self.db.in_transaction:
+            return
+        self.db.execute("BEGIN")
+        self._group_loop.call_soon(self._commit_group)
+
+    def _commit_group(self) -> None:
+        if self.db.in_transaction:  # on the writing thread, between callbacks: never inside a transaction()
+            self.db.execute("COMMIT")
+
+    def _write(self, sql: str, args: tuple = ()) -> sqlite3.Cursor:
+        self._begin()
+        return self.db.execute(sql, args)
 
     # model calls ------------------------------------------------------------------------------
     _CALLS = ("SELECT id, policy, task_id, seq, key, model, messages, params, response, finish_reason, prompt_tokens,"
@@ -274,7 +316,7 @@ class RunStore:
                  params: dict, response: str, finish_reason: str, prompt_tokens: int,
                  completion_tokens: int, latency: float) -> int:
         """Records a call; returns its id (steps refer to it)."""
-        cursor = self.db.execute(
+        cursor = self._write(
             "INSERT INTO calls (policy, task_id, seq, key, model, messages, params, response, finish_reason,"
             " prompt_tokens, completion_tokens, latency, created) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (policy, task_id, seq, key, model, json.dumps(messages), json.dumps(params), response,
@@ -292,7 +334,7 @@ class RunStore:
     # steps and feedback -----------------------------------------------------------------------
     def add_step(self, policy: str, task_id: str, step: int, kind: str, candidate: str,
                  parent: int | None, tokens: int, calls: int, call_id: int | None = None) -> None:
-        self.db.execute(
+        self._write(
             "INSERT INTO steps (policy, task_id, step, kind, candidate, parent, tokens, calls, created, call_id)"
             " VALUES (?,?,?,?,?,?,?,?,?,?)",
             (policy, task_id, step, kind, candidate, parent, tokens, calls, time.time(), call_id))
@@ -300,7 +342,7 @@ class RunStore:
     def add_feedback(self, policy: str, task_id: str, step: int, source: str, score: float,
                      passed: bool, text: str, details: dict, call_ids: tuple[int, ...] = ()) -> None:
         """`call_ids`: the model calls the source made for this judgement (a judge's, a simulated user's)."""
-        self.db.execute(
+        self._write(
             "INSERT INTO feedback (policy, task_id, step, source, score, passed, text, details, created, call_ids)"
             " VALUES (?,?,?,?,?,?,?,?,?,?)",
             (policy, task_id, step, source, score, int(passed), text, json.dumps(details), time.time(),
@@ -354,7 +396,7 @@ class RunStore:
     def finish_task(self, policy: str, task_id: str, *, status: str, answer: str | None,
                     passed_visible: bool, visible_score: float, passed_hidden: bool, hidden_result: dict,
                     tokens: int, calls: int, seconds: float, error: str | None = None) -> None:
-        self.db.execute(
+        self._write(
             "INSERT OR REPLACE INTO outcomes VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (policy, task_id, status, answer, int(passed_visible), visible_score, int(passed_hidden),
              json.dumps(hidden_result), tokens, calls, seconds, error, time.time()))
@@ -365,7 +407,7 @@ class RunStore:
         return bool(row[0]) if row else None
 
     def add_hidden_verdict(self, key: str, passed: bool) -> None:
-        self.db.execute("INSERT OR REPLACE INTO hidden_verdicts VALUES (?, ?)", (key, int(passed)))
+        self._write("INSERT OR REPLACE INTO hidden_verdicts VALUES (?, ?)", (key, int(passed)))
 
     def used(self) -> tuple[int, int]:
         """Tokens and calls on the record, to restart a run budget where it stood: every call of a finished
@@ -478,6 +520,21 @@ class RunStore:
         partial.write_text(json.dumps(summary, indent=2))
         partial.replace(self.dir / "summary.json")
         return summary
+
+
+def _take_lock(file, patience: float = 1.0) -> bool:
+    """Take the record's lock, waiting up to `patience` seconds. A process this one forks (a sandbox starting in
+    another thread) holds a copy of every descriptor between its fork and its exec, so a lock this process has
+    just let go of can stay taken for a moment; another looplab process holds it for as long as it runs."""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.01)
 
 
 def _short(value: Any, limit: int = 200) -> str:

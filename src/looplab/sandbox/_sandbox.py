@@ -13,12 +13,13 @@ import sys
 import threading
 import time
 import weakref
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from ._cgroup import Cgroups
 from ._harness import marked_row
+from ._seccomp import filter_program
 
 LAUNCHER = Path(__file__).with_name("_launcher.py").read_text()
 RESULT_KINDS = ("ok", "error", "timeout", "memory", "killed", "output_limit")
@@ -91,9 +92,31 @@ def _stop(proc: subprocess.Popen) -> None:
         proc.cgroup.remove()
 
 
-def _stop_all(spares: list[subprocess.Popen]) -> None:
+def _stop_all(spares: list[Future]) -> None:
     while spares:
-        _stop(spares.pop())
+        try:
+            proc = spares.pop().result()
+        except Exception:  # a sandbox that failed to start holds nothing to stop
+            continue
+        _stop(proc)
+
+
+def _filter_pipe() -> int:
+    """A pipe's read end holding the seccomp filter (a few hundred bytes: it fits the pipe at once), or -1 on an
+    architecture without one."""
+    program = filter_program()
+    if program is None:
+        return -1
+    read, write = os.pipe()
+    os.write(write, program)
+    os.close(write)
+    return read
+
+
+def _header(filename: str, source: bytes) -> bytes:
+    """The line the launcher reads before a program's source (a plain line: parsing JSON would cost the launcher
+    the import of json and re, a few milliseconds of every sandbox's start)."""
+    return f"{len(source)} {filename}\n".encode()
 
 
 def _read_status(proc: subprocess.Popen) -> list[str]:
@@ -122,7 +145,7 @@ class Sandbox:
     says which. `unsafe_no_sandbox=True` keeps the limits but drops the isolation.
 
     It is a pool: `run` may be called from many threads, runs at most `pool` programs at once (the rest
-    wait), and keeps up to `pool` sandboxes started ahead of need. A sandbox serves one program only:
+    wait), and keeps `pool` + 1 sandboxes started ahead of need. A sandbox serves one program only:
     nothing one program leaves behind reaches the next.
     """
 
@@ -142,16 +165,21 @@ class Sandbox:
         self.containment = f"cgroup v{self._cgroups.version}" if self._cgroups else "per-process rlimits"
         self._slots = threading.BoundedSemaphore(pool)
         self._lock = threading.Lock()
-        self._spares: list[subprocess.Popen] = []  # started ahead of need, waiting for a program
+        self._spares: list[Future] = []  # sandboxes started ahead of need (or starting), waiting for a program
         # bubblewrap's --die-with-parent follows the thread that started it, so every sandbox is started
         # by this one long-lived thread, never by a worker thread that may end before its sandbox is used.
         self._starter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sandbox-start")
+        # A finished sandbox's group is emptied and removed here, not by the caller: its last processes take a few
+        # milliseconds to exit (the kernel ends a PID namespace's processes after its first), and the next program
+        # need not wait for that.
+        self._reaper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sandbox-reap")
         weakref.finalize(self, _stop_all, self._spares)
 
     def with_limits(self, **changes) -> Sandbox:
         return Sandbox(replace(self.limits, **changes), unsafe_no_sandbox=self._bwrap is None, pool=self.pool)
 
-    def _command(self, status_fd: int) -> list[str]:
+    def _command(self, status_fd: int, seccomp_fd: int) -> list[str]:
+        """`seccomp_fd`: where bubblewrap (or, without it, the launcher) reads the filter, or -1 for none."""
         lim = self.limits
         # RLIMIT_NPROC never binds a process whose real user is root, and a user namespace would map
         # the sandbox user back to root. So as root: no user namespace, and the launcher switches to
@@ -160,9 +188,11 @@ class Sandbox:
         launcher_args = [str(lim.cpu_seconds), str(lim.memory_mb << 20), str(lim.processes),
                          str(lim.file_size_mb << 20), str(drop_to), str(status_fd)]
         if self._bwrap is None:
-            return [self._python, "-I", "-S", "-c", LAUNCHER, *launcher_args, *self._site_dirs]
+            return [self._python, "-I", "-S", "-c", LAUNCHER, *launcher_args, str(seccomp_fd), *self._site_dirs]
         cmd = [self._bwrap, "--die-with-parent", "--new-session", "--unshare-pid", "--unshare-net",
                "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
+        if seccomp_fd >= 0:  # installed here, the launcher starts under it (and needs no ctypes to install it)
+            cmd += ["--seccomp", str(seccomp_fd)]
         if drop_to >= 0:
             cmd += ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
         else:
@@ -188,14 +218,15 @@ class Sandbox:
                     cmd += ["--perms", "0755", "--dir", str(parent)]
             cmd += ["--ro-bind", prefix, prefix]
         cmd += ["--chdir", "/tmp", "--setenv", "HOME", "/tmp", "--setenv", "PYTHONDONTWRITEBYTECODE", "1",
-                self._python, "-I", "-S", "-c", LAUNCHER, *launcher_args, *self._site_dirs]
+                self._python, "-I", "-S", "-c", LAUNCHER, *launcher_args, "-1", *self._site_dirs]
         return cmd
 
     def _start(self) -> subprocess.Popen:
         """A fresh sandbox whose launcher waits for its program on stdin, with a status channel of its own."""
         env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/tmp"}
         status_read, status_write = os.pipe()
-        command = self._command(status_write)
+        seccomp_fd = _filter_pipe()
+        command = self._command(status_write, seccomp_fd)
         # The group bounds the launcher, bubblewrap and the program; leave room for the first two.
         group = None
         if self._cgroups:
@@ -206,7 +237,8 @@ class Sandbox:
         try:
             proc = subprocess.Popen(group.wrap(command) if group else command, stdin=subprocess.PIPE,
                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd="/tmp", env=env,
-                                    start_new_session=True, pass_fds=(status_write,))
+                                    start_new_session=True,
+                                    pass_fds=(status_write,) + ((seccomp_fd,) if seccomp_fd >= 0 else ()))
         except BaseException:
             os.close(status_read)
             if group:
@@ -214,14 +246,17 @@ class Sandbox:
             raise
         finally:
             os.close(status_write)
+            if seccomp_fd >= 0:
+                os.close(seccomp_fd)
         proc.status_fd = status_read
         proc.cgroup = group
         return proc
 
     def close(self) -> None:
-        """Stop the sandboxes started ahead of need."""
+        """Stop the sandboxes started ahead of need, and wait for the finished ones' groups to be removed."""
         with self._lock:
             _stop_all(self._spares)
+        self._reaper.submit(lambda: None).result()  # one worker: every removal asked for before is done
 
     def service(self, code: str) -> SandboxService:
         """`code` as a long-lived program in a sandbox of its own, answering requests (see SandboxService)."""
@@ -232,18 +267,22 @@ class Sandbox:
 
         Every program gets a sandbox of its own. Starting one (namespaces, mounts, Python) costs
         more than most programs here take to run, so a replacement is started as each program
-        ends, and the next call finds it ready.
+        ends, and the next call takes the oldest one waiting, which has had a run's time to get ready.
         """
-        if "/" in filename or not filename:
+        if "/" in filename or "\n" in filename or not filename:
             raise ValueError(f"filename must be a plain file name, not {filename!r}")
         with self._slots:
             with self._lock:
-                proc = self._spares.pop() if self._spares else None
-            return self._run(proc or self._starter.submit(self._start).result(), code, filename, stdin)
+                # one more than can run at once: a program that follows another at once takes the sandbox
+                # started a run earlier, which has had the time to get ready
+                while len(self._spares) < self.pool + 1:
+                    self._spares.append(self._starter.submit(self._start))
+                spare = self._spares.pop(0)
+            return self._run(spare.result(), code, filename, stdin)
 
     def _run(self, proc: subprocess.Popen, code: str, filename: str, stdin: str) -> ExecResult:
         source = code.encode()
-        header = json.dumps({"filename": filename, "size": len(source)}).encode() + b"\n"
+        header = _header(filename, source)
         start = time.monotonic()
         out, err, reason = self._collect(proc, header + source + stdin.encode("utf-8", "surrogateescape"), start)
         duration = time.monotonic() - start
@@ -251,10 +290,10 @@ class Sandbox:
         out_of_memory = proc.cgroup is not None and proc.cgroup.out_of_memory()
         peak = round(proc.cgroup.peak_bytes() / 2 ** 20, 1) if proc.cgroup is not None else None
         if proc.cgroup is not None:
-            proc.cgroup.remove()
-        spare = self._starter.submit(self._start).result()
-        with self._lock:
-            self._spares.append(spare)
+            self._reaper.submit(proc.cgroup.remove)
+        with self._lock:  # its replacement starts as the program ends, not while the next one runs
+            if len(self._spares) < self.pool + 1:
+                self._spares.append(self._starter.submit(self._start))
         return replace(self._result(status, out, err, reason, duration, out_of_memory), peak_memory_mb=peak)
 
     def _collect(self, proc: subprocess.Popen, stdin: bytes, start: float) -> tuple[bytes, bytes, str]:
@@ -390,7 +429,7 @@ class SandboxService:
     def _begin(self) -> bool:
         proc = self.sandbox._starter.submit(self.sandbox._start).result()
         source = self.code.encode()
-        header = json.dumps({"filename": "service.py", "size": len(source)}).encode() + b"\n"
+        header = _header("service.py", source)
         self._proc, self._pending = proc, bytearray()
         self._finalizer.detach()
         self._finalizer = weakref.finalize(self, _stop_all, [proc])

@@ -229,7 +229,8 @@ async def solve_tasks_async(problems: list[Problem], family: Family, config: Pol
                 report.stopped = f"the model is unreachable ({outcome.error}); fix it and re-run to resume"
 
     try:
-        await asyncio.gather(*(worker() for _ in range(min(len(waiting), max_connections + 1))))
+        with store.group_commits(loop):  # one commit for many tasks' writes: the event loop stays free
+            await asyncio.gather(*(worker() for _ in range(min(len(waiting), max_connections + 1))))
     finally:
         store.write_summary()
         for used in {model, judge_model} - {None}:
