@@ -106,8 +106,9 @@ def bare_client(url: str, in_flight: int, requests: int) -> float:
     return asyncio.run(run())
 
 
-def engine(url: str, in_flight: int, tasks: int, family, problems) -> tuple[float, float, int]:
-    """Requests per second of the engine, its CPU seconds per 1,000 requests, and the requests made."""
+def engine(url: str, in_flight: int, tasks: int, family, problems) -> tuple[float, float, int, float]:
+    """Requests per second of the engine, its CPU seconds per 1,000 requests, the requests made, and the slowest
+    call's time over the server's latency (a stall shows here)."""
     model = OpenAIModel("stand-in", url)
     # As many tasks as asked for, cycling through the generated problems under ids of their own.
     chosen = [Problem(replace(p.task, id=f"{p.task.id}#{i}"), p.hidden)
@@ -116,8 +117,8 @@ def engine(url: str, in_flight: int, tasks: int, family, problems) -> tuple[floa
         cpu, start = time.process_time(), time.perf_counter()
         solve_tasks(chosen, family, PolicyConfig("single"), model=model, store=store, max_connections=in_flight)
         wall, cpu = time.perf_counter() - start, time.process_time() - cpu
-        made = len(store.calls())
-    return made / wall, 1000 * cpu / made, made
+        calls = store.calls()
+    return len(calls) / wall, 1000 * cpu / len(calls), len(calls), max(c.latency for c in calls) - LATENCY
 
 
 def scorer_capacity(family, problems, scores: int) -> float:
@@ -176,19 +177,21 @@ def main(tiny: bool, embedded: bool) -> None:
     print(f"every task's answer is scored by math's hidden scorer in the sandbox: {ceiling:.0f} scores/s with this "
           "pool, a ceiling the bare client (which scores nothing) does not have")
     print(f"{'in flight':>9} {'ideal req/s':>12} {'bare client':>11} {'engine':>9} {'engine/ideal':>13} "
-          f"{'engine/limit':>13} {'bare/ideal':>11} {'CPU s/1k req':>13}")
+          f"{'engine/limit':>13} {'bare/ideal':>11} {'engine/bare':>12} {'CPU s/1k req':>13} {'slowest +ms':>12}")
     for level in levels:
         requests = level * waves
         ideal = level / LATENCY
         bare = bare_client(url, level, requests)
-        rate, cpu, made = engine(url, level, requests, family, problems)
+        rate, cpu, made, slowest = engine(url, level, requests, family, problems)
         print(f"{level:>9} {ideal:>12.0f} {bare:>11.1f} {rate:>9.1f} {rate / ideal:>12.2f}x "
-              f"{rate / min(ideal, ceiling):>12.2f}x {bare / ideal:>10.2f}x {cpu:>13.2f}")
-    print("engine/limit: against the lower of the ideal and the scorer's ceiling")
+              f"{rate / min(ideal, ceiling):>12.2f}x {bare / ideal:>10.2f}x {rate / bare:>11.2f}x {cpu:>13.2f} "
+              f"{slowest * 1000:>12.0f}")
+    print("engine/limit: against the lower of the ideal and the scorer's ceiling; slowest +ms: the slowest call's "
+          "time over the server's latency")
     # Paced: 20 in flight at 200 ms is 100 requests/s; the CPU this process spends over the wall time.
     paced = 20
     requests = paced * (2 if tiny else 25)
-    rate, cpu, made = engine(url, paced, requests, family, problems)
+    rate, cpu, made, _ = engine(url, paced, requests, family, problems)
     print(f"harness CPU at {rate:.0f} requests/s: {100 * cpu * rate / 1000:.1f}% of one core "
           f"({cpu:.2f} s per 1,000 requests over {made} requests; target <= 5% at 100 requests/s)")
 

@@ -317,8 +317,11 @@ def test_analyze_reads_friction_copy_back_flips_rounds_and_the_gap_off_the_recor
     # refine: a wrong attempt, the same code handed back, then a rewrite that is right
     run(PolicyConfig("refine", rounds=3), Counting([WRONG, WRONG, RIGHT]))
     run(PolicyConfig("single"), Counting([OVERFIT]), tasks=[problems(2)[1]])  # passes the examples only
+    with RunStore(tmp_path / "run", read_only=True) as store:  # as a record another process may be writing
+        read_only = analyze(store, CodeFamily(sandbox), problems(2))
     with RunStore(tmp_path / "run") as store:
         rows = {r["policy"]: r for r in analyze(store, CodeFamily(sandbox), problems(2))}
+    assert read_only == list(rows.values())
     refine = rows["refine(k=3)"]
     assert refine["tasks"] == 1 and refine["pass_at_1"] == 1.0
     assert refine["revisions_after_failure"] == 2 and refine["friction"] == 0.5 and refine["copy_back"] == 0.5

@@ -23,5 +23,6 @@ class HiddenCache:
         verdict = self.store.hidden_verdict(key)
         if verdict is None:
             verdict = self.family.score(problem, candidate).passed
-            self.store.add_hidden_verdict(key, verdict)
+            if not self.store.read_only:  # a record another process writes is read, never written
+                self.store.add_hidden_verdict(key, verdict)
         return verdict

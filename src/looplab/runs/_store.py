@@ -47,6 +47,13 @@ CREATE TABLE IF NOT EXISTS hidden_verdicts (program_sha256 TEXT PRIMARY KEY, pas
 _NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 
 
+# What `RunStore._holds` reads once: the pairs the record holds, by kind.
+_KNOWN = {
+    "calls": "SELECT DISTINCT policy, task_id FROM calls",
+    "steps": "SELECT policy, task_id FROM steps UNION SELECT policy, task_id FROM feedback",
+    "greedy": "SELECT DISTINCT task_id, key FROM calls WHERE json_extract(params, '$.temperature') = 0",
+}
+
 RECORD_FILES = ("run.sqlite", "run.lock", "summary.json", "graph.graphml", "metrics.csv", "grow_summary.json")
 
 
@@ -86,8 +93,9 @@ class RunStore:
     in looplab that speaks SQL: loops declare their own tables here and read through its methods.
 
     Each write commits at once (or within `transaction()`, or with its turn of the event loop in
-    `group_commits`), so a killed process loses at most the calls in flight. One writing process at a time: a lock file keeps a second one out. A store
-    opened with `read_only=True` takes no lock and can read a run that another process is writing.
+    `group_commits`), so a killed process loses at most the calls in flight. One writing process at a
+    time: a lock file keeps a second one out. A store opened with `read_only=True` takes no lock and can
+    read a run that another process is writing.
 
     >>> import tempfile
     >>> with RunStore(tempfile.mkdtemp()) as store:
@@ -101,6 +109,9 @@ class RunStore:
         self.read_only = read_only
         self._lock = None
         self._group_loop: asyncio.AbstractEventLoop | None = None  # set within group_commits
+        # What the record holds, read once and kept up to date by this process (the record's only writer), so that
+        # starting a task that never ran, or making a call nobody made, asks the database nothing.
+        self._known: dict[str, set[tuple[str, str]]] = {}
         if self.dir.exists() and not self.dir.is_dir():
             raise RunError(f"{self.dir} is a file, not a run directory; give a directory")
         path = self.dir / "run.sqlite"
@@ -191,7 +202,7 @@ class RunStore:
         row = self.db.execute("SELECT config FROM policies WHERE name = ?", (name,)).fetchone()
         if row is None:
             self._write("INSERT INTO policies VALUES (?, ?, ?)", (name, json.dumps(config, sort_keys=True),
-                                                                      time.time()))
+                                                                  time.time()))
             return
         changed = _differences(json.loads(row["config"]), json.loads(json.dumps(config)))
         if changed:
@@ -210,13 +221,13 @@ class RunStore:
     def insert(self, table: str, row: dict[str, Any]) -> None:
         _check(table, *row)
         self._write(f"INSERT INTO {table} ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
-                        tuple(row.values()))
+                    tuple(row.values()))
 
     def update(self, table: str, values: dict[str, Any], where: dict[str, Any]) -> int:
         """Set `values` on the rows of a table matching `where` (column = value); returns how many changed."""
         _check(table, *values, *where)
         cursor = self._write(f"UPDATE {table} SET {', '.join(f'{c} = ?' for c in values)} WHERE "
-                                 f"{' AND '.join(f'{c} = ?' for c in where)}", (*values.values(), *where.values()))
+                             f"{' AND '.join(f'{c} = ?' for c in where)}", (*values.values(), *where.values()))
         return cursor.rowcount
 
     def delete(self, table: str, where: dict[str, Any]) -> int:
@@ -225,7 +236,7 @@ class RunStore:
         if not where:
             raise ValueError("delete takes at least one column = value; a loop never empties its table")
         return self._write(f"DELETE FROM {table} WHERE {' AND '.join(f'{c} = ?' for c in where)}",
-                               tuple(where.values())).rowcount
+                           tuple(where.values())).rowcount
 
     def rows(self, table: str, where: dict[str, Any] | None = None, order_by: str = "rowid") -> list[dict]:
         """Every row of a table matching `where` (column = value), in `order_by` order (a column name,
@@ -301,13 +312,30 @@ class RunStore:
     _CALLS = ("SELECT id, policy, task_id, seq, key, model, messages, params, response, finish_reason, prompt_tokens,"
               " completion_tokens, latency, created FROM calls")
 
+    def _holds(self, what: str, pair: tuple[str, str]) -> bool:
+        """Whether the record may hold `pair`: a (policy, task) with "calls" or with "steps" (or feedback), or a
+        (task, key) of a "greedy" call. A read-only store reads a record another process writes: always maybe."""
+        if self.read_only:
+            return True
+        if what not in self._known:
+            self._known[what] = {tuple(r) for r in self.db.execute(_KNOWN[what])}
+        return pair in self._known[what]
+
+    def _learn(self, what: str, pair: tuple[str, str]) -> None:
+        if what in self._known:
+            self._known[what].add(pair)
+
     def recorded_call(self, policy: str, task_id: str, seq: int) -> Call | None:
+        if not self._holds("calls", (policy, task_id)):
+            return None
         row = self.db.execute(f"{self._CALLS} WHERE policy = ? AND task_id = ? AND seq = ?",
                               (policy, task_id, seq)).fetchone()
         return Call.from_row(row) if row else None
 
     def greedy_call(self, task_id: str, key: str) -> Call | None:
         """A call with this content key made for this task at temperature 0 by any policy of the run."""
+        if not self._holds("greedy", (task_id, key)):
+            return None
         row = self.db.execute(f"{self._CALLS} WHERE key = ? AND task_id = ? AND json_extract(params, "
                               "'$.temperature') = 0 LIMIT 1", (key, task_id)).fetchone()
         return Call.from_row(row) if row else None
@@ -321,6 +349,9 @@ class RunStore:
             " prompt_tokens, completion_tokens, latency, created) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (policy, task_id, seq, key, model, json.dumps(messages), json.dumps(params), response,
              finish_reason, prompt_tokens, completion_tokens, latency, time.time()))
+        self._learn("calls", (policy, task_id))
+        if params.get("temperature") == 0:
+            self._learn("greedy", (task_id, key))
         return cursor.lastrowid
 
     def calls(self, policy: str | None = None, task_id: str | None = None) -> list[Call]:
@@ -338,6 +369,7 @@ class RunStore:
             "INSERT INTO steps (policy, task_id, step, kind, candidate, parent, tokens, calls, created, call_id)"
             " VALUES (?,?,?,?,?,?,?,?,?,?)",
             (policy, task_id, step, kind, candidate, parent, tokens, calls, time.time(), call_id))
+        self._learn("steps", (policy, task_id))
 
     def add_feedback(self, policy: str, task_id: str, step: int, source: str, score: float,
                      passed: bool, text: str, details: dict, call_ids: tuple[int, ...] = ()) -> None:
@@ -347,6 +379,7 @@ class RunStore:
             " VALUES (?,?,?,?,?,?,?,?,?,?)",
             (policy, task_id, step, source, score, int(passed), text, json.dumps(details), time.time(),
              json.dumps(list(call_ids))))
+        self._learn("steps", (policy, task_id))
 
     def steps(self, policy: str, task_id: str | None = None) -> list[Step]:
         """A policy's steps (of one task, or all) with their feedback by source, by task and in step order."""
@@ -385,13 +418,12 @@ class RunStore:
 
     def start_task(self, policy: str, task_id: str) -> None:
         """Forget the steps and feedback of an interrupted attempt; its model calls are replayed."""
-        if self.db.execute("SELECT 1 FROM steps WHERE policy = ? AND task_id = ? LIMIT 1",
-                           (policy, task_id)).fetchone() is None and self.db.execute(
-                "SELECT 1 FROM feedback WHERE policy = ? AND task_id = ? LIMIT 1", (policy, task_id)).fetchone() is None:
+        if not self._holds("steps", (policy, task_id)):
             return  # a task never started: nothing to forget, and no write transaction to pay for
         with self.transaction():
             self.db.execute("DELETE FROM steps WHERE policy = ? AND task_id = ?", (policy, task_id))
             self.db.execute("DELETE FROM feedback WHERE policy = ? AND task_id = ?", (policy, task_id))
+        self._known.get("steps", set()).discard((policy, task_id))
 
     def finish_task(self, policy: str, task_id: str, *, status: str, answer: str | None,
                     passed_visible: bool, visible_score: float, passed_hidden: bool, hidden_result: dict,
@@ -476,6 +508,7 @@ class RunStore:
 
     def _take_task(self, other: sqlite3.Connection, policy: str, task_id: str) -> None:
         key = (policy, task_id)
+        self._known.clear()  # read again when next asked
         for table in ("calls", "steps", "feedback"):
             self.db.execute(f"DELETE FROM {table} WHERE policy = ? AND task_id = ?", key)
         new_ids = {}
