@@ -1,4 +1,5 @@
 """Hostile programs: each must be contained and reported with the right kind."""
+import gc
 import os
 import platform
 import shutil
@@ -325,6 +326,16 @@ for line in sys.stdin:
     print("noise " + MARK + "{", flush=True)  # not an answer line: skipped
     print(MARK + json.dumps({"echo": request}), flush=True)
 """
+
+
+def test_a_service_dropped_without_close_stops_its_sandbox_and_removes_its_group(sandbox):
+    service = sandbox.service(SERVICE)
+    assert service.ask("a", timeout=5) == {"echo": "a"}
+    proc = service._proc
+    del service
+    gc.collect()
+    assert proc.poll() is not None
+    assert proc.cgroup is None or not any(path.exists() for path in proc.cgroup.dirs.values())
 
 
 def test_a_service_answers_and_one_that_hangs_or_dies_is_replaced(sandbox):

@@ -404,7 +404,7 @@ class SandboxService:
         self._proc: subprocess.Popen | None = None
         self._pending = bytearray()
         self._lock = threading.Lock()
-        self._finalizer = weakref.finalize(self, _stop_all, [])
+        self._finalizer: weakref.finalize | None = None  # stops the current sandbox if the service is dropped
 
     def ask(self, request: dict, timeout: float) -> dict | None:
         """The service's answer to `request`, or None when it gave none within `timeout` seconds (or died);
@@ -431,8 +431,9 @@ class SandboxService:
         source = self.code.encode()
         header = _header("service.py", source)
         self._proc, self._pending = proc, bytearray()
-        self._finalizer.detach()
-        self._finalizer = weakref.finalize(self, _stop_all, [proc])
+        if self._finalizer is not None:
+            self._finalizer.detach()
+        self._finalizer = weakref.finalize(self, _stop, proc)
         self.restarts += 1
         deadline = time.monotonic() + self.sandbox.limits.timeout
         try:
