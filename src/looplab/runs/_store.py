@@ -286,12 +286,15 @@ class RunStore:
         ...     asyncio.run(main(store))
         (True, False)
         """
-        self._group_loop = loop
+        outermost = self._group_loop is None  # two policies' runs in flight together share one group
+        if outermost:
+            self._group_loop = loop
         try:
             yield
         finally:
-            self._group_loop = None
-            self._commit_group()
+            if outermost:
+                self._group_loop = None
+                self._commit_group()
 
     def _begin(self) -> None:
         """Open a group's transaction on its first write, and have the loop commit it once its turn is over."""

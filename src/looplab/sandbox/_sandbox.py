@@ -290,7 +290,10 @@ class Sandbox:
         out_of_memory = proc.cgroup is not None and proc.cgroup.out_of_memory()
         peak = round(proc.cgroup.peak_bytes() / 2 ** 20, 1) if proc.cgroup is not None else None
         if proc.cgroup is not None:
-            self._reaper.submit(proc.cgroup.remove)
+            try:
+                self._reaper.submit(proc.cgroup.remove)
+            except RuntimeError:  # the interpreter is shutting down (a Ctrl-C mid-run): no thread takes new work
+                proc.cgroup.remove()
         with self._lock:  # its replacement starts as the program ends, not while the next one runs
             if len(self._spares) < self.pool + 1:
                 self._spares.append(self._starter.submit(self._start))
