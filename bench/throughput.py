@@ -126,7 +126,8 @@ def scorer_capacity(family, problems, scores: int) -> float:
     executor has."""
     with ThreadPoolExecutor(min(32, (os.cpu_count() or 1) + 4)) as threads:
         start = time.perf_counter()
-        list(threads.map(lambda i: family.score(problems[i % len(problems)], REPLY), range(scores)))
+        answer = family.extract(problems[0].task, REPLY)  # what the engine scores: the answer read from the reply
+        list(threads.map(lambda i: family.score(problems[i % len(problems)], answer), range(scores)))
         return scores / (time.perf_counter() - start)
 
 

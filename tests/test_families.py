@@ -145,6 +145,9 @@ def test_math_answers_are_read_and_scored_by_the_generator(tmp_path, sandbox):
     answer = problem.hidden.entry["answer"]
     assert family.score(problem, answer).passed and not family.score(problem, answer + "1").passed
     assert not family.score(problem, "").passed
+    fraction = problems[2]  # a plain number (3/4 too) is scored in the scorer's sandbox without a fork of its own
+    assert family.score(fraction, fraction.hidden.entry["answer"]).passed
+    assert not family.score(fraction, "-1/2").passed and not family.score(fraction, "0.5").passed
     assert extract_answer("Work.\nAnswer: 42") == "42" and extract_answer("so \\boxed{\\frac{3}{4}}.") == "3/4"
     assert extract_answer("I think it is 42") == ""
 

@@ -47,18 +47,20 @@ SCORE_SECONDS = 10.0  # for one answer
 SCORE_LIMITS = Limits(timeout=60.0, cpu_seconds=3600, memory_mb=2048)
 
 # A sandbox service (see SandboxService): it imports reasoning-gym once, then scores each answer in a forked
-# process of its own, so nothing one answer does reaches another's score. That process sees no output of the
+# process of its own, so nothing one answer does reaches another's score; only a plain number (42, -3.5, 3/4),
+# which can run nothing, is scored in the service itself. That process sees no output of the
 # service (its descriptors go to /dev/null but for its result pipe), and an audit hook lets the scorer compile
 # model text only as a plain expression: literals, arithmetic, and calls of sympy's number and symbol
 # constructors (how parse_expr reads "(3+5)*7"). An answer that is code is refused before it runs, so it
 # cannot forge its score; the sandbox is the second wall, for anything the hook does not see.
 _SCORER = r'''
-import ast, base64, json, os, pickle, select, sys
+import ast, base64, json, os, pickle, re, select, sys
 os.environ["OPENBLAS_NUM_THREADS"] = "1"
 import ctypes
 import reasoning_gym
 MARK = %(mark)r
 SECONDS = %(seconds)r
+NUMBER = re.compile(r"[+-]?[0-9]{1,30}(\.[0-9]{1,30})?(/[0-9]{1,30})?")  # 42, -3.5, 3/4
 CALLS = {"Integer", "Float", "Rational", "Symbol", "Number"}
 NODES = (ast.Expression, ast.Module, ast.Expr, ast.Constant, ast.UnaryOp, ast.BinOp, ast.unaryop, ast.operator,
          ast.Tuple, ast.List, ast.Set, ast.Dict, ast.Load, ast.Name, ast.Call, ast.keyword)
@@ -123,6 +125,14 @@ def answer(request):
         datasets[(request["generator"], request["size"])] = dataset
     # the item the model was shown, from looplab (some generators do not make the same item twice)
     entry = pickle.loads(base64.b64decode(request["entry"]))
+    if isinstance(request["answer"], str) and NUMBER.fullmatch(request["answer"]):
+        # A plain number can run nothing: it is scored here, without the fork (about 6 ms for a process
+        # this size, the scorer's whole cost)
+        try:
+            value, error = float(dataset.score_answer(request["answer"], entry)), ""
+        except Exception as e:
+            value, error = 0.0, f"{type(e).__name__}: {e}"[:300]
+        return {"score": value if 0.0 <= value <= 1.0 else 0.0, "error": error}
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:
