@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import select
 import selectors
 import secrets
 import shutil
@@ -417,7 +418,7 @@ class SandboxService:
                 if self._proc is None and not self._begin():
                     return None
                 deadline = time.monotonic() + timeout
-                sent = _write_until(self._proc.stdin, json.dumps(request).encode() + b"\n", deadline)
+                sent = self._send(json.dumps(request).encode() + b"\n", deadline)
                 answer = self._answer(deadline) if sent else None
             except OSError:
                 answer = None
@@ -434,13 +435,19 @@ class SandboxService:
         source = self.code.encode()
         header = _header("service.py", source)
         self._proc, self._pending = proc, bytearray()
+        # One selector for the service's life: an answer then costs one wait and one read (scores are asked
+        # thousands of times a second, each from a worker thread that must take the GIL back after every call)
+        os.set_blocking(proc.stdin.fileno(), False)
+        self._selector = selectors.DefaultSelector()
+        self._selector.register(proc.stdout, selectors.EVENT_READ)
+        self._selector.register(proc.stderr, selectors.EVENT_READ)
         if self._finalizer is not None:
             self._finalizer.detach()
         self._finalizer = weakref.finalize(self, _stop, proc)
         self.restarts += 1
         deadline = time.monotonic() + self.sandbox.limits.timeout
         try:
-            ready = self._answer(deadline) if _write_until(proc.stdin, header + source, deadline) else None
+            ready = self._answer(deadline) if self._send(header + source, deadline) else None
         except OSError:
             ready = None
         if not (ready or {}).get("ready"):
@@ -448,48 +455,43 @@ class SandboxService:
             return False
         return True
 
+    def _send(self, data: bytes, deadline: float) -> bool:
+        """Write all of `data` unless the deadline passes first (a service that stopped reading)."""
+        pending, pipe = memoryview(data), self._proc.stdin.fileno()
+        while pending:
+            try:
+                pending = pending[os.write(pipe, pending[:65536]):]
+                continue
+            except BlockingIOError:
+                pass
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([], [pipe], [], left)[1]:
+                return False
+        return True
+
     def _answer(self, deadline: float) -> dict | None:
         """The next answer line, read before the deadline; other output is skipped, stderr drained."""
-        proc = self._proc
-        with selectors.DefaultSelector() as selector:
-            selector.register(proc.stdout, selectors.EVENT_READ)
-            selector.register(proc.stderr, selectors.EVENT_READ)
-            while True:
-                while (end := self._pending.find(b"\n")) >= 0:
-                    line, self._pending = bytes(self._pending[:end]), self._pending[end + 1:]
-                    answer = marked_row(line.decode("utf-8", "replace"))
-                    if answer is not None:
-                        return answer
-                if len(self._pending) > self.MAX_LINE:
-                    return None
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return None
-                for key, _ in selector.select(timeout=left):
-                    data = os.read(key.fd, 65536)
-                    if not data:
-                        return None  # the service ended
-                    if key.fileobj is proc.stdout:
-                        self._pending += data
+        stdout = self._proc.stdout
+        while True:
+            while (end := self._pending.find(b"\n")) >= 0:
+                line, self._pending = bytes(self._pending[:end]), self._pending[end + 1:]
+                answer = marked_row(line.decode("utf-8", "replace"))
+                if answer is not None:
+                    return answer
+            if len(self._pending) > self.MAX_LINE:
+                return None
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            for key, _ in self._selector.select(timeout=left):
+                data = os.read(key.fd, 65536)
+                if not data:
+                    return None  # the service ended
+                if key.fileobj is stdout:
+                    self._pending += data
 
     def _end(self) -> None:
         if self._proc is not None:
+            self._selector.close()
             _stop(self._proc)
             self._proc = None
-
-
-def _write_until(pipe, data: bytes, deadline: float) -> bool:
-    """Write all of `data` to a pipe unless the deadline passes first (a reader that stopped reading)."""
-    os.set_blocking(pipe.fileno(), False)
-    pending = memoryview(data)
-    with selectors.DefaultSelector() as selector:
-        selector.register(pipe, selectors.EVENT_WRITE)
-        while pending:
-            left = deadline - time.monotonic()
-            if left <= 0 or not selector.select(timeout=left):
-                return False
-            try:
-                pending = pending[os.write(pipe.fileno(), pending[:65536]):]
-            except BlockingIOError:
-                continue
-    return True

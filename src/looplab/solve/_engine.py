@@ -135,8 +135,9 @@ async def solve_tasks_async(problems: list[Problem], family: Family, config: Pol
     the model's, `default_connections`: 16 for a server, 1 for a local model), recording everything; tasks
     finished earlier are skipped.
 
-    Tasks run side by side (one more than the requests allowed, so programs run while the model
-    answers); each task's record is the same whatever `max_connections` is. Blocking feedback (programs)
+    Tasks run side by side, twice as many as the requests allowed, so a task's programs run and its answer
+    is scored while other tasks keep every connection busy; each task's record is the same whatever
+    `max_connections` is. Blocking feedback (programs)
     runs in `executor`, the sandbox pool's threads. A run budget (`run_meter`) is never overshot; when it
     stops a run with many tasks in flight, which tasks it cut short depends on their timing.
 
@@ -230,7 +231,7 @@ async def solve_tasks_async(problems: list[Problem], family: Family, config: Pol
 
     try:
         with store.group_commits(loop):  # one commit for many tasks' writes: the event loop stays free
-            await asyncio.gather(*(worker() for _ in range(min(len(waiting), max_connections + 1))))
+            await asyncio.gather(*(worker() for _ in range(min(len(waiting), 2 * max_connections))))
     finally:
         store.write_summary()
         for used in {model, judge_model} - {None}:
