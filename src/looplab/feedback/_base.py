@@ -35,11 +35,14 @@ class FeedbackSource:
     - `heading`: the line its text appears under when it is not the deciding source.
     - `reads_reference`: it needs the task's reference answer (a simulated user); policies never see it.
     - `judges_with_a_model`: it calls a judge model, whose name the record keeps.
+    - `blocks`: `evaluate` may block (by default); a source that only reads the candidate says False and is
+      judged on the event loop, without a worker thread's round trip.
     """
 
     heading = ""
     reads_reference = False
     judges_with_a_model = False
+    blocks = True
 
     def evaluate(self, task: Any, candidate: str) -> Feedback:
         raise NotImplementedError

@@ -126,11 +126,15 @@ class SolveContext:
     async def attempt(self, kind: str, reply: Reply, *, parent: int | None = None) -> Attempt:
         """Take the candidate out of a reply, have every source judge it, and record both."""
         candidate = self.family.extract(self.task, reply.text)
-        feedback = {}
-        for name, source in self.sources.items():
-            feedback[name] = (await source.evaluate(self.task, candidate) if _calls_model(source)
-                              else await self.run_blocking(source.evaluate, self.task, candidate))
+        feedback = {name: await self._judge(source, candidate) for name, source in self.sources.items()}
         return self._record(kind, reply, candidate, feedback, parent)
+
+    async def _judge(self, source: FeedbackSource, candidate: str) -> Feedback:
+        if _calls_model(source):
+            return await source.evaluate(self.task, candidate)
+        if source.blocks:
+            return await self.run_blocking(source.evaluate, self.task, candidate)
+        return source.evaluate(self.task, candidate)
 
     async def attempt_batch(self, requests: list[Request]) -> list[Attempt]:
         """Several independent proposals in flight at once, judged, and recorded in the order asked.
@@ -150,8 +154,7 @@ class SolveContext:
                     for judged, candidate in zip(feedback, candidates):
                         judged[name] = await source.evaluate(self.task, candidate)
                 else:
-                    results = await asyncio.gather(*(self.run_blocking(source.evaluate, self.task, c)
-                                                     for c in candidates))
+                    results = await asyncio.gather(*(self._judge(source, c) for c in candidates))
                     for judged, result in zip(feedback, results):
                         judged[name] = result
         except BudgetExceeded:  # a judge ran out of budget: what was fully judged is kept

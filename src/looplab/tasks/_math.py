@@ -6,6 +6,7 @@ could be read at all."""
 from __future__ import annotations
 
 import base64
+import functools
 import importlib.metadata
 import pickle
 import queue
@@ -39,6 +40,11 @@ class MathHidden:
     entry: dict = field(repr=False)   # the generator's item, answer included
     generator: str
     size: int                         # the size that dataset was made with (items depend on it)
+
+    @functools.cached_property
+    def sent(self) -> str:
+        """The item as the scorer's sandbox receives it (made once: a task is scored many times)."""
+        return base64.b64encode(pickle.dumps(self.entry)).decode()
 
 
 SCORE_SECONDS = 10.0  # for one answer
@@ -205,6 +211,8 @@ def extract_answer(reply: str) -> str:
 class AnswerFormat(FeedbackSource):
     """Passes when an answer could be read from the reply; it says nothing about whether it is right."""
 
+    blocks = False  # it reads a string
+
     def evaluate(self, task: MathTask, candidate: str) -> Feedback:
         if candidate:
             return Feedback(1.0, True, f"Your final answer reads: {candidate}")
@@ -244,7 +252,7 @@ class MathFamily:
         if self.scorers is None:
             raise TaskError("the math family was made without a sandbox, so it cannot score answers")
         request = {"generator": hidden.generator, "seed": SEED, "size": hidden.size, "answer": candidate or None,
-                   "entry": base64.b64encode(pickle.dumps(hidden.entry)).decode()}
+                   "entry": hidden.sent}
         scorer = self.scorers.get()
         try:
             result = scorer.ask(request, timeout=SCORE_SECONDS + 5)
