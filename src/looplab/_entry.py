@@ -7,6 +7,10 @@ import sys
 
 
 def main() -> None:
+    # The last exit handler to run (they run last registered first): from there on the interpreter tears down
+    # its modules, with Python's own Ctrl-C handler gone, so a Ctrl-C would kill it by SIGINT after a command
+    # that had ended with its own status
+    atexit.register(signal.signal, signal.SIGINT, signal.SIG_IGN)
     try:
         from .cli import EXIT_INTERRUPTED, main as command
 

@@ -137,9 +137,9 @@ async def solve_tasks_async(problems: list[Problem], family: Family, config: Pol
 
     Tasks run side by side, twice as many as the requests allowed, so a task's programs run and its answer
     is scored while other tasks keep every connection busy; each task's record is the same whatever
-    `max_connections` is. Blocking feedback (programs)
-    runs in `executor`, the sandbox pool's threads. A run budget (`run_meter`) is never overshot; when it
-    stops a run with many tasks in flight, which tasks it cut short depends on their timing.
+    `max_connections` is. Blocking feedback (programs) runs in `executor`, the sandbox pool's threads. A run
+    budget (`run_meter`) is never overshot; when it stops a run with many tasks in flight, which tasks it cut
+    short depends on their timing.
 
     The store checks that the run's loop, model, family and its settings match what it recorded
     before, and that the policy's settings (knobs, prompts, sources, budget) do too.

@@ -54,8 +54,8 @@ SCORE_LIMITS = Limits(timeout=60.0, cpu_seconds=3600, memory_mb=2048)
 
 # A sandbox service (see SandboxService): it imports reasoning-gym once, then scores each answer in a forked
 # process of its own, so nothing one answer does reaches another's score; only a plain number (42, -3.5, 3/4),
-# which can run nothing, is scored in the service itself. That process sees no output of the
-# service (its descriptors go to /dev/null but for its result pipe), and an audit hook lets the scorer compile
+# which can run nothing, is scored in the service itself. A forked process sees no output of the service
+# (its descriptors go to /dev/null but for its result pipe), and an audit hook lets the scorer compile
 # model text only as a plain expression: literals, arithmetic, and calls of sympy's number and symbol
 # constructors (how parse_expr reads "(3+5)*7"). An answer that is code is refused before it runs, so it
 # cannot forge its score; the sandbox is the second wall, for anything the hook does not see.
