@@ -30,7 +30,7 @@ def main() -> None:
     # The command is done and its record closed: a Ctrl-C in the moments the interpreter takes to shut down
     # ends it at once with the command's own status, rather than as "killed by SIGINT" (-2) after a run that
     # finished.
+    signal.signal(signal.SIGINT, lambda *_: os._exit(code))
     sys.stdout.flush()
     sys.stderr.flush()
-    signal.signal(signal.SIGINT, lambda *_: os._exit(code))
     sys.exit(code)
