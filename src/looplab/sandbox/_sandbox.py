@@ -406,6 +406,7 @@ class SandboxService:
         self.code = code
         self.restarts = 0
         self._proc: subprocess.Popen | None = None
+        self._selector: selectors.BaseSelector | None = None  # the running service's stdout and stderr
         self._pending = bytearray()
         self._lock = threading.Lock()
         self._finalizer: weakref.finalize | None = None  # stops the current sandbox if the service is dropped
@@ -461,12 +462,10 @@ class SandboxService:
         while pending:
             try:
                 pending = pending[os.write(pipe, pending[:65536]):]
-                continue
-            except BlockingIOError:
-                pass
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([], [pipe], [], left)[1]:
-                return False
+            except BlockingIOError:  # the pipe is full: wait until the service reads
+                left = deadline - time.monotonic()
+                if left <= 0 or not select.select([], [pipe], [], left)[1]:
+                    return False
         return True
 
     def _answer(self, deadline: float) -> dict | None:

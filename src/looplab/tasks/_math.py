@@ -108,6 +108,19 @@ def guard(event, args):
         raise RuntimeError("the answer is code, not a value")
 
 
+def scored(dataset, entry, answer):
+    """The generator's score of an answer, and the error when its scorer raised."""
+    try:
+        return float(dataset.score_answer(answer, entry)), ""
+    except Exception as e:
+        return 0.0, f"{type(e).__name__}: {e}"
+
+
+def verdict(value, error):
+    """The answer line: a score outside 0..1 (or NaN) counts as 0."""
+    return {"score": value if 0.0 <= value <= 1.0 else 0.0, "error": str(error)[:300]}
+
+
 def score(dataset, entry, answer, write):
     """In the forked process: score, write the result to the pipe, exit."""
     null = os.open(os.devnull, os.O_RDWR)
@@ -116,11 +129,8 @@ def score(dataset, entry, answer, write):
     os.closerange(3, write)
     os.closerange(write + 1, 1 << 16)
     sys.addaudithook(guard)
-    try:
-        value, error = float(dataset.score_answer(answer, entry)), ""
-    except Exception as e:
-        value, error = 0.0, f"{type(e).__name__}: {e}"[:300]
-    os.write(write, json.dumps({"score": value, "error": error}).encode())
+    value, error = scored(dataset, entry, answer)
+    os.write(write, json.dumps({"score": value, "error": error[:300]}).encode())
     os._exit(0)
 
 
@@ -134,11 +144,7 @@ def answer(request):
     if isinstance(request["answer"], str) and NUMBER.fullmatch(request["answer"]):
         # A plain number can run nothing: it is scored here, without the fork (about 6 ms for a process
         # this size, the scorer's whole cost)
-        try:
-            value, error = float(dataset.score_answer(request["answer"], entry)), ""
-        except Exception as e:
-            value, error = 0.0, f"{type(e).__name__}: {e}"[:300]
-        return {"score": value if 0.0 <= value <= 1.0 else 0.0, "error": error}
+        return verdict(*scored(dataset, entry, request["answer"]))
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:
@@ -155,8 +161,7 @@ def answer(request):
         return {"score": 0.0, "error": f"the scorer did not finish within {SECONDS:g} s"}
     try:
         result = json.loads(data)
-        value = float(result["score"])
-        return {"score": value if 0.0 <= value <= 1.0 else 0.0, "error": str(result["error"])[:300]}
+        return verdict(float(result["score"]), result["error"])
     except (ValueError, KeyError, TypeError):
         return {"score": 0.0, "error": "the scorer ended without a score"}
 
