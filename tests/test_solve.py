@@ -1,4 +1,5 @@
 """Policy control flow, honest scoring, budgets and resume, with the scripted model."""
+import gc
 import json
 from pathlib import Path
 
@@ -29,6 +30,18 @@ def test_single_makes_one_greedy_call(run):
     assert len(calls) == 1 and calls[0].params["temperature"] == 0.0
     assert outcomes["add/0"].passed_visible == 1 and outcomes["add/0"].passed_hidden == 1
     assert [s.kind for s in steps] == ["initial"]
+
+
+def test_a_run_collects_cycles_less_often_while_it_runs_and_restores_the_collector_after(run):
+    before = gc.get_threshold()
+    during = []
+
+    def reply(messages):
+        during.append(gc.get_threshold())
+        return RIGHT
+    run(PolicyConfig("single"), Counting(reply))
+    assert during[0][0] >= 20_000 and during[0][1:] == before[1:]
+    assert gc.get_threshold() == before
 
 
 def test_best_of_n_stops_at_the_first_sample_passing_all_visible_checks(run):
