@@ -37,8 +37,8 @@ EXTRA_SOURCES: dict[str, Callable[[Family, Model | None], FeedbackSource]] = {
 # Stop the run after this many tasks in a row found the model server unreachable.
 MAX_UNAVAILABLE_IN_A_ROW = 3
 # While a run's event loop runs, the cyclic collector looks at young objects every 20,000 allocations instead of
-# Python's 700. A run allocates fast and keeps few cycles, and every hundredth young collection is a pass over the
-# whole heap (hundreds of milliseconds with reasoning-gym's or a model's modules loaded): with the default, the
+# Python's 700. A run allocates fast and keeps few cycles, and up to every hundredth young collection becomes a pass
+# over the whole heap (hundreds of milliseconds with reasoning-gym's or a model's modules loaded): with the default, the
 # collector took about a tenth of the event loop's time at 256 requests in flight. Cyclic garbage waiting for it
 # stays bounded (20,000 objects, a few megabytes at most).
 YOUNG_OBJECTS_PER_COLLECTION = 20_000
