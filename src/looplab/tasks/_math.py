@@ -129,8 +129,7 @@ def score(dataset, entry, answer, write):
     os.closerange(3, write)
     os.closerange(write + 1, 1 << 16)
     sys.addaudithook(guard)
-    value, error = scored(dataset, entry, answer)
-    os.write(write, json.dumps({"score": value, "error": error[:300]}).encode())
+    os.write(write, json.dumps(verdict(*scored(dataset, entry, answer))).encode())
     os._exit(0)
 
 
